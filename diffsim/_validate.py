@@ -1,0 +1,99 @@
+"""Input validation shared by every public entry point.
+
+Every check raises :class:`ConfigError` (a ``ValueError``) whose message names the parameter, the
+value received and the allowed range, so that bad input fails before any heavy work.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A parameter is outside its allowed range; the message names parameter, value and range."""
+
+
+def _is_real(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
+
+
+def positive(name: str, value: Any, *, upper: float | None = None) -> float:
+    """Check ``0 < value (<= upper)`` and finite; return it as a float."""
+    allowed = f"a finite number in (0, {upper}]" if upper is not None else "a finite number > 0"
+    if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
+        raise ConfigError(f"{name}={value!r} is out of range: expected {allowed}")
+    if upper is not None and float(value) > upper:
+        raise ConfigError(f"{name}={value!r} is out of range: expected {allowed}")
+    return float(value)
+
+
+def in_range(name: str, value: Any, low: float, high: float, *, closed: bool = True) -> float:
+    """Check ``low <= value <= high`` (or the open interval) and finite."""
+    bounds = f"[{low}, {high}]" if closed else f"({low}, {high})"
+    ok = _is_real(value) and math.isfinite(float(value))
+    if ok:
+        v = float(value)
+        ok = (low <= v <= high) if closed else (low < v < high)
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is out of range: expected a finite number in {bounds}")
+    return float(value)
+
+
+def integer(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Check that ``value`` is an integer in ``[minimum, maximum]``."""
+    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        _is_real(value) and float(value).is_integer()
+    ):
+        raise ConfigError(f"{name}={value!r} is out of range: expected {allowed}")
+    v = int(value)
+    if v < minimum or (maximum is not None and v > maximum):
+        raise ConfigError(f"{name}={value!r} is out of range: expected {allowed}")
+    return v
+
+
+def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not known: expected one of {', '.join(allowed)}")
+    return value
+
+
+def increasing(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    """Check a non-empty, strictly increasing sequence of finite numbers."""
+    vals = tuple(values)
+    if not vals or any(not _is_real(v) or not math.isfinite(float(v)) for v in vals):
+        raise ConfigError(f"{name}={values!r} is out of range: expected a non-empty list of finite numbers")
+    if any(b <= a for a, b in zip(vals, vals[1:])):
+        raise ConfigError(f"{name}={values!r} is out of range: expected strictly increasing values")
+    return tuple(float(v) for v in vals)
+
+
+def available_memory_bytes() -> int:
+    """Physical memory of this machine (or ``DIFFSIM_MEMORY_BYTES`` if set)."""
+    override = os.environ.get("DIFFSIM_MEMORY_BYTES")
+    if override:
+        return int(float(override))
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 16 * 2**30
+
+
+def memory(what: str, needed_bytes: float, *, fraction: float = 0.8) -> None:
+    """Refuse a run whose memory estimate exceeds ``fraction`` of the machine's memory."""
+    budget = fraction * available_memory_bytes()
+    if needed_bytes > budget:
+        raise ConfigError(
+            f"{what} needs about {needed_bytes / 2**30:.2f} GiB, more than the "
+            f"{budget / 2**30:.2f} GiB available ({fraction:.0%} of this machine's memory): "
+            "reduce N, P or the batch size"
+        )

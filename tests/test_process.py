@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from diffsim import ConfigError, process
+
+
+def test_clock_conversions_round_trip(x64):
+    t = np.array([1e-4, 0.01, 0.3, 1.0, 5.0, 20.0])
+    np.testing.assert_allclose(process.t_from_sigma(process.sigma_from_t(t)), t, rtol=1e-12)
+    np.testing.assert_allclose(process.t_from_alpha_bar(process.alpha_bar_from_t(t)), t, rtol=1e-12)
+    np.testing.assert_allclose(process.t_from_separations_time(process.separations_time_from_t(t)), t)
+    # x_t = m x0 + sqrt(Delta) xi  <=>  x_t / m = x0 + sigma xi
+    np.testing.assert_allclose(process.delta(t) / process.m(t) ** 2, process.sigma_from_t(t) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(process.alpha_bar_from_t(t), process.m(t) ** 2, rtol=1e-12)
+    # Delta is accurate at small t (no cancellation): Delta ~ 2t - 2t^2
+    np.testing.assert_allclose(process.delta(1e-9), 2e-9 - 2e-18, rtol=1e-9)
+
+
+@pytest.mark.parametrize("kind", process.GRID_KINDS)
+def test_time_grid_is_decreasing_with_exact_endpoints(kind):
+    g = process.time_grid(5.0, 1e-3, 100, kind)
+    assert g.shape == (101,)
+    assert g[0] == 5.0 and g[-1] == 1e-3
+    assert np.all(np.diff(g) < 0)
+
+
+def test_log_grid_keeps_relative_step_constant():
+    g = process.time_grid(5.0, 1e-3, 200, "log")
+    ratios = g[1:] / g[:-1]
+    np.testing.assert_allclose(ratios, ratios[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [((5.0, 0.0, 10), "t_min"), ((-1.0, 0.1, 10), "t_max"), ((1.0, 2.0, 10), "t_min"), ((1.0, 0.1, 0), "n_steps")],
+)
+def test_time_grid_rejects_bad_input(args, name):
+    with pytest.raises(ConfigError, match=name):
+        process.time_grid(*args)
+    with pytest.raises(ConfigError, match="kind"):
+        process.time_grid(1.0, 0.1, 10, "cubic")
