@@ -1,0 +1,66 @@
+"""Closed-form theory in float64 NumPy (THEORY.md sections 3-6).
+
+* :mod:`~diffsim.theory.spectrum`: :class:`Spectrum`, the spectral measure every formula depends on
+  (empirical, isotropic, Marchenko-Pastur for the linear hidden-manifold model).
+* :mod:`~diffsim.theory.collapse`: ``rho_i(t)``, excess entropy, collapse time ``t_C`` and trap onset ``t_o``.
+* :mod:`~diffsim.theory.speciation`: speciation time and the two-cluster clone agreement ``phi(t)``.
+* :mod:`~diffsim.theory.rem`: random-energy-model statistics of the posterior weights.
+* :mod:`~diffsim.theory.traps`: basin radius of the training points.
+
+Conventions: ``m_t = exp(-t)``, ``Delta_t = 1 - exp(-2t)``, load ``alpha = log(P) / N``.
+"""
+
+from diffsim.theory.collapse import (
+    collapse_time,
+    collapse_time_hmm_linear,
+    collapse_time_isotropic,
+    excess_entropy,
+    mutual_information,
+    rho,
+    signal_fraction,
+    trap_onset_time,
+)
+from diffsim.theory.rem import (
+    condensation_point,
+    free_energy,
+    mean_y2,
+    rem_entropy,
+    rem_phi,
+    rem_phi_derivative,
+    weight_entropy,
+    weight_entropy_condensed,
+)
+from diffsim.theory.speciation import (
+    clone_agreement_at_speciation,
+    speciation_time,
+    two_cluster_clone_agreement,
+    two_cluster_largest_eigenvalue,
+)
+from diffsim.theory.spectrum import Spectrum
+from diffsim.theory.traps import basin_radius, basin_radius_annealed
+
+__all__ = [
+    "Spectrum",
+    "rho",
+    "mutual_information",
+    "signal_fraction",
+    "excess_entropy",
+    "collapse_time",
+    "collapse_time_isotropic",
+    "collapse_time_hmm_linear",
+    "trap_onset_time",
+    "speciation_time",
+    "two_cluster_largest_eigenvalue",
+    "two_cluster_clone_agreement",
+    "clone_agreement_at_speciation",
+    "rem_phi",
+    "rem_phi_derivative",
+    "rem_entropy",
+    "condensation_point",
+    "mean_y2",
+    "free_energy",
+    "weight_entropy",
+    "weight_entropy_condensed",
+    "basin_radius_annealed",
+    "basin_radius",
+]
