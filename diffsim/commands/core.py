@@ -1,0 +1,152 @@
+"""Core commands: ``theory collapse``, ``collapse``, ``speciation``."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+from diffsim import _validate, data
+from diffsim.cli_util import emit, int_list, add_json_flag
+from diffsim.theory.collapse import collapse_time_isotropic
+from diffsim.theory.speciation import speciation_time
+
+
+def register(sub) -> None:
+    theory = sub.add_parser("theory", help="closed-form predictions")
+    theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="QUANTITY")
+    p = theory_sub.add_parser("collapse", help="collapse time t_C (and speciation time t_S where defined)")
+    p.add_argument("--data", required=True, help="data model: gaussian or mixture")
+    p.add_argument("--alpha", type=float, help="load alpha = log(P)/N")
+    p.add_argument("--dim", type=int, help="dimension N (with --n-train)")
+    p.add_argument("--n-train", type=int, help="number of training points P (with --dim)")
+    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation sigma [1.0]")
+    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
+    add_json_flag(p)
+    p.set_defaults(handler=_theory_collapse)
+
+    p = sub.add_parser("collapse", help="measure the collapse time with four estimators vs theory")
+    p.add_argument("--data", default="gaussian", help="data model: gaussian or mixture [gaussian]")
+    p.add_argument("--alpha", type=float, default=0.2, help="load alpha = log(P)/N [0.2]")
+    p.add_argument("--dims", type=int_list, default=(16, 20, 24, 28), help="comma-separated N values")
+    p.add_argument("--trajectories", type=int, default=256, help="backward trajectories per N [256]")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation [1.0]")
+    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
+    p.add_argument("--steps", type=int, default=600, help="backward SDE steps [600]")
+    p.add_argument("--figure", help="write the figure here (PNG or PDF)")
+    add_json_flag(p)
+    p.set_defaults(handler=_collapse)
+
+    p = sub.add_parser("speciation", help="measure phi(t) and t_S by the clone protocol vs theory")
+    p.add_argument("--data", default="mixture", help="data model (only mixture has classes) [mixture]")
+    p.add_argument("--dims", type=int_list, default=(16, 32, 64), help="comma-separated N values")
+    p.add_argument("--pairs", type=int, default=512, help="clone pairs per branch time [512]")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--sigma", type=float, default=1.0, help="cluster standard deviation [1.0]")
+    p.add_argument("--mtilde", type=float, default=1.0, help="|v|^2 = N mtilde^2 [1.0]")
+    p.add_argument("--figure", help="write the figure here (PNG or PDF)")
+    add_json_flag(p)
+    p.set_defaults(handler=_speciation)
+
+
+def _theory_collapse(args) -> int:
+    _validate.choice("data", args.data, data.DATA_MODELS)
+    sigma = _validate.positive("sigma", args.sigma)
+    if args.alpha is not None:
+        if args.dim is not None or args.n_train is not None:
+            raise _validate.ConfigError("give either --alpha or --dim with --n-train, not both")
+        alpha = _validate.positive("alpha", args.alpha)
+    elif args.dim is not None and args.n_train is not None:
+        n = _validate.integer("dim", args.dim, minimum=1)
+        p = _validate.integer("n-train", args.n_train, minimum=2)
+        alpha = math.log(p) / n
+    else:
+        raise _validate.ConfigError("alpha is missing: give --alpha A, or --dim N with --n-train P")
+    payload = {"data": args.data, "alpha": alpha, "sigma": sigma, "t_collapse": float(collapse_time_isotropic(alpha, sigma))}
+    if args.data == "mixture" and args.dim is not None:
+        mtilde = _validate.positive("mtilde", args.mtilde)
+        payload["t_speciation"] = float(speciation_time(args.dim * mtilde**2 + sigma**2))
+    lines = [f"{k:>14}  {v}" for k, v in payload.items()]
+    emit(payload, "\n".join(lines), args.json)
+    return 0
+
+
+def _progress(total: int):
+    start = time.time()
+    state = {"done": 0}
+
+    def step(n):
+        state["done"] += 1
+        el = time.time() - start
+        eta = el / state["done"] * (total - state["done"])
+        print(f"  [{state['done']}/{total}] N={n} done  elapsed {el:5.1f}s  eta {eta:5.1f}s", file=sys.stderr, flush=True)
+
+    return step
+
+
+def _collapse(args) -> int:
+    from diffsim.studies.collapse import CollapseConfig, run_collapse
+
+    config = CollapseConfig(
+        data=args.data, alpha=args.alpha, dims=tuple(args.dims), n_trajectories=args.trajectories,
+        seed=args.seed, sigma=args.sigma, mtilde=args.mtilde, n_steps=args.steps,
+    ).validate()
+    result = run_collapse(config, progress=_progress(len(config.dims)))
+    payload = result.to_json()
+    if args.figure:
+        from diffsim.plot import plot_collapse
+
+        payload["figure"] = str(plot_collapse(result, args.figure))
+    emit(payload, collapse_table(result, payload.get("figure")), args.json)
+    return 0
+
+
+def collapse_table(result, figure=None) -> str:
+    """Human-readable table of a collapse result, with theory and the 1/N extrapolation."""
+    names = list(result.per_dim[0].estimates)
+    t_c = result.theory["t_collapse"]
+    head = f"{'N':>5} {'P':>9} " + " ".join(f"{n:>16}" for n in names)
+    lines = [
+        f"Collapse time, {result.config.data} data, alpha = {result.config.alpha}: "
+        f"theory t_C = {t_c:.4f} (THEORY.md section 4)",
+        head,
+        "-" * len(head),
+    ]
+    for d in result.per_dim:
+        cells = " ".join(f"{d.estimates[n][0]:>8.4f} ±{d.estimates[n][1]:6.4f}" for n in names)
+        lines.append(f"{d.n:>5} {d.p:>9} {cells}")
+    if result.extrapolated:
+        cells = " ".join(f"{result.extrapolated[n][0]:>8.4f} ±{result.extrapolated[n][1]:6.4f}" for n in names)
+        lines.append(f"{'1/N->0':>15} {cells}")
+        devs = " ".join(f"{100 * (result.extrapolated[n][0] / t_c - 1):>15.1f}%" for n in names)
+        lines.append(f"{'vs theory':>15} {devs}")
+    if figure:
+        lines.append(f"figure: {figure}")
+    return "\n".join(lines)
+
+
+def _speciation(args) -> int:
+    from diffsim.studies.speciation import SpeciationConfig, run_speciation
+
+    if args.data != "mixture":
+        raise _validate.ConfigError(f"data={args.data!r} is not supported here: expected mixture (the only model with classes)")
+    config = SpeciationConfig(
+        dims=tuple(args.dims), n_pairs=args.pairs, seed=args.seed, sigma=args.sigma, mtilde=args.mtilde
+    ).validate()
+    result = run_speciation(config)
+    payload = result.to_json()
+    if args.figure:
+        from diffsim.plot import plot_speciation
+
+        payload["figure"] = str(plot_speciation(result, args.figure))
+    lines = [f"{'N':>5} {'Lambda':>9} {'t_S theory':>11} {'t_S measured':>20}"]
+    for r in result.per_dim:
+        lines.append(
+            f"{r.n:>5} {r.largest_eigenvalue:>9.2f} {r.t_speciation_theory:>11.4f} "
+            f"{r.t_speciation[0]:>11.4f} ±{r.t_speciation[1]:.4f}"
+        )
+    if args.figure:
+        lines.append(f"figure: {payload['figure']}")
+    emit(payload, "\n".join(lines), args.json)
+    return 0

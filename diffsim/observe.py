@@ -1,0 +1,206 @@
+"""Estimators on simulated trajectories (THEORY.md sections 3, 4 and 12).
+
+All estimators are pure JAX functions of recorded observables, so they vmap over bootstrap
+resamples. Times are decreasing (the backward clock): ``times[0]`` is the earliest record.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsim.process import delta, m
+from diffsim.sample import branch_and_continue
+from diffsim.score.empirical import TrainingSet, nearest_two, posterior
+
+__all__ = [
+    "crossing_time",
+    "condensed_fraction",
+    "condensation_time",
+    "freezing_times",
+    "clone_agreement",
+    "branch_indices",
+    "clone_protocol",
+    "excess_entropy_mc",
+    "excess_entropy_threshold",
+    "excess_entropy_time",
+    "memorized",
+    "memorization_fraction",
+    "bootstrap",
+    "extrapolate_inverse_n",
+]
+
+
+def crossing_time(times, curve, level):
+    """First time (scanning the backward clock from ``times[0]``) at which ``curve >= level``,
+    linearly interpolated between records. ``times`` and ``curve`` are ``[R]``; NaN if never."""
+    above = curve >= level
+    idx = jnp.argmax(above)
+    prev = jnp.maximum(idx - 1, 0)
+    c0, c1 = curve[prev], curve[idx]
+    w = jnp.where(c1 != c0, (level - c0) / jnp.where(c1 != c0, c1 - c0, 1.0), 0.0)
+    t = times[prev] + jnp.clip(w, 0.0, 1.0) * (times[idx] - times[prev])
+    return jnp.where(jnp.any(above), jnp.where(idx > 0, t, times[0]), jnp.nan)
+
+
+def branch_indices(record_times, low: float, high: float, n_branch: int) -> np.ndarray:
+    """Up to ``n_branch`` record indices, evenly spread, whose times lie in ``[low, high]``."""
+    record_times = np.asarray(record_times)
+    inside = np.flatnonzero((record_times >= low) & (record_times <= high))
+    if inside.size <= n_branch:
+        return inside
+    return inside[np.round(np.linspace(0, inside.size - 1, n_branch)).astype(int)]
+
+
+def clone_protocol(key, drift, traj, indices, t_min: float, endpoint: Callable, *, n_pairs: int, n_steps: int):
+    """Clone protocol (sections 3-4) on trajectories recorded with ``keep_states=True``.
+
+    At each record index in ``indices`` the first ``n_pairs`` states are cloned into two copies
+    that continue to ``t_min`` with independent noise (:func:`diffsim.sample.branch_and_continue`);
+    ``endpoint(final_states, final_records) -> [M]`` labels where each clone ends (a class, or a
+    training index). Returns ``(branch_times [K], same [K, n_pairs] as float)``.
+    """
+    branch_t = np.asarray(traj.times)[indices]
+    states = traj.states[indices][:, :n_pairs]
+    clones = branch_and_continue(key, drift, states, branch_t, t_min, n_steps=n_steps)
+    final_records = jax.tree_util.tree_map(lambda r: r[-1], clones.records)
+    labels = endpoint(clones.final, final_records).reshape(len(indices), 2, -1)
+    return branch_t, clone_agreement(labels).astype(jnp.float32)
+
+
+def condensed_fraction(max_weight):
+    """Fraction of trajectories whose max posterior weight exceeds 1/2; ``[R, B] -> [R]``."""
+    return jnp.mean(max_weight > 0.5, axis=-1)
+
+
+def condensation_time(times, max_weight):
+    """Estimator 1 of section 4: time at which half the trajectories are condensed."""
+    return crossing_time(times, condensed_fraction(max_weight), 0.5)
+
+
+def freezing_times(times, argmax):
+    """Estimator 2 of section 4: per trajectory, the time of the last change of the nearest
+    training point (the posterior argmax), taken midway between the two records that bracket it;
+    ``times [R]``, ``argmax [R, B]`` -> ``[B]``. A trajectory that never changes gives ``times[0]``."""
+    changed = argmax[1:] != argmax[:-1]  # [R-1, B]; change between record j and j+1
+    r = changed.shape[0]
+    last = r - 1 - jnp.argmax(changed[::-1], axis=0)  # index j of the last change
+    mid = 0.5 * (times[:-1] + times[1:])
+    return jnp.where(jnp.any(changed, axis=0), mid[last], times[0])
+
+
+def clone_agreement(labels):
+    """Estimator 3 of sections 3-4: ``labels [K, n_clones, B]`` (end class or end training point
+    of each clone) -> ``[K, B]`` booleans, True where all clones of a pair agree."""
+    return jnp.all(labels == labels[:, :1], axis=1)
+
+
+@jax.jit
+def _own_log_weight(train: TrainingSet, x, t, idx):
+    """``log w_mu(x, t)`` of the training point ``idx`` each query was noised from."""
+    post = posterior(x, t, train)
+    a = train.points[idx]
+    mt, dt = m(t), delta(t)
+    own_logit = (mt * jnp.sum(x * a, axis=-1) - 0.5 * mt**2 * jnp.sum(a * a, axis=-1)) / dt
+    return own_logit - post.log_norm
+
+
+def excess_entropy_mc(key, train: TrainingSet, times, n_samples: int):
+    """Monte-Carlo excess entropy (section 4), per sample: ``[T, n_samples]``.
+
+    ``f_e(t) = alpha + 0.5 log(2 pi e Delta_t) + (1/N) E log p_t^e(x)`` with
+    ``x = m_t a_mu + sqrt(Delta_t) xi``, mu uniform. Writing ``log p_t^e(x)`` through the posterior
+    weight of the point x was noised from gives the exact identity
+    ``f_e(t) = (1/N) E[-log w_mu(x, t)] + (1/N) E[(|xi|^2 - N) / 2]``, and the second term has
+    mean zero; it is dropped as a control variate. Each returned sample ``-log w_mu / N`` is >= 0,
+    its mean is the estimate of f_e(t), and its variance is far below that of the plain estimator.
+    """
+    times = jnp.asarray(times, train.chunks.dtype)
+    n_times = times.shape[0]
+    k_idx, k_noise = jax.random.split(key)
+    idx = jax.random.randint(k_idx, (n_times * n_samples,), 0, train.n_points)
+    xi = jax.random.normal(k_noise, (n_times * n_samples, train.dim), train.chunks.dtype)
+    t = jnp.repeat(times, n_samples)
+    x = m(t)[:, None] * train.points[idx] + jnp.sqrt(delta(t))[:, None] * xi
+    log_w = _own_log_weight(train, x, t, idx).reshape(n_times, n_samples)
+    return -log_w / train.dim
+
+
+def excess_entropy_threshold(dim: int) -> float:
+    """Level ``log(2) / N``: a sample ``-log w_mu / N`` of :func:`excess_entropy_mc` equals it
+    exactly when the own point carries half of the posterior weight (the criterion of estimator 1,
+    applied to queries noised from training points)."""
+    return math.log(2.0) / dim
+
+
+def excess_entropy_time(times, samples, dim: int):
+    """Estimator 4 of section 4: zero crossing of the excess entropy, read from the per-sample
+    values of :func:`excess_entropy_mc` (``[T, S]``, times decreasing).
+
+    Each sample ``-log w_mu / N`` concentrates on ``f_e(t)`` as N grows, but with fluctuations of
+    order ``N^{-1/2}`` near t_C that lift the *mean* above zero there. The estimator therefore reads
+    the time at which the *median* sample falls to ``log(2)/N``: half of the queries have their own
+    point carrying at least half of the posterior weight. As N -> infinity this is the zero of f_e.
+    """
+    return crossing_time(times, -jnp.median(samples, axis=-1), -excess_entropy_threshold(dim))
+
+
+def memorized(samples, train: TrainingSet):
+    """1/3 criterion (section 12): distance to the nearest training point < 1/3 of the distance to
+    the second nearest; ``[B, N] -> [B]`` booleans."""
+    d1, d2, _ = nearest_two(samples, train)
+    return d1 < d2 / 3.0
+
+
+def memorization_fraction(samples, train: TrainingSet):
+    """Fraction of memorized samples (1/3 criterion)."""
+    return jnp.mean(memorized(samples, train))
+
+
+def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 200):
+    """Bootstrap standard error of ``statistic(*arrays)`` resampling along ``axis`` (trajectories).
+
+    Returns ``(value, stderr)``; NaN resamples are ignored in the standard deviation.
+    """
+    size = arrays[0].shape[axis]
+    idx = jax.random.randint(key, (n_boot, size), 0, size)
+
+    def one(i):
+        return statistic(*(jnp.take(a, i, axis=axis) for a in arrays))
+
+    reps = np.asarray(jax.vmap(one)(idx))
+    value = float(statistic(*arrays))
+    finite = reps[np.isfinite(reps)]
+    stderr = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+    return value, stderr
+
+
+def extrapolate_inverse_n(dims, values, stderrs=None):
+    """Weighted least-squares fit ``value = a + b / N``; returns ``(a, stderr_a, b)``.
+
+    With stderrs, weights are ``1/stderr^2`` and the intercept error is the parameter error of
+    the weighted fit scaled by the reduced chi^2 when it exceeds 1 (so a poor fit widens the error).
+    """
+    n = np.asarray(dims, dtype=float)
+    v = np.asarray(values, dtype=float)
+    keep = np.isfinite(v)
+    n, v = n[keep], v[keep]
+    if n.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    if stderrs is None:
+        s = np.ones_like(v)
+    else:
+        s = np.asarray(stderrs, dtype=float)[keep]
+        s = np.where(np.isfinite(s) & (s > 0), s, np.nanmax(np.where(s > 0, s, np.nan)) if np.any(s > 0) else 1.0)
+    design = np.stack([np.ones_like(n), 1.0 / n], axis=1) / s[:, None]
+    coef, *_ = np.linalg.lstsq(design, v / s, rcond=None)
+    cov = np.linalg.inv(design.T @ design)
+    dof = n.size - 2
+    if dof > 0:
+        chi2 = float(np.sum(((design @ coef) - v / s) ** 2)) / dof
+        cov = cov * max(1.0, chi2)
+    return float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1])

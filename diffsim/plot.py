@@ -1,0 +1,70 @@
+"""Figures drawn from study results (matplotlib, Agg backend; PNG or PDF by the path's suffix)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_collapse", "plot_speciation", "save_figure"]
+
+
+def save_figure(fig, path) -> Path:
+    """Write ``fig`` atomically (temp file + rename) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_collapse(result, path) -> Path:
+    """Excess entropy f_e(t) (Monte Carlo vs Gaussian theory) and condensed fraction vs t, per N,
+    with the theoretical collapse time."""
+    t_c = result.theory["t_collapse"]
+    fig, (ax_f, ax_c) = plt.subplots(1, 2, figsize=(10, 4))
+    colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(result.per_dim)))
+    for d, color in zip(result.per_dim, colors):
+        if d.entropy_mean.size:
+            ax_f.errorbar(d.entropy_times, d.entropy_mean, yerr=d.entropy_stderr, fmt="o", ms=3, color=color,
+                          label=f"N={d.n} (P={d.p}) Monte Carlo")
+            ax_f.plot(d.entropy_times, d.entropy_theory, "-", color=color, lw=1)
+        ax_c.plot(d.record_times, d.condensed, "-", color=color, label=f"N={d.n}")
+        if d.clone_agreement.size:
+            ax_c.plot(d.branch_times, d.clone_agreement, "s--", ms=3, color=color, lw=0.8)
+    for ax in (ax_f, ax_c):
+        ax.axvline(t_c, color="k", ls=":", label=f"theory $t_C$ = {t_c:.3f}")
+        ax.set_xscale("log")
+        ax.set_xlabel("diffusion time t (OU clock, dimensionless)")
+    ax_f.set_ylabel("excess entropy $f_e(t)$ per dimension (nats)")
+    ax_f.set_title("Excess entropy: points = Monte Carlo, lines = Gaussian theory")
+    ax_c.set_ylabel("fraction")
+    ax_c.set_title("Condensed fraction (max weight > 1/2), squares: clone agreement")
+    ax_c.set_ylim(-0.02, 1.02)
+    ax_f.legend(fontsize=7)
+    ax_c.legend(fontsize=7)
+    cfg = result.config
+    fig.suptitle(f"Collapse of the empirical-score dynamics: {cfg.data} data, alpha = log(P)/N = {cfg.alpha}")
+    return save_figure(fig, path)
+
+
+def plot_speciation(result, path) -> Path:
+    """Clone agreement phi(t) measured vs theory, per N, with t_S = 0.5 log Lambda."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(result.per_dim)))
+    for r, color in zip(result.per_dim, colors):
+        ax.errorbar(r.branch_times, r.phi, yerr=r.phi_stderr, fmt="o", ms=3, color=color, label=f"N={r.n} measured")
+        ax.plot(r.branch_times, r.phi_theory, "-", color=color, lw=1, label=f"N={r.n} theory")
+        ax.axvline(r.t_speciation_theory, color=color, ls=":", lw=1)
+    ax.set_xlabel("branch time t (OU clock); dotted: $t_S = \\frac{1}{2}\\log\\Lambda$")
+    ax.set_ylabel("$\\phi(t)$: clone pairs ending in the same cluster")
+    ax.set_title("Speciation in the two-cluster mixture")
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
