@@ -93,7 +93,7 @@ def memory(what: str, needed_bytes: float, *, fraction: float = 0.8) -> None:
     budget = fraction * available_memory_bytes()
     if needed_bytes > budget:
         raise ConfigError(
-            f"{what} needs about {needed_bytes / 2**30:.2f} GiB, more than the "
+            f"{what} needs about {needed_bytes / 2**30:.3g} GiB, more than the "
             f"{budget / 2**30:.2f} GiB available ({fraction:.0%} of this machine's memory): "
             "reduce N, P or the batch size"
         )

@@ -65,6 +65,7 @@ class CollapseConfig:
     record_every: int = 5
     n_clone_pairs: int = 128
     n_branch: int = 12
+    clone_window: tuple[float, float] = (0.6, 2.0)
     clone_steps: int = 60
     clone_t_end: float = 0.2
     entropy_samples: int = 512
@@ -81,14 +82,14 @@ class CollapseConfig:
             _validate.integer("dims", n, minimum=2, maximum=100_000)
         _validate.increasing("dims", self.dims)
         for n in self.dims:
-            p = round(math.exp(self.alpha * n))
-            if p < 2:
+            log_p = self.alpha * n
+            # fp32 points plus their padded chunked copy, and the recorded trajectories
+            needed = 8.0 * n * math.exp(min(log_p, 700.0)) + 4.0 * self.n_trajectories * n * 1000
+            _validate.memory(f"the training set for N={n} (P = exp(alpha N) = {math.exp(min(log_p, 700.0)):.3g})", needed)
+            if round(math.exp(log_p)) < 2:
                 raise _validate.ConfigError(
-                    f"dims={n} with alpha={self.alpha} gives P={p}: expected P = round(exp(alpha N)) >= 2"
+                    f"dims={n} with alpha={self.alpha} gives P={round(math.exp(log_p))}: expected P = round(exp(alpha N)) >= 2"
                 )
-            _validate.memory(
-                f"the training set for N={n} (P={p})", 4.0 * p * n * 2 + 4.0 * self.n_trajectories * n * 1000
-            )
         _validate.integer("n_trajectories", self.n_trajectories, minimum=2)
         _validate.integer("seed", self.seed, minimum=0)
         _validate.positive("sigma", self.sigma)
@@ -104,6 +105,10 @@ class CollapseConfig:
         _validate.integer("n_clone_pairs", self.n_clone_pairs, minimum=2)
         _validate.integer("n_branch", self.n_branch, minimum=2)
         _validate.integer("clone_steps", self.clone_steps, minimum=2)
+        if len(self.clone_window) != 2:
+            raise _validate.ConfigError(f"clone_window={self.clone_window!r} is out of range: expected (low, high) in units of t_C")
+        _validate.increasing("clone_window", self.clone_window)
+        _validate.positive("clone_window[0]", self.clone_window[0])
         _validate.positive("clone_t_end", self.clone_t_end, upper=0.4)
         _validate.integer("entropy_samples", self.entropy_samples, minimum=2)
         _validate.integer("entropy_times", self.entropy_times, minimum=4)
@@ -212,7 +217,7 @@ def _measure_dimension(config: CollapseConfig, n: int, key, progress=None) -> Di
     branch_t = np.array([])
     agree = np.array([])
     if "clones" in wanted:
-        idx = branch_indices(rec_t, 0.4 * t_c, 3.0 * t_c, config.n_branch)
+        idx = branch_indices(rec_t, config.clone_window[0] * t_c, config.clone_window[1] * t_c, config.n_branch)
         t_end = max(config.t_min, config.clone_t_end * t_c)
         branch_t, same = clone_protocol(
             clone_key, drift, traj, idx, t_end, lambda x, rec: rec["argmax"],
