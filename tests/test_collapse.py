@@ -1,0 +1,96 @@
+"""Collapse time (THEORY.md section 4): four estimators on backward trajectories driven by the
+exact empirical score, against the closed form, with their finite-size trend."""
+
+import dataclasses
+import json
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from diffsim import data
+from diffsim.observe import excess_entropy_mc
+from diffsim.score import TrainingSet
+from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.theory import Spectrum, collapse_time_isotropic, excess_entropy
+
+ESTIMATORS = ("condensation", "freezing", "clones", "entropy")
+
+# (alpha, dims): four or five N each, chosen so that P = exp(alpha N) stays <= ~1.5e4 (CPU budget)
+CASES = {0.2: (24, 32, 40, 48), 0.3: (16, 20, 24, 28, 32)}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def measured(request):
+    alpha = request.param
+    config = CollapseConfig(
+        alpha=alpha, dims=CASES[alpha], n_trajectories=1024, n_steps=300, n_clone_pairs=512, clone_steps=40,
+        entropy_samples=1024, seed=0,
+    )
+    return run_collapse(config)
+
+
+def test_every_estimator_approaches_theory_as_n_grows(measured):
+    t_c = measured.theory["t_collapse"]
+    assert t_c == pytest.approx(collapse_time_isotropic(measured.config.alpha))
+    for name in ESTIMATORS:
+        values = np.array([d.estimates[name][0] for d in measured.per_dim])
+        errors = np.array([d.estimates[name][1] for d in measured.per_dim])
+        gaps = np.abs(values - t_c)
+        # the gap at the largest N is below the gap at the smallest N, beyond the noise
+        assert gaps[-1] < gaps[0], (name, values)
+        # the 1/N slope is positive (finite N shifts the estimates upwards) ...
+        slope = np.polyfit(1.0 / np.array(measured.config.dims), values, 1)[0]
+        assert slope > 0, (name, values)
+        # ... and the estimate at the largest N is within 15% of t_C
+        assert abs(values[-1] / t_c - 1) < 0.15 + 2 * errors[-1] / t_c, (name, values)
+
+
+@pytest.mark.parametrize("name", ["condensation", "clones"])
+def test_inverse_n_extrapolation_lands_within_five_percent(measured, name):
+    t_c = measured.theory["t_collapse"]
+    value, stderr = measured.extrapolated[name]
+    assert abs(value / t_c - 1) < 0.05, (name, value, stderr, t_c)
+    assert stderr < 0.05 * t_c  # the comparison is informative
+
+
+def test_rerun_gives_identical_numbers():
+    config = CollapseConfig(alpha=0.3, dims=(10, 12), n_trajectories=32, n_steps=60, record_every=3,
+                            n_clone_pairs=16, entropy_samples=32, n_bootstrap=20)
+    a, b = run_collapse(config).to_json(), run_collapse(config).to_json()
+    assert json.dumps(a) == json.dumps(b)
+    # a dimension's numbers do not depend on which other dimensions are in the run
+    c = run_collapse(dataclasses.replace(config, dims=(12,))).to_json()
+    assert c["rows"][0] == a["rows"][1]
+
+
+@pytest.fixture(scope="module")
+def entropy_curves():
+    alpha = 0.2
+    t_c = float(collapse_time_isotropic(alpha))
+    ratios = np.array([0.3, 0.9, 1.2, 2.0, 3.0])
+    out = {}
+    for n in (30, 40, 50):
+        p = round(math.exp(alpha * n))
+        model = data.IsotropicGaussian(n)
+        train = TrainingSet.from_points(model.sample(jax.random.PRNGKey(n), p))
+        s = np.asarray(excess_entropy_mc(jax.random.PRNGKey(1), train, ratios * t_c, 4000))
+        theory = excess_entropy(ratios * t_c, math.log(p) / n, Spectrum.from_eigenvalues(model.covariance_spectrum()))
+        out[n] = (s.mean(1), s.std(1, ddof=1) / math.sqrt(s.shape[1]), np.asarray(theory))
+    return ratios, out
+
+
+def test_monte_carlo_excess_entropy_matches_gaussian_curve(entropy_curves):
+    ratios, curves = entropy_curves
+    far = ratios >= 2.0
+    for n in (40, 50):
+        mean, err, theory = curves[n]
+        # away from the crossover around t_C: within 3 error bars
+        assert np.all(np.abs(mean[far] - theory[far]) < 3 * err[far]), (n, mean, theory, err)
+        # deep in the collapsed phase: f_e = 0
+        assert mean[0] < 1e-3
+    # near t_C the finite-N curve is smoothed; the deviation shrinks monotonically with N
+    near = (ratios > 0.5) & (ratios < 1.5)
+    dev = [np.max(np.abs(curves[n][0][near] - curves[n][2][near])) for n in (30, 40, 50)]
+    assert dev[0] > dev[1] > dev[2], dev
