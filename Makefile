@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-slow figures bench clean
+.PHONY: demo test test-slow figures figures-paper bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+figures: $(STAMP)
+	$(BIN)/diffsim figures --scale quick --gallery docs/gallery --rerun-stale
+
+figures-paper: $(STAMP)
+	$(BIN)/diffsim figures --scale paper
 
 clean:
 	rm -rf $(VENV) figures results .pytest_cache

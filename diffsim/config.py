@@ -1,0 +1,489 @@
+"""Experiment configs: a TOML file naming a study, its fixed parameters, sweep axes, seeds and scales.
+
+An experiment file (``experiments/*.toml``, read with the standard library's ``tomllib``)::
+
+    study = "collapse"                 # a name in diffsim.studies.STUDIES
+    description = "what it measures"   # optional; name defaults to the file stem
+    seeds = [0, 1]                     # replicas: every cell runs once per seed
+
+    [params]                           # fixed fields of the study's config dataclass
+    data = "gaussian"
+
+    [grid]                             # axes crossed as a product (file order, last axis fastest)
+    alpha = [0.2, 0.3]
+    N = [16, 20, 24]                   # "N" is shorthand for dims = [N] when the study has `dims`
+
+    [zip]                              # axes of equal length taken together, crossed with the grid
+    sigma = [0.5, 1.0]                 # ([[zip]] tables give several independent groups)
+    mtilde = [1.0, 2.0]
+
+    [scales.quick]                     # a named scale overrides seeds, params, grid or zip
+    params = { n_trajectories = 64 }   # params and grid are merged key by key; seeds and zip replaced
+    grid = { N = [8, 12] }
+
+A *cell* is one point of the sweep: its index ``i`` (enumeration order above) and the study config
+built from ``params`` and the cell's axis values. :func:`load_experiment` checks everything (unknown
+keys, wrong types, each cell's ``validate()``) and raises one :class:`~diffsim.ConfigError` listing
+*every* problem with its key path, before anything runs or is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diffsim._validate import ConfigError
+
+__all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "config_hash"]
+
+SCALES = ("quick", "paper")
+TOP_KEYS = ("study", "name", "description", "seeds", "params", "grid", "zip", "scales")
+SCALE_KEYS = ("seeds", "params", "grid", "zip")
+MAX_REPORTED = 40
+_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a sweep: ``index`` (its place in the enumeration, folded into the PRNG key),
+    ``axes`` (axis name -> value as written in the TOML) and the validated study ``config``."""
+
+    index: int
+    axes: dict
+    config: Any
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A resolved experiment: a study, a scale, seeds and the validated cells of its sweep."""
+
+    name: str
+    study: str
+    scale: str
+    description: str
+    seeds: tuple[int, ...]
+    params: dict
+    axes: tuple[str, ...]
+    cells: tuple[Cell, ...]
+    source: str | None = None
+
+    def resolved(self) -> dict:
+        """JSON-ready description: the TOML inputs after scale resolution and every cell's full
+        study config (defaults included)."""
+        return {
+            "name": self.name,
+            "study": self.study,
+            "scale": self.scale,
+            "description": self.description,
+            "source": self.source,
+            "seeds": list(self.seeds),
+            "params": _jsonable(self.params),
+            "axes": list(self.axes),
+            "cells": [
+                {"cell": c.index, "axes": _jsonable(c.axes), "config": _jsonable(dataclasses.asdict(c.config))}
+                for c in self.cells
+            ],
+        }
+
+    @property
+    def hash(self) -> str:
+        """Hash of what determines the numbers: the study, the seeds and every cell's full config
+        in order (not the name, scale or description)."""
+        return config_hash(self.study, self.seeds, [c.config for c in self.cells])
+
+
+def config_hash(study: str, seeds, configs) -> str:
+    """sha256 (16 hex digits) of the canonical JSON of ``(study, seeds, [asdict(config), ...])``."""
+    payload = {
+        "study": study,
+        "seeds": [int(s) for s in seeds],
+        "cells": [_jsonable(dataclasses.asdict(c)) for c in configs],
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_experiment(path, scale: str = "quick", *, name: str | None = None) -> Experiment:
+    """Read and validate the experiment file ``path`` at ``scale``; raise one ConfigError listing
+    every problem (``path: key.path: message`` lines)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config={str(path)!r} is not a file: expected a TOML experiment file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse_experiment(raw, scale, name=name or path.stem, source=str(path))
+
+
+def parse_experiment(raw: dict, scale: str = "quick", *, name: str = "experiment", source: str | None = None) -> Experiment:
+    """Validate the parsed TOML ``raw`` at ``scale`` (see the module docstring for the layout)."""
+    errors = _Errors()
+    errors.unknown_keys(raw, TOP_KEYS, "")
+    study = _study(raw, errors)
+    name, description = _header(raw, name, errors)
+    seeds, params, grid, zip_groups = _resolve_scale(raw, scale, errors)
+    axes = _Axes.collect(grid, zip_groups, params, errors)
+    if study is None:
+        raise ConfigError(errors.message(source))
+    fields = _fields(study.config_type)
+    fixed = {}
+    for key, (value, at) in params.items():
+        if key == "seed" and "seed" in fields:
+            errors.add(at, "the seed is set by the top-level 'seeds' list, not by params")
+            continue
+        fixed.update(_coerce(key, value, at, fields, errors))
+    axes.check_targets(params, fields, errors)
+    # Every cell is built and validated even after earlier errors (badly typed keys fall back to
+    # the study's defaults), so one pass reports every problem.
+    cells = []
+    for index, (shown, overrides) in enumerate(axes.points(fields, errors)):
+        config = _build_cell(study.config_type, fields, {**fixed, **overrides}, axes.origins(params, shown, fields), shown, errors)
+        if config is not None:
+            cells.append(Cell(index, shown, config))
+    if errors:
+        raise ConfigError(errors.message(source))
+    return Experiment(
+        name=name, study=study.name, scale=scale, description=description, seeds=seeds,
+        params=fixed, axes=tuple(axes.values), cells=tuple(cells), source=source,
+    )
+
+
+def _study(raw: dict, errors: "_Errors"):
+    from diffsim.studies import STUDIES
+
+    known = ", ".join(sorted(STUDIES))
+    study_name = raw.get("study")
+    if study_name is None:
+        errors.add("study", f"missing: expected one of {known}")
+    elif study_name not in STUDIES:
+        errors.add("study", f"{study_name!r} is not known: expected one of {known}")
+    else:
+        return STUDIES[study_name]
+    return None
+
+
+def _header(raw: dict, name: str, errors: "_Errors") -> tuple[str, str]:
+    name = raw.get("name", name)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        errors.add("name", f"{name!r} is not a valid name: expected letters, digits, '_', '-' or '.'")
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        errors.add("description", f"expected a string, got {_type_name(description)}")
+        description = ""
+    return name, description
+
+
+def _resolve_scale(raw: dict, scale: str, errors: "_Errors"):
+    """Apply ``[scales.<scale>]``: seeds and zip replaced, params and grid merged key by key.
+    Returns ``(seeds, params, grid, zip_groups)``; params and grid map key -> (value, key path)."""
+    seeds, seeds_at = raw.get("seeds", [0]), "seeds"
+    params = {k: (v, f"params.{k}") for k, v in _table(raw, "params", errors).items()}
+    grid = {k: (v, f"grid.{k}") for k, v in _table(raw, "grid", errors).items()}
+    zips, zip_at = raw.get("zip", []), "zip"
+    scales = _table(raw, "scales", errors)
+    if scales and scale not in scales:
+        errors.add("scales", f"has no scale {scale!r}: defined scales are {', '.join(scales)}")
+    elif scales and not isinstance(scales[scale], dict):
+        errors.add(f"scales.{scale}", f"expected a table, got {_type_name(scales[scale])}")
+    elif scales:
+        over, at = scales[scale], f"scales.{scale}"
+        errors.unknown_keys(over, SCALE_KEYS, at)
+        if "seeds" in over:
+            seeds, seeds_at = over["seeds"], f"{at}.seeds"
+        params.update({k: (v, f"{at}.params.{k}") for k, v in _table(over, "params", errors, at).items()})
+        grid.update({k: (v, f"{at}.grid.{k}") for k, v in _table(over, "grid", errors, at).items()})
+        if "zip" in over:
+            zips, zip_at = over["zip"], f"{at}.zip"
+    if isinstance(zips, dict):
+        zip_groups = [(zips, zip_at)]
+    elif isinstance(zips, list) and all(isinstance(z, dict) for z in zips):
+        zip_groups = [(z, f"{zip_at}[{i}]") for i, z in enumerate(zips)]
+    else:
+        errors.add(zip_at, f"expected a table of equal-length lists (or [[zip]] tables), got {_type_name(zips)}")
+        zip_groups = []
+    return _check_seeds(seeds, seeds_at, errors), params, grid, zip_groups
+
+
+@dataclass
+class _Axes:
+    """The sweep axes: ``values`` (axis -> list as written), ``at`` (axis -> key path) and
+    ``factors`` (one list of points per grid axis or zip group; cells are their product)."""
+
+    values: dict
+    at: dict
+    factors: list
+
+    @classmethod
+    def collect(cls, grid: dict, zip_groups: list, params: dict, errors: "_Errors") -> "_Axes":
+        axes = cls({}, {}, [])
+        for axis, (values, at) in grid.items():
+            if _axis_ok(axis, values, at, axes.values, errors):
+                axes.values[axis], axes.at[axis] = list(values), at
+                axes.factors.append([{axis: v} for v in values])
+        for group, at in zip_groups:
+            lengths = {k: len(v) for k, v in group.items() if isinstance(v, list)}
+            if len(set(lengths.values())) > 1:
+                errors.add(at, "zipped axes must have equal lengths, got " + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
+                continue
+            ok = [k for k, v in group.items() if _axis_ok(k, v, f"{at}.{k}", axes.values, errors)]
+            if ok and len(ok) == len(group):
+                for k in ok:
+                    axes.values[k], axes.at[k] = list(group[k]), f"{at}.{k}"
+                axes.factors.append([{k: group[k][j] for k in ok} for j in range(len(group[ok[0]]))])
+        for axis in axes.values:
+            if axis in params:
+                errors.add(params[axis][1], f"{axis!r} is also a sweep axis ({axes.at[axis]}): set it in one place")
+        return axes
+
+    def position(self, axis: str, value) -> str:
+        return f"{self.at[axis]}[{self.values[axis].index(value)}]"
+
+    def check_targets(self, params: dict, fields: dict, errors: "_Errors") -> None:
+        """Two keys setting one field (``N`` and ``dims``) is an error."""
+        setters = {}
+        for key, at in [*((k, at) for k, (_, at) in params.items()), *self.at.items()]:
+            setters.setdefault(_target(key, fields), []).append(at)
+        for target, paths in setters.items():
+            if len(paths) > 1:
+                errors.add(paths[-1], f"sets {target!r} again (also set by {', '.join(paths[:-1])}): set it in one place")
+
+    def points(self, fields: dict, errors: "_Errors"):
+        """Yield ``(axis values as written, typed config overrides)`` for every cell, in order."""
+        typed_factors = []
+        for factor in self.factors:
+            typed = []
+            for point in factor:
+                overrides = {}
+                for axis, value in point.items():
+                    overrides.update(_coerce(axis, value, self.position(axis, value), fields, errors))
+                typed.append((point, overrides))
+            typed_factors.append(typed)
+        for combo in itertools.product(*typed_factors):
+            shown, overrides = {}, {}
+            for point, typed in combo:
+                shown.update(point)
+                overrides.update(typed)
+            yield shown, overrides
+
+    def origins(self, params: dict, shown: dict, fields: dict) -> dict:
+        """Config field -> key path its value came from, for one cell."""
+        origin = {_target(k, fields): at for k, (_, at) in params.items()}
+        origin.update({_target(a, fields): self.position(a, v) for a, v in shown.items()})
+        return origin
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+class _Errors:
+    """Accumulates ``(key path, message)`` pairs; reported together, in order, deduplicated."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        if (path, message) not in self.items:
+            self.items.append((path, message))
+
+    def unknown_keys(self, table: dict, allowed, at: str) -> None:
+        for key in table:
+            if key not in allowed:
+                where = f"{at}.{key}" if at else key
+                self.add(where, f"unknown key: expected one of {', '.join(allowed)}")
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def message(self, source: str | None) -> str:
+        head = f"{source}: " if source else ""
+        n = len(self.items)
+        lines = [f"{head}{n} error{'s' if n > 1 else ''} in the experiment config (nothing was run or written):"]
+        lines += [f"  {path}: {msg}" for path, msg in self.items[:MAX_REPORTED]]
+        if n > MAX_REPORTED:
+            lines.append(f"  ... and {n - MAX_REPORTED} more")
+        return "\n".join(lines)
+
+
+def _table(raw: dict, key: str, errors: _Errors, at: str = "") -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        errors.add(f"{at}.{key}" if at else key, f"expected a table, got {_type_name(value)}")
+        return {}
+    return value
+
+
+def _check_seeds(seeds, at: str, errors: _Errors) -> tuple[int, ...]:
+    if not isinstance(seeds, list) or not seeds:
+        errors.add(at, f"expected a non-empty list of integers >= 0, got {seeds!r}")
+        return (0,)
+    good = []
+    for i, s in enumerate(seeds):
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**31:
+            errors.add(f"{at}[{i}]", f"{s!r} is out of range: expected an integer in [0, 2^31)")
+        else:
+            good.append(s)
+    if len(set(good)) != len(good):
+        errors.add(at, f"{seeds!r} repeats a seed: expected distinct seeds")
+    return tuple(good)
+
+
+def _axis_ok(axis: str, values, at: str, seen: dict, errors: _Errors) -> bool:
+    if axis in seen:
+        errors.add(at, f"axis {axis!r} is swept twice")
+        return False
+    if not isinstance(values, list) or not values:
+        errors.add(at, f"expected a non-empty list of values, got {values!r}")
+        return False
+    return True
+
+
+def _fields(config_type) -> dict[str, Any]:
+    """Field name -> resolved type annotation of a config dataclass."""
+    try:
+        hints = typing.get_type_hints(config_type)
+    except Exception:  # annotations naming what cannot be imported here: values are checked by validate()
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_type) if f.init}
+
+
+def _target(key: str, fields: dict) -> str:
+    """The config field a TOML key sets (``N`` sets ``dims`` when the study has no field ``N``)."""
+    return "dims" if key == "N" and "N" not in fields and "dims" in fields else key
+
+
+def _coerce(key: str, value, at: str, fields: dict, errors: _Errors) -> dict:
+    """``{field: typed value}`` for a TOML key (``N`` -> ``dims = (N,)``), or ``{}`` after
+    recording the error."""
+    if key not in fields:
+        if key == "N" and "dims" in fields:
+            if isinstance(value, bool) or not isinstance(value, int):
+                errors.add(at, f"N={value!r} has the wrong type: expected an integer (N is shorthand for dims = [N])")
+                return {}
+            return {"dims": (value,)}
+        known = ", ".join(sorted(set(fields) - {"seed"}) + (["N"] if "dims" in fields else []))
+        errors.add(at, f"unknown parameter {key!r}: expected one of {known}")
+        return {}
+    ok, typed = _typed(value, fields[key])
+    if not ok:
+        errors.add(at, f"{key}={value!r} has the wrong type: expected {_describe(fields[key])}, got {_type_name(value)}")
+        return {}
+    return {key: typed}
+
+
+def _typed(value, hint) -> tuple[bool, Any]:
+    """Check ``value`` (from TOML) against a field annotation; return ``(ok, coerced value)``."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True, tuple(value) if isinstance(value, list) else value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if hint is str:
+        return isinstance(value, str), value
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, list):
+            return False, value
+        if len(args) == 2 and args[1] is Ellipsis:
+            inner = [args[0]] * len(value)  # tuple[X, ...]
+        elif args:
+            inner = list(args)  # fixed length: tuple[X, Y]
+            if len(value) != len(inner):
+                return False, value
+        else:
+            inner = [Any] * len(value)
+        out = []
+        for item, item_hint in zip(value, inner):
+            ok, typed = _typed(item, item_hint)
+            if not ok:
+                return False, value
+            out.append(typed)
+        return True, tuple(out)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if arg is type(None):
+                continue
+            ok, typed = _typed(value, arg)
+            if ok:
+                return True, typed
+        return False, value
+    return True, tuple(value) if isinstance(value, list) else value
+
+
+def _describe(hint) -> str:
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a string"
+    if hint is bool:
+        return "true or false"
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {plural.get(args[0], 'values')}"
+        if args:
+            return f"a list of {len(args)} values ({', '.join(_describe(a) for a in args)})"
+        return "a list"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _type_name(value) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _build_cell(config_type, fields: dict, values: dict, origin: dict, shown: dict, errors: _Errors):
+    """Construct and validate one cell's config, or return None after recording its errors.
+
+    ``validate()`` stops at the first bad field; that field is then reset to its default and
+    ``validate()`` rerun, so every independent bad field of the cell is reported, each with the key
+    path it came from (``grid.alpha[2]``, ``scales.quick.params.n_steps``)."""
+    values = dict(values)
+    defaults = {f.name: f.default for f in dataclasses.fields(config_type) if f.default is not dataclasses.MISSING}
+    label = ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "the only cell"
+    failed = set()
+    for _ in range(len(fields) + 1):
+        try:
+            config = config_type(**values)
+            config.validate()
+            return None if failed else config
+        except TypeError as err:  # a required field without a default
+            errors.add("params", f"cannot build {config_type.__name__}: {err}")
+            return None
+        except ValueError as err:  # ConfigError, or a plain ValueError from validate()
+            message = str(err)
+            match = _NAME.match(message)
+            field = _target(match.group(1), fields) if match else None
+            errors.add(origin.get(field, f"cell ({label})"), message)
+            if field not in defaults or field in failed or values.get(field) == defaults[field]:
+                return None
+            failed.add(field)
+            values[field] = defaults[field]
+    return None
+
+
+def _jsonable(value):
+    """Tuples to lists, recursively (for JSON and hashing)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,90 @@
+"""Plumbing shared by the figure scripts: arguments, result tables, seed averages, saving.
+
+A figure script reads result tables only (``results/<experiment>/<scale>/table.csv`` through
+:func:`diffsim.results.load_results`); it never runs a simulation. Closed-form theory curves come from
+:mod:`diffsim.theory` or from the tables' ``*_theory`` rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from diffsim.results import Table, load_results  # noqa: E402
+
+GALLERY_DPI = 72
+FIGURE_DPI = 150
+
+
+def parse_args(doc: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
+    parser.add_argument("--results", default="results", help="results root: RESULTS/<experiment>/<scale> [results]")
+    parser.add_argument("--scale", default="quick", help="scale of the experiments: quick or paper [quick]")
+    parser.add_argument("--out", help="figure directory [figures/<scale>]")
+    parser.add_argument("--gallery", help="also write a small PNG here (README gallery)")
+    return parser.parse_args()
+
+
+def load(args, experiment: str):
+    """The complete results of ``experiment`` at ``args.scale``."""
+    return load_results(Path(args.results) / experiment / args.scale)
+
+
+def seed_mean(table: Table, by: str = "t") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average ``value`` over seeds at each distinct ``by`` (e.g. t). Returns ``(x, mean, stderr)``:
+    one seed keeps its own stderr; several combine as ``sqrt(sum stderr^2) / n`` (independent seeds),
+    or the spread over seeds ``std / sqrt(n)`` when no stderr is recorded."""
+    groups: dict = {}
+    for row in table.rows:
+        groups.setdefault(row.get(by), []).append(row)
+    xs, means, errs = [], [], []
+    for x in sorted(groups, key=lambda v: (v is None, v if v is not None else 0)):
+        rows = groups[x]
+        vals = np.array([r["value"] for r in rows], dtype=float)
+        ses = np.array([math.nan if r.get("stderr") is None else r["stderr"] for r in rows], dtype=float)
+        n = len(rows)
+        if np.all(np.isfinite(ses)):
+            err = math.sqrt(float(np.sum(ses**2))) / n
+        elif n > 1:
+            err = float(np.std(vals, ddof=1) / math.sqrt(n))
+        else:
+            err = math.nan
+        xs.append(math.nan if x is None else x)
+        means.append(float(np.mean(vals)))
+        errs.append(err)
+    return np.array(xs, dtype=float), np.array(means), np.array(errs)
+
+
+def save(fig, name: str, args) -> list[Path]:
+    """Write ``<out>/<name>.png`` and ``.pdf`` (and a small gallery PNG), each through a temp file
+    and a rename; print the paths."""
+    out = Path(args.out) if args.out else Path("figures") / args.scale
+    targets = [(out / f"{name}.png", FIGURE_DPI), (out / f"{name}.pdf", FIGURE_DPI)]
+    if args.gallery:
+        targets.append((Path(args.gallery) / f"{name}.png", GALLERY_DPI))
+    written = []
+    for path, dpi in targets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        tmp.replace(path)
+        written.append(path)
+        print(path)
+    plt.close(fig)
+    sys.stdout.flush()
+    return written
+
+
+def scale_note(results) -> str:
+    """A short provenance line for a figure: experiment, scale, seeds, commit."""
+    meta = results.metadata
+    commit = (meta["environment"].get("git_commit") or "unknown")[:8]
+    return f"{meta['experiment']} ({meta['scale']} scale, seeds {meta['config']['seeds']}, diffsim {commit})"
