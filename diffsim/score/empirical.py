@@ -11,7 +11,25 @@ the participation ``Y2 = sum w^2`` and the entropy ``-sum w log w``.
 
 Partial results (one chunk, or one device's shard of the training set) are combined by
 :func:`merge`, which is associative: the scan over chunks and the cross-device reduction of the
-sharded kernel use the same rule.
+sharded kernel (:mod:`diffsim.score.sharded`) use the same rule.
+
+Cost and layout. One evaluation costs ``4 B N P`` flops in two matmuls per chunk (logits
+``[B, N] x [N, K]`` and the weighted sum ``[B, K] x [K, N]``) plus ``B P`` exponentials; the
+``[B, K]`` logits of one chunk are the only large temporary. The chunk ``K`` is fixed when the
+:class:`TrainingSet` is built: by default :func:`default_chunk_size` picks it from P, N, the expected
+batch B and the platform (``[B, K]`` logits of about 2 MiB on CPU, which stay in cache between the
+passes over them, and 128 MiB on GPU/TPU, which amortises the per-chunk kernel launches: measured
+on an H100, see ``benchmarks/README.md``); ``chunk_size=`` overrides.
+
+Precision. Every matmul passes ``precision=HIGHEST`` by default: fp32 logits are computed in true
+fp32 on every platform (on GPUs the default would be TF32, on TPUs bf16 passes). At small t the
+logits are ``O(N / Delta_t)`` while the differences that matter are O(1), so the matmul rounding error
+``~ eps |x| |a| m_t / Delta_t`` is amplified by ``m_t / Delta_t``: with TF32 (eps = 2^-11) at
+t = 1e-2 and N = 64, log Z is off by 0.6 and the score by its own size, against 1e-3 for fp32
+(``benchmarks/kernel_precision.py``; bounds in ``tests/test_kernel_precision.py``).
+``precision=jax.lax.Precision.DEFAULT`` is the reduced-precision mode (TF32 on NVIDIA Ampere and
+later, one bf16 pass on TPU, plain fp32 on CPU); it is accurate only at t >= 1 (log Z to 3e-3 with
+TF32), see ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -40,16 +58,36 @@ __all__ = [
     "EmpiricalScore",
     "nearest_two",
     "default_chunk_size",
+    "score_and_stats",
 ]
 
 HIGHEST = jax.lax.Precision.HIGHEST
 
 
-def default_chunk_size(n_points: int, batch: int = 256) -> int:
-    """Training points per chunk: a power of two keeping the ``[batch, chunk]`` logits near 8 MiB
-    (fp32), between 256 and 4096, and no larger than needed to hold ``n_points``."""
-    target = max(256, min(4096, 2 ** int(math.log2(max(1, (2**21) // max(1, batch))))))
-    return int(min(target, 2 ** math.ceil(math.log2(max(2, n_points)))))
+# Logits elements ``B * K`` per chunk: 2 MiB fp32 on CPU (they stay in cache between the passes
+# over them), 16 MiB on accelerators (stays in the 40-50 MB L2 of an A100/H100 while amortising
+# the per-chunk kernel launches). Tune on new hardware with benchmarks/score_kernel.py --chunk.
+_TARGET_LOGITS = {"cpu": 2**19}
+_TARGET_LOGITS_ACCELERATOR = 2**25
+_MAX_CHUNK = {"cpu": 2**13}
+_MAX_CHUNK_ACCELERATOR = 2**17
+
+
+def default_chunk_size(n_points: int, batch: int = 256, dim: int | None = None, platform: str | None = None) -> int:
+    """Training points per chunk, a power of two chosen from P, B, N and the platform.
+
+    ``K ~ target / batch`` with a target of ``2**19`` logits on CPU and ``2**25`` on GPU/TPU
+    (``platform`` defaults to ``jax.default_backend()``); on CPU also ``K * N <= 2**18`` so that one
+    chunk of points stays in cache. Clamped to ``[128, 8192]`` on CPU and ``[128, 131072]``
+    elsewhere, and never larger than needed to hold ``n_points``.
+    """
+    platform = jax.default_backend() if platform is None else platform
+    target = _TARGET_LOGITS.get(platform, _TARGET_LOGITS_ACCELERATOR) // max(1, batch)
+    if platform == "cpu" and dim is not None:
+        target = min(target, 2**18 // max(1, dim))
+    upper = _MAX_CHUNK.get(platform, _MAX_CHUNK_ACCELERATOR)
+    chunk = max(128, min(upper, 2 ** int(math.log2(max(1, target)))))
+    return int(min(chunk, 2 ** math.ceil(math.log2(max(2, n_points)))))
 
 
 @jax.tree_util.register_dataclass
@@ -70,9 +108,10 @@ class TrainingSet:
     n_points: int = field(metadata=dict(static=True))
 
     @classmethod
-    def from_points(cls, points, chunk_size: int | None = None) -> "TrainingSet":
+    def from_points(cls, points, chunk_size: int | None = None, *, batch: int | None = None) -> "TrainingSet":
         """Lay ``points`` (``[P, N]``) out in chunks; ``chunk_size`` defaults to
-        :func:`default_chunk_size`. Any P works: the last chunk is padded and masked."""
+        :func:`default_chunk_size` for the expected number of queries per call ``batch`` (default
+        256) on the default platform. Any P works: the last chunk is padded and masked."""
         points = jnp.asarray(points)
         if points.ndim != 2:
             raise _validate.ConfigError(
@@ -81,9 +120,11 @@ class TrainingSet:
         n_points, dim = points.shape
         _validate.integer("P (number of training points)", n_points, minimum=2)
         _validate.integer("N (dimension)", dim, minimum=1)
-        chunk = default_chunk_size(n_points) if chunk_size is None else _validate.integer(
-            "chunk_size", chunk_size, minimum=1
-        )
+        if chunk_size is None:
+            batch = 256 if batch is None else _validate.integer("batch", batch, minimum=1)
+            chunk = default_chunk_size(n_points, batch, dim)
+        else:
+            chunk = _validate.integer("chunk_size", chunk_size, minimum=1)
         n_chunks = -(-n_points // chunk)
         pad = n_chunks * chunk - n_points
         padded = jnp.pad(points, ((0, pad), (0, 0)))
@@ -168,20 +209,26 @@ def _coefficients(x, t):
 
 
 def _chunk_accumulator(xs, c2, chunk, half_sq, mask, offset, precision) -> Accumulator:
-    """Accumulator of one chunk: xs = (m/Delta) x ``[B, N]``, c2 = m^2/Delta ``[B]``."""
-    logits = jnp.matmul(xs, chunk.T, precision=precision) - c2[:, None] * half_sq[None, :]
-    logits = jnp.where(mask[None, :], logits, -jnp.inf)
+    """Accumulator of one chunk: xs = (m/Delta) x ``[B, N]``, c2 = m^2/Delta ``[B]``.
+
+    Padded points get the logit -inf (an additive bias), hence weight exactly 0; the argmax is the
+    first column whose logit equals the row max (``shifted == 0``), a plain min-reduction that fuses
+    with the others instead of a variadic argmax reduce."""
+    bias = jnp.where(mask, 0.0, -jnp.inf).astype(xs.dtype)
+    logits = jnp.matmul(xs, chunk.T, precision=precision) - c2[:, None] * half_sq[None, :] + bias[None, :]
     cmax = jnp.max(logits, axis=1)
     safe = jnp.where(jnp.isfinite(cmax), cmax, 0.0)
     shifted = logits - safe[:, None]
-    e = jnp.where(mask[None, :], jnp.exp(shifted), 0.0)
+    e = jnp.exp(shifted)
+    column = jax.lax.broadcasted_iota(jnp.int32, logits.shape, 1)
+    first_max = jnp.min(jnp.where(shifted == 0.0, column, logits.shape[1] - 1), axis=1)
     return Accumulator(
         max=cmax,
         s0=jnp.sum(e, axis=1),
         s1=jnp.matmul(e, chunk, precision=precision),
         s2=jnp.sum(e * e, axis=1),
-        tl=jnp.sum(jnp.where(mask[None, :], e * shifted, 0.0), axis=1),
-        argmax=(jnp.argmax(logits, axis=1) + offset).astype(jnp.int32),
+        tl=jnp.sum(jnp.where(e > 0.0, e * shifted, 0.0), axis=1),
+        argmax=first_max.astype(jnp.int32) + offset,
     )
 
 
@@ -292,21 +339,29 @@ class EmpiricalScore:
     """The empirical score as a sampler drift: ``(x, t) -> (score, stats)``.
 
     ``stats`` holds the posterior statistics of the same pass (``log_density``, ``max_weight``,
-    ``argmax``, ``y2``, ``entropy``), so samplers record observables at no extra cost.
+    ``argmax``, ``y2``, ``entropy``), so samplers record observables at no extra cost. ``precision``
+    (static) is the matmul precision of :func:`posterior`.
     """
 
     train: TrainingSet
+    precision: jax.lax.Precision = field(default=HIGHEST, metadata=dict(static=True))
 
     def __call__(self, x, t):
-        post = posterior(x, t, self.train)
-        stats = {
-            "log_density": log_density_from_posterior(x, t, post, self.train.n_points),
-            "max_weight": post.max_weight,
-            "argmax": post.argmax,
-            "y2": post.y2,
-            "entropy": post.entropy,
-        }
-        return score_from_posterior(x, t, post), stats
+        post = posterior(x, t, self.train, precision=self.precision)
+        return score_and_stats(x, t, post, self.train.n_points)
+
+
+def score_and_stats(x, t, post: Posterior, n_points: int):
+    """The drift output ``(score [B, N], stats)`` of :class:`EmpiricalScore` from a posterior; the
+    sharded drift (:mod:`diffsim.score.sharded`) returns the same."""
+    stats = {
+        "log_density": log_density_from_posterior(x, t, post, n_points),
+        "max_weight": post.max_weight,
+        "argmax": post.argmax,
+        "y2": post.y2,
+        "entropy": post.entropy,
+    }
+    return score_from_posterior(x, t, post), stats
 
 
 def nearest_two(x, train: TrainingSet, *, precision=HIGHEST):

@@ -1,0 +1,212 @@
+"""Benchmark of the streamed empirical-score kernel against the machine's matmul peak and a dense
+baseline (issue 4).
+
+    python benchmarks/score_kernel.py [--json] [--quick] [--max-seconds S] [--chunk K1,K2,...]
+
+In one run: measures the fp32 matmul peak of the default device (square matmuls at
+``precision=HIGHEST``), then for N in {16, 64, 256}, P in {1e3, 1e4, 1e5, 1e6}, B in {256, 1024}
+times ``diffsim.score.empirical_score`` (one evaluation of the score of B queries; ``4 B N P``
+flops) and reports
+
+* ``fraction_of_peak``: ``4 B N P / seconds`` over the measured peak;
+* ``speedup_vs_dense``: time of the dense baseline written the way peers do it (full ``[B, P]``
+  logits, softmax, weighted sum; same HIGHEST precision) over diffsim's time; null where the baseline
+  does not fit in memory or would exceed the time budget;
+* ``peak_memory_bytes``: diffsim's working memory beyond its inputs (XLA's buffer assignment of the
+  compiled executable: temporaries + outputs; available without running, so it is reported for every
+  cell, timed or not); on GPU/TPU ``device_peak_bytes`` adds the allocator's high-water mark
+  (``jax.Device.memory_stats()``, process-wide, inputs included).
+
+Cells whose predicted call time exceeds ``--max-seconds`` are not timed (``skipped``). The fitted
+exponents of the cost model ``seconds ~ P^a N^b B^c`` (cells with P >= 1e4) are printed with the
+targets of the issue. ``--json`` prints the rows as a JSON list on stdout (the summary goes to
+stderr); ``--quick`` runs a reduced grid (P up to 3e4) in about a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from common import (  # noqa: E402
+    HIGHEST,
+    compile_timed,
+    device_info,
+    device_memory_limit,
+    device_peak_bytes,
+    fit_exponents,
+    matmul_peak,
+    time_call,
+    working_memory,
+)
+from diffsim.score.empirical import TrainingSet, default_chunk_size, empirical_score  # noqa: E402
+
+FULL = {"dims": (16, 64, 256), "points": (10**3, 10**4, 10**5, 10**6), "batches": (256, 1024)}
+QUICK = {"dims": (16, 64, 256), "points": (10**3, 10**4, 3 * 10**4), "batches": (256, 1024)}
+MEMORY_CELL = (64, 10**6, 1024)  # (N, P, B) of the 2 GiB working-memory target
+T_EVAL = 0.5
+
+
+def dense_score(x, t, points):
+    """The baseline as peers write it: full ``[B, P]`` logits, softmax, weighted sum."""
+    mt, dt = jnp.exp(-t), -jnp.expm1(-2.0 * t)
+    logits = (mt * jnp.matmul(x, points.T, precision=HIGHEST) - 0.5 * mt**2 * jnp.sum(points**2, axis=-1)) / dt
+    weights = jax.nn.softmax(logits, axis=-1)
+    return (mt * jnp.matmul(weights, points, precision=HIGHEST) - x) / dt
+
+
+def _spec(shape, dtype=jnp.float32):
+    return jax.ShapeDtypeStruct(shape, dtype)
+
+
+def _train_spec(p, n, chunk):
+    n_chunks = -(-p // chunk)
+    return TrainingSet(_spec((n_chunks, chunk, n)), _spec((n_chunks, chunk)), _spec((n_chunks, chunk), jnp.bool_), p)
+
+
+def _measure_cell(n, p, b, *, peak, budget, min_seconds, chunk_override, previous):
+    """One (N, P, B) cell; ``previous`` maps (N, B) to the last timed cell for time predictions."""
+    platform = jax.devices()[0].platform
+    chunk = chunk_override or default_chunk_size(p, b, n, platform)
+    flops = 4.0 * b * n * p
+    x_spec, t_spec = _spec((b, n)), _spec(())
+    kernel, kernel_compile = compile_timed(empirical_score, x_spec, t_spec, _train_spec(p, n, chunk))
+    dense, dense_compile = compile_timed(dense_score, x_spec, t_spec, _spec((p, n)))
+    row = {
+        "N": n, "P": p, "B": b, "chunk": chunk,
+        "fraction_of_peak": None, "speedup_vs_dense": None,
+        "peak_memory_bytes": working_memory(kernel),
+        "dense_peak_memory_bytes": working_memory(dense),
+        "seconds": None, "dense_seconds": None, "gflops": None,
+        "compile_seconds": round(kernel_compile, 3), "skipped": None, "dense_skipped": None,
+    }
+    last = previous.get((n, b))
+    predicted = last["seconds"] * p / last["P"] if last else flops / (0.2 * peak)
+    dense_predicted = last["dense_seconds"] * p / last["P"] if last and last["dense_seconds"] else 4 * predicted
+    inputs = 4 * (p * n + b * n)
+    if predicted > budget:
+        row["skipped"] = f"predicted {predicted:.0f} s > --max-seconds {budget:g}"
+        row["dense_skipped"] = row["skipped"]
+        return row
+    if row["dense_peak_memory_bytes"] is not None and row["dense_peak_memory_bytes"] + inputs > device_memory_limit():
+        row["dense_skipped"] = "does not fit in memory"
+    elif dense_predicted > budget:
+        row["dense_skipped"] = f"predicted {dense_predicted:.0f} s > --max-seconds {budget:g}"
+
+    key_a, key_x = jax.random.split(jax.random.PRNGKey(n * 7919 + b))
+    points = jax.random.normal(key_a, (p, n), jnp.float32)
+    x = jax.random.normal(key_x, (b, n), jnp.float32)
+    t = jnp.float32(T_EVAL)
+    train = TrainingSet.from_points(points, chunk_size=chunk)
+    try:
+        timing = time_call(kernel, x, t, train, min_seconds=min_seconds)
+    except jax.errors.JaxRuntimeError as err:  # e.g. out of device memory
+        row["skipped"] = row["dense_skipped"] = f"failed: {str(err).splitlines()[0][:80]}"
+        return row
+    row.update(seconds=timing["seconds"], gflops=flops / timing["seconds"] / 1e9)
+    if row["dense_skipped"] is None:
+        try:
+            dense_timing = time_call(dense, x, t, points, min_seconds=min_seconds)
+            row["dense_seconds"] = dense_timing["seconds"]
+            row["speedup_vs_dense"] = dense_timing["seconds"] / timing["seconds"]
+        except jax.errors.JaxRuntimeError as err:
+            row["dense_skipped"] = f"failed: {str(err).splitlines()[0][:80]}"
+    row["device_peak_bytes"] = device_peak_bytes()
+    del points, x, train
+    return row
+
+
+def targets(rows, platform) -> list[str]:
+    """The issue's targets, each 'met', 'not met' or 'not measured' with the figures behind it."""
+    def verdict(name, values, ok):
+        values = [v for v in values if v is not None]
+        if not values:
+            return f"{name}: not measured"
+        return f"{name}: {'met' if all(ok(v) for v in values) else 'not met'} ({', '.join(f'{v:.3g}' for v in values)})"
+
+    big = [r for r in rows if r["P"] >= 10**4]
+    scope = "" if platform == "cpu" else f" [CPU target; measured on {platform}]"
+    out = [
+        verdict(f"fraction of peak >= 0.6 for N >= 64, P >= 1e4{scope}",
+                [r["fraction_of_peak"] for r in big if r["N"] >= 64], lambda v: v >= 0.6),
+        verdict(f"fraction of peak >= 0.3 for N = 16, P >= 1e4{scope}",
+                [r["fraction_of_peak"] for r in big if r["N"] == 16], lambda v: v >= 0.3),
+        verdict("speedup vs dense >= 2.5 at P = 1e5",
+                [r["speedup_vs_dense"] for r in rows if r["P"] == 10**5], lambda v: v >= 2.5),
+    ]
+    n, p, b = MEMORY_CELL
+    mem = [r["peak_memory_bytes"] / 2**30 for r in rows if (r["N"], r["P"], r["B"]) == MEMORY_CELL and r["peak_memory_bytes"]]
+    out.append(verdict(f"working memory < 2 GiB at P = 1e6, N = {n}, B = {b} (GiB)", mem, lambda v: v < 2.0))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print the rows as a JSON list on stdout")
+    parser.add_argument("--quick", action="store_true", help="reduced grid (P <= 3e4), about a minute on 2 CPU cores")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="skip timing cells predicted to take longer per call (default 60, quick 2)")
+    parser.add_argument("--chunk", type=lambda v: [int(c) for c in v.split(",")], default=[None],
+                        help="override the kernel's chunk size; a comma list times each (for tuning)")
+    args = parser.parse_args(argv)
+    grid = QUICK if args.quick else FULL
+    budget = args.max_seconds if args.max_seconds is not None else (2.0 if args.quick else 60.0)
+    min_seconds = 0.2 if args.quick else 1.0
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
+
+    info = device_info()
+    peak_sizes = (1024, 2048) if args.quick and info["platform"] == "cpu" else None
+    peak_start = matmul_peak(peak_sizes, min_seconds=min_seconds)
+    log(f"device: {info}")
+    cells = [(n, p, b) for n in grid["dims"] for b in grid["batches"] for p in grid["points"]]
+    if MEMORY_CELL not in cells:
+        cells.append(MEMORY_CELL)  # memory-only in --quick (its timing exceeds the budget)
+    rows, previous = [], {}
+    for (n, p, b), chunk in ((cell, chunk) for cell in cells for chunk in args.chunk):
+        row = _measure_cell(n, p, b, peak=peak_start["flops"], budget=budget, min_seconds=min_seconds,
+                            chunk_override=chunk, previous=previous)
+        rows.append(row)
+        if row["seconds"]:
+            previous[(n, b)] = row
+        done = f"{row['seconds'] * 1e3:.2f} ms" if row["seconds"] else row["skipped"]
+        print(f"  N={n} P={p} B={b}: {done}", file=sys.stderr, flush=True)
+    # the peak again at the end; a busy machine only lowers a measurement, so keep the larger
+    peak_end = matmul_peak(peak_sizes, min_seconds=min_seconds)
+    peak = max(peak_start, peak_end, key=lambda m: m["flops"])
+    log(f"fp32 matmul peak (HIGHEST, {peak['n']}^2 fp32, best of start/end: "
+        f"{peak_start['flops'] / 1e9:.1f} / {peak_end['flops'] / 1e9:.1f}): {peak['flops'] / 1e9:.1f} GFLOP/s")
+    log(f"{'N':>4} {'P':>8} {'B':>5} {'chunk':>6} {'ms':>10} {'GFLOP/s':>8} {'frac':>6} {'dense ms':>10} "
+        f"{'speedup':>7} {'mem MiB':>8} {'dense MiB':>9}")
+    fmt = lambda v, spec: format("-", f">{spec.split('.')[0]}") if v is None else format(v, spec)  # noqa: E731
+    mib = lambda v: None if v is None else v / 2**20  # noqa: E731
+    for row in rows:
+        if row["seconds"]:
+            row["fraction_of_peak"] = row["gflops"] * 1e9 / peak["flops"]
+        row.update(device=info["device_kind"], platform=info["platform"], peak_gflops=peak["flops"] / 1e9)
+        note = row["skipped"] or (row["dense_skipped"] and f"dense: {row['dense_skipped']}")
+        log(f"{row['N']:>4} {row['P']:>8} {row['B']:>5} {row['chunk']:>6} "
+            f"{fmt(row['seconds'] and row['seconds'] * 1e3, '10.2f')} {fmt(row['gflops'], '8.1f')} "
+            f"{fmt(row['fraction_of_peak'], '6.2f')} {fmt(row['dense_seconds'] and row['dense_seconds'] * 1e3, '10.2f')} "
+            f"{fmt(row['speedup_vs_dense'], '7.2f')} {fmt(mib(row['peak_memory_bytes']), '8.1f')} "
+            f"{fmt(mib(row['dense_peak_memory_bytes']), '9.1f')}" + (f"  ({note})" if note else ""))
+    fit_rows = [r for r in rows if r["P"] >= 10**4 and r["seconds"]]
+    exponents = fit_exponents(fit_rows, ("P", "N", "B"))
+    log("fitted cost exponents (seconds ~ P^a N^b B^c, P >= 1e4): "
+        + ", ".join(f"{v}: {'-' if e is None else f'{e:.2f}'}" for v, e in exponents.items()))
+    for line in targets(rows, info["platform"]):
+        log("target " + line)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
