@@ -58,14 +58,14 @@ def test_every_command_has_help():
 def test_collapse_command_json_keys_and_figure(tmp_path):
     fig = tmp_path / "c.png"
     proc = run_cli(
-        "collapse", "--data", "mixture", "--alpha", "0.3", "--dims", "10,14", "--trajectories", "32",
-        "--steps", "100", "--figure", str(fig), "--json",
+        "collapse", "--data", "mixture", "--alpha", "0.3", "--dims", "8,10", "--trajectories", "16",
+        "--steps", "40", "--figure", str(fig), "--json",
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert set(out) >= {"theory", "rows", "extrapolated"}
     assert "t_collapse" in out["theory"]
-    assert [r["N"] for r in out["rows"]] == [10, 14]
+    assert [r["N"] for r in out["rows"]] == [8, 10]
     for row in out["rows"]:
         assert row["P"] == round(math.exp(0.3 * row["N"]))
         assert set(row["estimates"]) == {"condensation", "freezing", "clones", "entropy"}

@@ -73,8 +73,9 @@ def test_per_query_times_match_scalar_times(x64):
     a, x = _problem()
     train = TrainingSet.from_points(a, chunk_size=128)
     t = jnp.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
-    batched = posterior(x, t, train).denoised
-    single = jnp.stack([posterior(x[i : i + 1], t[i], train).denoised[0] for i in range(9)])
+    post = jax.jit(posterior)
+    batched = post(x, t, train).denoised
+    single = jnp.stack([post(x[i : i + 1], t[i], train).denoised[0] for i in range(9)])
     np.testing.assert_allclose(batched, single, rtol=1e-12)
 
 

@@ -8,7 +8,8 @@ import time
 
 from diffsim import _validate, data
 from diffsim.cli_util import emit, int_list, add_json_flag
-from diffsim.theory.collapse import collapse_time_isotropic
+from diffsim.theory.collapse import collapse_time_isotropic, trap_onset_time
+from diffsim.theory.spectrum import Spectrum
 from diffsim.theory.speciation import speciation_time
 
 
@@ -16,8 +17,10 @@ def register(sub) -> None:
     theory = sub.add_parser("theory", help="closed-form predictions")
     theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="QUANTITY")
     p = theory_sub.add_parser("collapse", help="collapse time t_C (and speciation time t_S where defined)")
-    p.add_argument("--data", required=True, help="data model: gaussian or mixture")
+    p.add_argument("--data", required=True, help="data model: gaussian, mixture or hmm")
     p.add_argument("--alpha", type=float, help="load alpha = log(P)/N")
+    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
+    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
     p.add_argument("--dim", type=int, help="dimension N (with --n-train)")
     p.add_argument("--n-train", type=int, help="number of training points P (with --dim)")
     p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation sigma [1.0]")
@@ -26,8 +29,10 @@ def register(sub) -> None:
     p.set_defaults(handler=_theory_collapse)
 
     p = sub.add_parser("collapse", help="measure the collapse time with four estimators vs theory")
-    p.add_argument("--data", default="gaussian", help="data model: gaussian or mixture [gaussian]")
+    p.add_argument("--data", default="gaussian", help="data model: gaussian, mixture or hmm [gaussian]")
     p.add_argument("--alpha", type=float, default=0.2, help="load alpha = log(P)/N [0.2]")
+    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
+    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
     p.add_argument("--dims", type=int_list, default=(16, 20, 24, 28), help="comma-separated N values")
     p.add_argument("--trajectories", type=int, default=256, help="backward trajectories per N [256]")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
@@ -64,12 +69,38 @@ def _theory_collapse(args) -> int:
     else:
         raise _validate.ConfigError("alpha is missing: give --alpha A, or --dim N with --n-train P")
     payload = {"data": args.data, "alpha": alpha, "sigma": sigma, "t_collapse": float(collapse_time_isotropic(alpha, sigma))}
+    if args.data == "gaussian":
+        payload["t_onset"] = float(trap_onset_time(alpha, Spectrum.isotropic(sigma**2)))
+    if args.data == "hmm":
+        payload.update(_hmm_theory(alpha, args.alpha_d, args.nonlinearity))
     if args.data == "mixture" and args.dim is not None:
         mtilde = _validate.positive("mtilde", args.mtilde)
         payload["t_speciation"] = float(speciation_time(args.dim * mtilde**2 + sigma**2))
     lines = [f"{k:>14}  {v}" for k, v in payload.items()]
     emit(payload, "\n".join(lines), args.json)
     return 0
+
+
+def _hmm_theory(alpha: float, alpha_d, nonlinearity) -> dict:
+    """Hidden-manifold theory (sections 4 and 6): ``t_collapse`` and ``t_onset`` of the Gaussian with the
+    model's ``N -> inf`` spectrum (Marchenko-Pastur for linear phi, [derived]; Gaussian-equivalent for
+    nonlinear phi, an approximation), plus the linear-HMM and isotropic collapse times."""
+    from diffsim.data.hmm import NONLINEARITIES, gaussian_equivalent_spectrum
+    from diffsim.studies.hmm_collapse import hmm_collapse_theory
+
+    alpha_d = _validate.positive("alpha-d", alpha_d, upper=1.0)
+    _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    spectrum = gaussian_equivalent_spectrum(Spectrum.marchenko_pastur(alpha_d), nonlinearity)
+    theory = hmm_collapse_theory(alpha, alpha_d, nonlinearity)
+    return {
+        "sigma": 1.0,
+        "alpha_d": alpha_d,
+        "nonlinearity": nonlinearity,
+        "t_collapse": theory["t_collapse_gaussian_equivalent"],
+        "t_onset": float(trap_onset_time(alpha, spectrum)),
+        **theory,
+        "approximation": nonlinearity != "linear",
+    }
 
 
 def _progress(total: int):
@@ -91,6 +122,7 @@ def _collapse(args) -> int:
     config = CollapseConfig(
         data=args.data, alpha=args.alpha, dims=tuple(args.dims), n_trajectories=args.trajectories,
         seed=args.seed, sigma=args.sigma, mtilde=args.mtilde, n_steps=args.steps,
+        alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
     ).validate()
     result = run_collapse(config, progress=_progress(len(config.dims)))
     payload = result.to_json()

@@ -3,19 +3,31 @@ of the noised law) and ``log_density(x, t)``; mixtures also ``sample_with_labels
 
 from diffsim import _validate
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
+from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, SpikedGaussian
 from diffsim.data.mixture import GaussianMixture, TwoClusterMixture
 
-__all__ = ["IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "make", "DATA_MODELS"]
+__all__ = [
+    "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
+    "SpikedGaussian", "NONLINEARITIES", "make", "DATA_MODELS",
+]
 
-DATA_MODELS = ("gaussian", "mixture")
+DATA_MODELS = ("gaussian", "mixture", "hmm")
 
 
-def make(name: str, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0):
-    """Build a named data model: ``gaussian`` (isotropic, variance sigma^2) or ``mixture``
-    (two clusters ``+-v`` with ``|v|^2 = N mtilde^2`` and cluster variance sigma^2)."""
+def make(name: str, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0, alpha_d: float = 0.5,
+         nonlinearity: str = "linear", key=None):
+    """Build a named data model: ``gaussian`` (isotropic, variance sigma^2), ``mixture``
+    (two clusters ``+-v`` with ``|v|^2 = N mtilde^2`` and cluster variance sigma^2) or ``hmm``
+    (hidden manifold ``phi(F z / sqrt(D))``, ``D = round(alpha_d N)``, unit variance per coordinate,
+    ``F`` drawn from ``key``, default ``PRNGKey(0)``; sigma and mtilde are ignored)."""
     _validate.choice("data", name, DATA_MODELS)
     dim = _validate.integer("dim", dim, minimum=1)
     sigma = _validate.positive("sigma", sigma)
     if name == "gaussian":
         return IsotropicGaussian(dim, sigma)
+    if name == "hmm":
+        import jax
+
+        key = jax.random.PRNGKey(0) if key is None else key
+        return HiddenManifold.create(key, dim, alpha_d=alpha_d, nonlinearity=nonlinearity)
     return TwoClusterMixture.create(dim, mtilde=mtilde, sigma=sigma)

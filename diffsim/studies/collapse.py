@@ -63,18 +63,22 @@ class CollapseConfig:
     t_min: float = 1e-3
     n_steps: int = 600
     record_every: int = 5
-    n_clone_pairs: int = 128
+    n_clone_pairs: int = 256
     n_branch: int = 12
     clone_window: tuple[float, float] = (0.6, 2.0)
-    clone_steps: int = 60
+    clone_steps: int = 40
     clone_t_end: float = 0.2
     entropy_samples: int = 512
     entropy_times: int = 48
     n_bootstrap: int = 200
     estimators: tuple[str, ...] = ESTIMATORS
+    alpha_d: float = 0.5  # data="hmm": D = round(alpha_d N)
+    nonlinearity: str = "linear"  # data="hmm": linear, tanh, sign or relu
 
     def validate(self) -> "CollapseConfig":
         _validate.choice("data", self.data, data.DATA_MODELS)
+        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
+        _validate.choice("nonlinearity", self.nonlinearity, data.NONLINEARITIES)
         _validate.positive("alpha", self.alpha, upper=5.0)
         if not self.dims:
             raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
@@ -118,18 +122,31 @@ class CollapseConfig:
         return self
 
 
-def collapse_theory(config: CollapseConfig, n: int | None = None) -> dict:
+def collapse_theory(config: CollapseConfig, n: int | None = None, model=None) -> dict:
     """Theory for this config: ``t_collapse`` (isotropic formula with the (cluster) variance
     sigma^2, the N -> infinity prediction), ``t_speciation`` for the mixture, and, for a given N,
-    ``t_collapse_spectrum`` from the finite-N covariance spectrum at ``alpha = log(P)/N``."""
-    out = {"t_collapse": float(collapse_time_isotropic(config.alpha, config.sigma))}
+    ``t_collapse_spectrum`` from the finite-N covariance spectrum at ``alpha = log(P)/N`` (of
+    ``model`` when given, else of ``data.make``'s default instance).
+
+    ``data="hmm"``: ``t_collapse`` is the Marchenko-Pastur value for linear phi ([derived]) and the
+    Gaussian-equivalent value for nonlinear phi (an approximation), with ``t_collapse_linear_hmm``,
+    ``t_collapse_gaussian_equivalent`` and ``t_collapse_isotropic`` (unstructured data at the same
+    alpha) for comparison (:func:`diffsim.studies.hmm_collapse.hmm_collapse_theory`)."""
+    if config.data == "hmm":
+        from diffsim.studies.hmm_collapse import hmm_collapse_theory
+
+        out = hmm_collapse_theory(config.alpha, config.alpha_d, config.nonlinearity)
+        out = {"t_collapse": out["t_collapse_gaussian_equivalent"], **out}
+    else:
+        out = {"t_collapse": float(collapse_time_isotropic(config.alpha, config.sigma))}
     if config.data == "mixture":
         lam = n * config.mtilde**2 + config.sigma**2 if n else None
         if lam is not None:
             out["t_speciation"] = 0.5 * math.log(lam)
     if n is not None:
         p = round(math.exp(config.alpha * n))
-        model = data.make(config.data, n, sigma=config.sigma, mtilde=config.mtilde)
+        if model is None:
+            model = _make_model(config, n, None)
         spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
         out["t_collapse_spectrum"] = float(collapse_time(math.log(p) / n, spec))
     return out
@@ -141,6 +158,7 @@ class DimensionResult:
 
     n: int
     p: int
+    t_collapse_spectrum: float
     estimates: dict
     record_times: np.ndarray
     condensed: np.ndarray
@@ -165,7 +183,7 @@ class CollapseResult:
             "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
             "theory": self.theory,
             "rows": [
-                {"N": d.n, "P": d.p, "estimates": {k: {"value": v, "stderr": s} for k, (v, s) in d.estimates.items()}}
+                {"N": d.n, "P": d.p, "t_collapse_spectrum": d.t_collapse_spectrum, "estimates": {k: {"value": v, "stderr": s} for k, (v, s) in d.estimates.items()}}
                 for d in self.per_dim
             ],
             "extrapolated": {k: {"value": v, "stderr": s} for k, (v, s) in self.extrapolated.items()},
@@ -174,8 +192,12 @@ class CollapseResult:
     def rows(self) -> list[dict]:
         """Tidy table: one row per (N, quantity[, t])."""
         out = []
+        for name, value in self.theory.items():
+            if name.startswith("t_") and isinstance(value, float):
+                out.append({"N": None, "P": None, "quantity": f"theory/{name}", "t": None, "value": value, "stderr": None})
         for d in self.per_dim:
             base = {"N": d.n, "P": d.p}
+            out.append({**base, "quantity": "theory/t_collapse_spectrum", "t": None, "value": d.t_collapse_spectrum, "stderr": None})
             for name, (v, s) in d.estimates.items():
                 out.append({**base, "quantity": f"t_collapse/{name}", "t": None, "value": v, "stderr": s})
             for t, f in zip(d.record_times, d.condensed):
@@ -190,13 +212,21 @@ class CollapseResult:
         return out
 
 
+def _make_model(config: CollapseConfig, n: int, data_key):
+    """The data model at dimension N; for ``hmm`` the features come from ``fold_in(data_key, 1)``."""
+    if config.data != "hmm":
+        return data.make(config.data, n, sigma=config.sigma, mtilde=config.mtilde)
+    key = None if data_key is None else jax.random.fold_in(data_key, 1)
+    return data.make("hmm", n, alpha_d=config.alpha_d, nonlinearity=config.nonlinearity, key=key)
+
+
 def _measure_dimension(config: CollapseConfig, n: int, key, progress=None) -> DimensionResult:
     data_key, init_key, sde_key, clone_key, entropy_key, boot_key = jax.random.split(key, 6)
     p = round(math.exp(config.alpha * n))
-    model = data.make(config.data, n, sigma=config.sigma, mtilde=config.mtilde)
+    model = _make_model(config, n, data_key)
     train = TrainingSet.from_points(model.sample(data_key, p))
     drift = EmpiricalScore(train)
-    t_c = collapse_theory(config, n)["t_collapse_spectrum"]
+    t_c = collapse_theory(config, n, model)["t_collapse_spectrum"]
     wanted = set(config.estimators)
     estimates = {}
 
@@ -253,6 +283,7 @@ def _measure_dimension(config: CollapseConfig, n: int, key, progress=None) -> Di
     return DimensionResult(
         n=n,
         p=p,
+        t_collapse_spectrum=t_c,
         estimates={k: estimates[k] for k in ESTIMATORS if k in estimates},
         record_times=rec_t,
         condensed=np.asarray(condensed_fraction(max_w)),

@@ -1,0 +1,54 @@
+"""Pieces shared by the hidden-manifold studies (rem, traps, generalization): data-model choice,
+training sets, theory spectra, JSON of frozen configs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import jax
+
+from diffsim import _validate, data
+from diffsim.data.hmm import NONLINEARITIES
+from diffsim.score import TrainingSet
+from diffsim.theory.spectrum import Spectrum
+
+__all__ = ["LANDSCAPE_DATA", "validate_data", "build", "asymptotic_spectrum", "config_json", "n_points"]
+
+LANDSCAPE_DATA = ("gaussian", "hmm")
+
+
+def validate_data(name: str, alpha_d: float, nonlinearity: str) -> None:
+    _validate.choice("data", name, LANDSCAPE_DATA)
+    _validate.positive("alpha_d", alpha_d, upper=1.0)
+    _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
+
+
+def n_points(alpha: float, n: int) -> int:
+    """``P = round(exp(alpha N))``."""
+    return round(math.exp(alpha * n))
+
+
+def build(name: str, n: int, alpha: float, alpha_d: float, nonlinearity: str, key):
+    """``(model, train, spectrum, alpha_n)`` for dimension N: the data model (HMM features from
+    ``fold_in(key, 0)``), a training set of ``P = round(exp(alpha N))`` points (``fold_in(key, 1)``),
+    the exact finite-N covariance spectrum and the realised load ``alpha_n = log(P) / N``."""
+    model = data.make(name, n, alpha_d=alpha_d, nonlinearity=nonlinearity, key=jax.random.fold_in(key, 0))
+    p = n_points(alpha, n)
+    train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), p))
+    spectrum = Spectrum.from_eigenvalues(model.covariance_spectrum())
+    return model, train, spectrum, math.log(p) / n
+
+
+def asymptotic_spectrum(name: str, alpha_d: float, nonlinearity: str) -> Spectrum:
+    """``N -> inf`` spectrum: isotropic unit variance, Marchenko-Pastur (linear HMM) or the
+    Gaussian-equivalent MP spectrum (nonlinear HMM, an approximation)."""
+    if name == "gaussian":
+        return Spectrum.isotropic(1.0)
+    from diffsim.data.hmm import gaussian_equivalent_spectrum
+
+    return gaussian_equivalent_spectrum(Spectrum.marchenko_pastur(alpha_d), nonlinearity)
+
+
+def config_json(config) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
