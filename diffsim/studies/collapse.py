@@ -80,20 +80,8 @@ class CollapseConfig:
         _validate.positive("alpha_d", self.alpha_d, upper=1.0)
         _validate.choice("nonlinearity", self.nonlinearity, data.NONLINEARITIES)
         _validate.positive("alpha", self.alpha, upper=5.0)
-        if not self.dims:
-            raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=2, maximum=100_000)
-        _validate.increasing("dims", self.dims)
-        for n in self.dims:
-            log_p = self.alpha * n
-            # fp32 points plus their padded chunked copy, and the recorded trajectories
-            needed = 8.0 * n * math.exp(min(log_p, 700.0)) + 4.0 * self.n_trajectories * n * 1000
-            _validate.memory(f"the training set for N={n} (P = exp(alpha N) = {math.exp(min(log_p, 700.0)):.3g})", needed)
-            if round(math.exp(log_p)) < 2:
-                raise _validate.ConfigError(
-                    f"dims={n} with alpha={self.alpha} gives P={round(math.exp(log_p))}: expected P = round(exp(alpha N)) >= 2"
-                )
+        # besides the training set: the recorded trajectories and states
+        _validate.dims_at_load(self.dims, self.alpha, bytes_besides=lambda n: 4.0 * self.n_trajectories * n * 1000)
         _validate.integer("n_trajectories", self.n_trajectories, minimum=2)
         _validate.integer("seed", self.seed, minimum=0)
         _validate.positive("sigma", self.sigma)

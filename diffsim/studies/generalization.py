@@ -41,7 +41,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.process import m
 from diffsim.score import TrainingSet
-from diffsim.studies._common import build, config_json, n_points
+from diffsim.studies._common import build, config_json
 from diffsim.studies._queries import Queries, noised_training_queries, query_statistics
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.rem import free_energy
@@ -85,13 +85,7 @@ class GeneralizationConfig:
             raise _validate.ConfigError("alpha_ds and dims must be non-empty lists")
         for a in self.alpha_ds:
             _validate.positive("alpha_ds", a, upper=1.0)
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=2, maximum=100_000)
-            p = n_points(self.alpha, n)
-            if p < 2:
-                raise _validate.ConfigError(f"dims={n} with alpha={self.alpha} gives P={p}: expected P >= 2")
-            _validate.memory(f"the training set for N={n} (P={p})", 8.0 * p * n + 8.0 * self.n_test * self.n_times * n)
-        _validate.increasing("dims", self.dims)
+        _validate.dims_at_load(self.dims, self.alpha, bytes_besides=lambda n: 8.0 * self.n_test * self.n_times * n)
         _validate.integer("n_times", self.n_times, minimum=5)
         _validate.integer("n_test", self.n_test, minimum=16)
         _validate.integer("n_proj", self.n_proj, minimum=0)

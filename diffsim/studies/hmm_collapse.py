@@ -69,17 +69,8 @@ class HmmCollapseConfig:
             _validate.positive("alpha_d", pair[1], upper=1.0)
         for name in self.models:
             _validate.choice("models", name, MODELS)
-        if not self.dims:
-            raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=2, maximum=100_000)
-        _validate.increasing("dims", self.dims)
         for alpha, _ in self.pairs:
-            for n in self.dims:
-                p = round(math.exp(alpha * n))
-                if p < 2:
-                    raise _validate.ConfigError(f"dims={n} with alpha={alpha} gives P={p}: expected P >= 2")
-                _validate.memory(f"the training set for N={n} (P={p})", 8.0 * p * n + 4.0 * self.n_samples * self.n_times * n)
+            _validate.dims_at_load(self.dims, alpha, bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n)
         _validate.integer("n_datasets", self.n_datasets, minimum=1)
         _validate.integer("n_samples", self.n_samples, minimum=8)
         _validate.integer("n_times", self.n_times, minimum=4)

@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from diffsim import _validate
-from diffsim.studies._common import asymptotic_spectrum, build, config_json, n_points, validate_data
+from diffsim.studies._common import asymptotic_spectrum, build, config_json, validate_data
 from diffsim.studies._queries import fresh_queries, noised_training_queries, query_statistics
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.rem import free_energy, mean_y2, weight_entropy, weight_entropy_condensed
@@ -54,13 +54,7 @@ class RemConfig:
         _validate.positive("alpha", self.alpha, upper=5.0)
         if not self.dims or not self.times:
             raise _validate.ConfigError("dims and times must be non-empty lists")
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=2, maximum=100_000)
-            p = n_points(self.alpha, n)
-            if p < 2:
-                raise _validate.ConfigError(f"dims={n} with alpha={self.alpha} gives P={p}: expected P >= 2")
-            _validate.memory(f"the training set for N={n} (P={p})", 8.0 * p * n + 8.0 * self.n_queries * len(self.times) * n)
-        _validate.increasing("dims", self.dims)
+        _validate.dims_at_load(self.dims, self.alpha, bytes_besides=lambda n: 8.0 * self.n_queries * len(self.times) * n)
         for t in self.times:
             _validate.positive("times", t, upper=20.0)
         _validate.integer("n_queries", self.n_queries, minimum=8)

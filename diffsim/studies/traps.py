@@ -40,7 +40,7 @@ from diffsim.landscape import (
     random_directions,
     trap_starts,
 )
-from diffsim.studies._common import asymptotic_spectrum, build, config_json, n_points, validate_data
+from diffsim.studies._common import asymptotic_spectrum, build, config_json, validate_data
 from diffsim.studies._queries import fresh_queries
 from diffsim.theory.collapse import collapse_time, trap_onset_time
 from diffsim.theory.traps import basin_radius
@@ -74,13 +74,7 @@ class TrapsConfig:
         _validate.positive("alpha", self.alpha, upper=5.0)
         if not self.dims or not self.times:
             raise _validate.ConfigError("dims and times must be non-empty lists")
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=2, maximum=100_000)
-            p = n_points(self.alpha, n)
-            if p < 2:
-                raise _validate.ConfigError(f"dims={n} with alpha={self.alpha} gives P={p}: expected P >= 2")
-            _validate.memory(f"the training set for N={n} (P={p})", 8.0 * p * n + 8.0 * self.n_random**2)
-        _validate.increasing("dims", self.dims)
+        _validate.dims_at_load(self.dims, self.alpha, bytes_besides=lambda n: 8.0 * self.n_random**2)
         for t in self.times:
             _validate.positive("times", t, upper=20.0)
         _validate.integer("n_starts", self.n_starts, minimum=1)
