@@ -10,10 +10,10 @@ from diffsim._validate import ConfigError
 from diffsim.cli_util import OneLineParser
 
 # Command groups, each a module with ``register(subparsers)``; a study adds its module here.
-COMMAND_MODULES = ("diffsim.commands.core",)
+COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="diffsim", description="Statistical physics of memorization in diffusion models."
     )

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.studies.generalization import GeneralizationConfig, run_generalization
+from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
+from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.studies.speciation import SpeciationConfig, run_speciation
+from diffsim.studies.traps import TrapsConfig, run_traps
 
 __all__ = ["Study", "STUDIES", "register_study"]
 
@@ -34,3 +38,9 @@ def register_study(study: Study) -> Study:
 
 register_study(Study("collapse", CollapseConfig, run_collapse, "collapse time by four estimators vs theory"))
 register_study(Study("speciation", SpeciationConfig, run_speciation, "speciation phi(t) by clones vs theory"))
+register_study(Study("hmm_collapse", HmmCollapseConfig, run_hmm_collapse,
+                     "collapse time on the hidden manifold (linear, nonlinear, Gaussian) vs Marchenko-Pastur theory"))
+register_study(Study("rem", RemConfig, run_rem, "REM statistics of the posterior weights (Y2, log Z) vs theory"))
+register_study(Study("traps", TrapsConfig, run_traps, "trap fraction vs t_o, basin radius vs r_b(t), spurious states"))
+register_study(Study("generalization", GeneralizationConfig, run_generalization,
+                     "generalization time t_g (KL on the manifold) vs t_C over alpha_d"))
