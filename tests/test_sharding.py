@@ -19,7 +19,7 @@ import pytest
 
 from diffsim import ConfigError
 from diffsim.score import EmpiricalScore, TrainingSet
-from diffsim.score.sharded import ShardedEmpiricalScore, make_mesh, shard_training_set, sharded_posterior
+from diffsim.score.sharded import ShardedEmpiricalScore, make_mesh, sharded_posterior
 
 N_DEVICES = 8
 # (name, points-axis size, batch-axis size, P, chunk): P = 1001 is not a multiple of 8 or of the

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
 from diffsim.studies.rem import RemConfig, run_rem
@@ -44,3 +45,5 @@ register_study(Study("rem", RemConfig, run_rem, "REM statistics of the posterior
 register_study(Study("traps", TrapsConfig, run_traps, "trap fraction vs t_o, basin radius vs r_b(t), spurious states"))
 register_study(Study("generalization", GeneralizationConfig, run_generalization,
                      "generalization time t_g (KL on the manifold) vs t_C over alpha_d"))
+register_study(Study("denoiser", DenoiserConfig, run_denoiser,
+                     "trained denoisers vs empirical and true scores; tau_gen, tau_mem over P"))
