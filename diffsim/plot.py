@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -42,16 +43,20 @@ def plot_collapse(result, path) -> Path:
     for ax in (ax_f, ax_c):
         ax.axvline(t_c, color="k", ls=":", label=f"theory $t_C$ = {t_c:.3f}")
         ax.set_xscale("log")
+        ax.set_xlim(0.2 * t_c, 5.0 * t_c)
+        ticks = [v for v in (0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0) if 0.2 * t_c <= v <= 5.0 * t_c]
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("diffusion time t (OU clock, dimensionless)")
     ax_f.set_ylabel("excess entropy $f_e(t)$ per dimension (nats)")
-    ax_f.set_title("Excess entropy: points = Monte Carlo, lines = Gaussian theory")
+    ax_f.set_title("Excess entropy\n(points: Monte Carlo, lines: Gaussian theory)", fontsize=10)
     ax_c.set_ylabel("fraction")
-    ax_c.set_title("Condensed fraction (max weight > 1/2), squares: clone agreement")
+    ax_c.set_title("Condensed fraction (max weight > 1/2)\n(lines: trajectories, squares: clone agreement)", fontsize=10)
     ax_c.set_ylim(-0.02, 1.02)
     ax_f.legend(fontsize=7)
     ax_c.legend(fontsize=7)
     cfg = result.config
-    fig.suptitle(f"Collapse of the empirical-score dynamics: {cfg.data} data, alpha = log(P)/N = {cfg.alpha}")
+    fig.suptitle(f"Collapse of the empirical-score dynamics: {cfg.data} data, alpha = log(P)/N = {cfg.alpha}", y=1.04)
     return save_figure(fig, path)
 
 
