@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import math
-import sys
-import time
 
 from diffsim import _validate, data
-from diffsim.cli_util import emit, int_list, add_json_flag
+from diffsim.cli_util import add_json_flag, emit, int_list, progress
 from diffsim.theory.collapse import collapse_time_isotropic, trap_onset_time
 from diffsim.theory.spectrum import Spectrum
 from diffsim.theory.speciation import speciation_time
@@ -103,19 +101,6 @@ def _hmm_theory(alpha: float, alpha_d, nonlinearity) -> dict:
     }
 
 
-def _progress(total: int):
-    start = time.time()
-    state = {"done": 0}
-
-    def step(n):
-        state["done"] += 1
-        el = time.time() - start
-        eta = el / state["done"] * (total - state["done"])
-        print(f"  [{state['done']}/{total}] N={n} done  elapsed {el:5.1f}s  eta {eta:5.1f}s", file=sys.stderr, flush=True)
-
-    return step
-
-
 def _collapse(args) -> int:
     from diffsim.studies.collapse import CollapseConfig, run_collapse
 
@@ -124,7 +109,8 @@ def _collapse(args) -> int:
         seed=args.seed, sigma=args.sigma, mtilde=args.mtilde, n_steps=args.steps,
         alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
     ).validate()
-    result = run_collapse(config, progress=_progress(len(config.dims)))
+    step = progress("collapse", len(config.dims))
+    result = run_collapse(config, progress=lambda n: step(f"N={n}"))
     payload = result.to_json()
     if args.figure:
         from diffsim.plot import plot_collapse

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-import time
 
-from diffsim.cli_util import add_json_flag, emit, float_list, int_list
+from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
 
 
 def _pair_list(text: str) -> tuple[tuple[float, float], ...]:
@@ -77,15 +75,6 @@ def register(sub) -> None:
     p.set_defaults(handler=_generalization)
 
 
-def _progress(label: str):
-    start = time.time()
-
-    def step(what):
-        print(f"  {label}: {what} done, elapsed {time.time() - start:5.1f}s", file=sys.stderr, flush=True)
-
-    return step
-
-
 def _traps(args) -> int:
     from diffsim.studies.traps import TrapsConfig, run_traps
 
@@ -94,7 +83,7 @@ def _traps(args) -> int:
         dims=tuple(args.dims), times=tuple(args.times), n_starts=args.starts, n_random=args.random,
         step_size=args.step_size, traps=not args.no_traps, basin=not args.no_basin, attraction=args.attraction, seed=args.seed,
     ).validate()
-    result = run_traps(config, progress=_progress("traps"))
+    result = run_traps(config, progress=progress("traps"))
     payload = result.to_json()
     if args.figure:
         from diffsim.plot_hmm import plot_trap_fraction
@@ -123,7 +112,7 @@ def _rem(args) -> int:
         data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
         dims=tuple(args.dims), times=tuple(args.times), n_queries=args.queries, seed=args.seed,
     ).validate()
-    result = run_rem(config, progress=_progress("rem"))
+    result = run_rem(config, progress=progress("rem"))
     payload = result.to_json()
     if args.figure:
         from diffsim.plot_hmm import plot_rem_y2
@@ -150,7 +139,7 @@ def _hmm_collapse(args) -> int:
         pairs=tuple(args.pairs), models=tuple(args.models), dims=tuple(args.dims), n_datasets=args.datasets,
         n_samples=args.samples, seed=args.seed,
     ).validate()
-    result = run_hmm_collapse(config, progress=_progress("hmm-collapse"))
+    result = run_hmm_collapse(config, progress=progress("hmm-collapse"))
     payload = result.to_json()
     if args.figure:
         from diffsim.plot_hmm import plot_phase_diagram
@@ -186,7 +175,7 @@ def _generalization(args) -> int:
         data=args.data, alpha=args.alpha, alpha_ds=tuple(args.alpha_ds), dims=tuple(args.dims), n_test=args.test,
         seed=args.seed,
     ).validate()
-    result = run_generalization(config, progress=_progress("generalization"))
+    result = run_generalization(config, progress=progress("generalization"))
     payload = result.to_json()
     if args.figure:
         from diffsim.plot_hmm import plot_generalization_time
