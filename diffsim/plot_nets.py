@@ -1,22 +1,47 @@
-"""Figures of the denoiser study (:mod:`diffsim.studies.denoiser`; THEORY.md sections 10-12)."""
+"""Figures of the denoiser study (:mod:`diffsim.studies.denoiser`; THEORY.md sections 10-12).
+
+The ``draw_*`` functions draw one panel on a given matplotlib axes from a
+:class:`~diffsim.studies.denoiser.DenoiserResult` (a fresh run, or one rebuilt from a results table
+by ``DenoiserResult.from_rows``); the ``plot_*`` functions compose them into files (used by
+``diffsim denoiser --figure``), and the scripts of ``paper_figures/`` compose them into the paper
+figures.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import matplotlib.ticker
 import numpy as np
 
 from diffsim.plot import plt, save_figure
 from diffsim.process import delta
 
-__all__ = ["plot_memorization_dynamics", "plot_score_errors", "plot_memorization_vs_capacity"]
+__all__ = [
+    "draw_memorization",
+    "draw_dsm_loss",
+    "draw_taus",
+    "draw_score_errors",
+    "draw_memorization_vs_width",
+    "draw_memorization_vs_n_train",
+    "plot_memorization_dynamics",
+    "plot_score_errors",
+    "plot_memorization_vs_capacity",
+]
+
+STEP_LABEL = "training step (step 0 shown at half the first checkpoint)"
+TIME_LABEL = "diffusion time t (OU clock, dimensionless)"
+TAU_LABEL = {"tau_mem": "$\\tau_{mem}$", "tau_gen": "$\\tau_{gen}$"}
 
 
 def _seed_mean(members, name):
     """Mean and standard error over seeds of ``curves[name]`` (``[C]`` or ``[C, T]``)."""
     arr = np.stack([np.asarray(r.curves[name], dtype=float) for r in members])
-    mean = np.nanmean(arr, axis=0)
-    err = np.nanstd(arr, axis=0, ddof=1) / np.sqrt(arr.shape[0]) if arr.shape[0] > 1 else np.zeros_like(mean)
+    with warnings.catch_warnings():  # all-NaN entries (no exact score) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(arr, axis=0)
+        err = np.nanstd(arr, axis=0, ddof=1) / np.sqrt(arr.shape[0]) if arr.shape[0] > 1 else np.zeros_like(mean)
     return mean, err
 
 
@@ -26,90 +51,207 @@ def _steps_axis(steps):
     return np.where(steps > 0, steps, 0.5 * steps[steps > 0].min())
 
 
-def plot_memorization_dynamics(result, path, width: int | None = None) -> Path:
+def _members(result, width: int, n_train: int):
+    return [r for r in result.members if r.width == width and r.n_train == n_train]
+
+
+def _p_colors(n: int):
+    return plt.cm.viridis(np.linspace(0.05, 0.9, n))
+
+
+def _value(v) -> float:
+    return np.nan if v is None else float(v)
+
+
+def _log_steps_axis(ax) -> None:
+    """Log x axis of training steps (decade labels only)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(STEP_LABEL)
+
+
+def _log_x_ticks(ax, values) -> None:
+    """Log x axis with ticks at ``values``, labelled as plain numbers."""
+    ax.set_xscale("log")
+    axis = ax.xaxis
+    axis.set_ticks(list(values))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def draw_memorization(ax, result, width: int | None = None) -> None:
     """Memorization fraction of generated samples vs training step for every P (mean over seeds,
-    band = stderr) with tau_mem marked; test minus train DSM loss with tau_gen marked; and tau_mem,
-    tau_gen vs P with the fitted power law."""
+    band = stderr), tau_mem of each P as a dotted vertical line and the threshold defining it."""
     cfg = result.config
     width = cfg.widths[0] if width is None else width
     summary = {r["P"]: r for r in result.summary() if r["width"] == width}
-    fig, (ax_m, ax_l, ax_t) = plt.subplots(1, 3, figsize=(15, 4.2))
-    colors = plt.cm.viridis(np.linspace(0.05, 0.9, len(cfg.n_train)))
-    for p, color in zip(cfg.n_train, colors):
-        ms = [r for r in result.members if r.width == width and r.n_train == p]
+    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
+        ms = _members(result, width, p)
         x = _steps_axis(ms[0].steps)
         mem, mem_err = _seed_mean(ms, "memorization")
-        ax_m.plot(x, mem, "-o", ms=3, color=color, label=f"P = {p}")
-        ax_m.fill_between(x, mem - mem_err, mem + mem_err, color=color, alpha=0.2)
-        tau = summary[p]["tau_mem"]
-        if tau is not None:
-            ax_m.axvline(tau, color=color, ls=":", lw=1.2)
+        ax.plot(x, mem, "-o", ms=3, color=color, label=f"P = {p}")
+        ax.fill_between(x, mem - mem_err, mem + mem_err, color=color, alpha=0.2)
+        if summary[p]["tau_mem"] is not None:
+            ax.axvline(summary[p]["tau_mem"], color=color, ls=":", lw=1.2)
+    ax.axhline(cfg.mem_threshold, color="k", ls="--", lw=0.8,
+               label=f"threshold {cfg.mem_threshold:g} defining $\\tau_{{mem}}$")
+    ax.plot([], [], "k:", lw=1.2, label="$\\tau_{mem}$ (mean over seeds reaching it)")
+    _log_steps_axis(ax)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("memorized fraction of generated samples\n(1/3 criterion, dimensionless)")
+    ax.legend(fontsize=7)
+
+
+def draw_dsm_loss(ax, result, width: int | None = None) -> None:
+    """Test (solid) and train (dashed) DSM loss in noise units, mean over the evaluation times, vs
+    training step for every P, with tau_gen dotted."""
+    cfg = result.config
+    width = cfg.widths[0] if width is None else width
+    summary = {r["P"]: r for r in result.summary() if r["width"] == width}
+    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
+        ms = _members(result, width, p)
+        x = _steps_axis(ms[0].steps)
         loss_test, _ = _seed_mean(ms, "loss_test")
         loss_train, _ = _seed_mean(ms, "loss_train")
-        ax_l.plot(x, loss_test.mean(axis=1), "-", color=color, label=f"P = {p} test")
-        ax_l.plot(x, loss_train.mean(axis=1), "--", color=color, lw=0.9)
+        ax.plot(x, loss_test.mean(axis=1), "-", color=color, label=f"P = {p}")
+        ax.plot(x, loss_train.mean(axis=1), "--", color=color, lw=0.9)
         if summary[p]["tau_gen"] is not None:
-            ax_l.axvline(summary[p]["tau_gen"], color=color, ls=":", lw=1.2)
-    ax_m.axhline(cfg.mem_threshold, color="k", ls="--", lw=0.8, label=f"threshold {cfg.mem_threshold} (tau_mem, dotted)")
-    ax_m.set_ylim(-0.02, 1.02)
-    ax_m.set_ylabel("memorized fraction of generated samples (1/3 criterion)")
-    ax_m.set_title("Memorized fraction; dotted: tau_mem", fontsize=9)
-    ax_l.set_yscale("log")
-    ax_l.set_ylabel("DSM loss, noise units $\\Delta_t l_t$, mean over t")
-    ax_l.set_title("Test (solid) / train (dashed) DSM loss; dotted: tau_gen", fontsize=9)
-    for ax in (ax_m, ax_l):
-        ax.set_xscale("log")
-        ax.set_xlabel("training step (step 0 drawn at half the first checkpoint)")
-        ax.legend(fontsize=7)
-    ps = np.asarray(cfg.n_train, dtype=float)
+            ax.axvline(summary[p]["tau_gen"], color=color, ls=":", lw=1.2)
+    ax.plot([], [], "k-", label="test queries")
+    ax.plot([], [], "k--", lw=0.9, label="training queries")
+    ax.plot([], [], "k:", lw=1.2, label="$\\tau_{gen}$")
+    _log_steps_axis(ax)
+    ax.set_yscale("log")
+    ax.set_ylabel("DSM loss $\\Delta_t l_t$, mean over t\n(noise units, dimensionless)")
+    ax.legend(fontsize=7)
+
+
+def draw_taus(ax, result, width: int | None = None, *, guide: float | None = None) -> None:
+    """tau_mem and tau_gen vs P (mean ± stderr over the seeds that reached them) with the fitted
+    power law ``c P^b`` of :meth:`DenoiserResult.fits`, its exponent (± stderr) in the legend; with
+    ``guide``, a gray dashed ``P^guide`` line through the smallest-P tau_mem for comparison."""
+    cfg = result.config
+    width = cfg.widths[0] if width is None else width
+    summary = {r["P"]: r for r in result.summary() if r["width"] == width}
     fits = result.fits()[str(width)]
+    ps = np.asarray(cfg.n_train, dtype=float)
     for name, marker, color in (("tau_mem", "o", "C3"), ("tau_gen", "s", "C0")):
-        y = np.array([np.nan if summary[p][name] is None else summary[p][name] for p in cfg.n_train])
-        e = np.array([np.nan if summary[p][f"{name}_stderr"] is None else summary[p][f"{name}_stderr"] for p in cfg.n_train])
-        ax_t.errorbar(ps, y, yerr=np.where(np.isfinite(e), e, 0.0), fmt=marker, color=color, label=name)
+        y = np.array([_value(summary[p][name]) for p in cfg.n_train])
+        e = np.array([_value(summary[p][f"{name}_stderr"]) for p in cfg.n_train])
+        reached = ", ".join(str(summary[p][f"{name}_reached"]) for p in cfg.n_train) if name == "tau_mem" else None
+        label = f"{TAU_LABEL[name]} measured" + (f" (seeds reaching it: {reached})" if reached else "")
+        ax.errorbar(ps, y, yerr=np.where(np.isfinite(e), e, 0.0), fmt=marker, color=color, ms=5, capsize=2, label=label)
         fit = fits[name]
         if fit["exponent"] is not None:
-            ax_t.plot(ps, fit["prefactor"] * ps ** fit["exponent"], "-", color=color, lw=1,
-                      label=f"fit: {name} ~ P^{fit['exponent']:.2f}")
-    ax_t.set_xscale("log")
-    ax_t.set_yscale("log")
-    ax_t.set_xlabel("training-set size P")
-    ax_t.set_ylabel("training steps")
+            err = "" if fit["exponent_stderr"] is None else f" \\pm {fit['exponent_stderr']:.2f}"
+            ax.plot(ps, fit["prefactor"] * ps ** fit["exponent"], "-", color=color, lw=1,
+                    label=f"fit {TAU_LABEL[name]} $\\propto P^{{{fit['exponent']:.2f}{err}}}$ ({fit['n_points']} P)")
+        else:
+            ax.plot([], [], " ", label=f"{TAU_LABEL[name]}: fewer than two P, no fit")
+        if name == "tau_mem" and guide is not None and np.any(np.isfinite(y)):
+            i = int(np.flatnonzero(np.isfinite(y))[0])
+            ax.plot(ps, y[i] * (ps / ps[i]) ** guide, "--", color="0.5", lw=0.9,
+                    label=f"$\\propto P^{{{guide:g}}}$ (guide)")
+    _log_x_ticks(ax, cfg.n_train)
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set size P (points)")
+    ax.set_ylabel("training step (optimizer updates)")
+    ax.legend(fontsize=7)
+
+
+def draw_score_errors(ax, result, n_train: int | None = None, width: int | None = None, *, law: str = "test",
+                      n_curves: int = 5) -> None:
+    """Score errors vs diffusion time t at ``n_curves`` training steps for one (width, P), queries
+    noised from training points (``law="train"``) or fresh points (``"test"``):
+    ``Delta_t E|s_theta - s_true|^2 / N`` (solid) and ``Delta_t E|s_theta - s_e|^2 / N`` (dashed),
+    colored by training step; black: the gap ``Delta_t E|s_e - s_true|^2 / N`` between the targets."""
+    cfg = result.config
+    width = cfg.widths[0] if width is None else width
+    n_train = cfg.n_train[0] if n_train is None else n_train
+    ms = _members(result, width, n_train)
+    steps, t = ms[0].steps, ms[0].eval_times
+    d = np.asarray(delta(t), dtype=float) / ms[0].dim
+    picks = np.unique(np.round(np.linspace(1, len(steps) - 1, min(n_curves, len(steps) - 1))).astype(int))
+    err_true, _ = _seed_mean(ms, f"err_true_{law}")
+    err_emp, _ = _seed_mean(ms, f"err_emp_{law}")
+    gap, _ = _seed_mean(ms, f"gap_{law}")
+    for c, color in zip(picks, plt.cm.plasma(np.linspace(0.05, 0.85, len(picks)))):
+        ax.plot(t, d * err_true[c], "-o", ms=3, color=color, label=f"step {steps[c]}")
+        ax.plot(t, d * err_emp[c], "--", color=color)
+    ax.plot(t, d * gap[0], "k-", lw=1.5, label="$s_e$ vs $s_{true}$ (gap)")
+    ax.plot([], [], "-", color="0.4", label="$s_\\theta$ vs true score $s_{true}$")
+    ax.plot([], [], "--", color="0.4", label="$s_\\theta$ vs empirical score $s_e$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(TIME_LABEL)
+    ax.set_ylabel("$\\Delta_t\\, E|s_\\theta - s|^2 / N$ (noise units per dimension)")
+
+
+def draw_memorization_vs_width(ax, result) -> None:
+    """Final memorization fraction vs network width, one line per P (mean ± stderr over seeds)."""
+    cfg = result.config
+    rows = result.summary()
+    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
+        sub = [r for r in rows if r["P"] == p]
+        ax.errorbar([r["width"] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
+                    yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4, capsize=2,
+                    color=color, label=f"P = {p}")
+    _log_x_ticks(ax, cfg.widths)
+    ax.set_xlabel("network width (hidden units per layer)")
+    ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+
+
+def draw_memorization_vs_n_train(ax, result) -> None:
+    """Final memorization fraction vs training-set size P, one line per width (mean ± stderr)."""
+    cfg = result.config
+    rows = result.summary()
+    for w, color in zip(cfg.widths, plt.cm.plasma(np.linspace(0.05, 0.85, len(cfg.widths)))):
+        sub = [r for r in rows if r["width"] == w]
+        ax.errorbar([r["P"] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
+                    yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4, capsize=2,
+                    color=color, label=f"width {w}")
+    _log_x_ticks(ax, cfg.n_train)
+    ax.set_xlabel("training-set size P (points)")
+    ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def plot_memorization_dynamics(result, path, width: int | None = None) -> Path:
+    """Memorization fraction vs training step with tau_mem (:func:`draw_memorization`), test and
+    train DSM loss with tau_gen (:func:`draw_dsm_loss`), and tau_mem, tau_gen vs P with the fitted
+    power law (:func:`draw_taus`)."""
+    cfg = result.config
+    width = cfg.widths[0] if width is None else width
+    fig, (ax_m, ax_l, ax_t) = plt.subplots(1, 3, figsize=(15, 4.2))
+    draw_memorization(ax_m, result, width)
+    ax_m.set_title("Memorized fraction; dotted: tau_mem", fontsize=9)
+    draw_dsm_loss(ax_l, result, width)
+    ax_l.set_title("Test (solid) / train (dashed) DSM loss; dotted: tau_gen", fontsize=9)
+    draw_taus(ax_t, result, width)
     ax_t.set_title("tau_gen (loss descent), tau_mem (memorization)", fontsize=9)
-    ax_t.legend(fontsize=7)
     fig.suptitle(f"Training dynamics: {cfg.data} data, N = {cfg.dim}, width {width}, {cfg.n_seeds} seed(s) "
-                 "(tau definitions: DenoiserResult.definitions)", y=1.02)
+                 "(tau definitions: DenoiserResult.definitions)")
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
 def plot_score_errors(result, path, n_train: int | None = None, width: int | None = None, n_curves: int = 5) -> Path:
-    """Score errors vs diffusion time t at several training times for one (width, P):
-    ``Delta_t E|s_theta - s_true|^2 / N`` (solid) and ``Delta_t E|s_theta - s_e|^2 / N`` (dashed), test
-    queries, colored by training step; black: the gap ``Delta_t E|s_e - s_true|^2 / N`` between the two
-    targets."""
+    """Score errors vs diffusion time t at several training times for one (width, P), on queries
+    noised from training points and from fresh points (:func:`draw_score_errors`)."""
     cfg = result.config
     width = cfg.widths[0] if width is None else width
     n_train = cfg.n_train[0] if n_train is None else n_train
-    ms = [r for r in result.members if r.width == width and r.n_train == n_train]
-    steps = ms[0].steps
-    t = ms[0].eval_times
-    d = np.asarray(delta(t)) / ms[0].dim
-    picks = np.unique(np.round(np.linspace(1, len(steps) - 1, min(n_curves, len(steps) - 1))).astype(int))
     fig, (ax_tr, ax_te) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    colors = plt.cm.plasma(np.linspace(0.05, 0.85, len(picks)))
     for ax, law in ((ax_tr, "train"), (ax_te, "test")):
-        err_true, _ = _seed_mean(ms, f"err_true_{law}")
-        err_emp, _ = _seed_mean(ms, f"err_emp_{law}")
-        gap, _ = _seed_mean(ms, f"gap_{law}")
-        for c, color in zip(picks, colors):
-            ax.plot(t, d * err_true[c], "-o", ms=3, color=color, label=f"step {steps[c]}: vs true score")
-            ax.plot(t, d * err_emp[c], "--", color=color, label=f"step {steps[c]}: vs empirical score")
-        ax.plot(t, d * gap[0], "k-", lw=1.5, label="empirical vs true (gap)")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("diffusion time t (OU clock)")
+        draw_score_errors(ax, result, n_train, width, law=law, n_curves=n_curves)
         ax.set_title(f"queries noised from {'training' if law == 'train' else 'fresh'} points")
-    ax_tr.set_ylabel("$\\Delta_t\\, E|s_\\theta - s|^2 / N$ (noise units per dimension)")
+    ax_te.set_ylabel("")
     ax_te.legend(fontsize=6)
     fig.suptitle(f"Learned score between the empirical and the true score: {cfg.data}, N = {cfg.dim}, "
                  f"P = {n_train}, width {width}")
@@ -117,25 +259,10 @@ def plot_score_errors(result, path, n_train: int | None = None, width: int | Non
 
 
 def plot_memorization_vs_capacity(result, path) -> Path:
-    """Final memorization fraction vs width at each P, and vs P at each width (mean ± stderr)."""
+    """Final memorization fraction vs width at each P and vs P at each width (mean ± stderr)."""
     cfg = result.config
-    rows = result.summary()
     fig, (ax_w, ax_p) = plt.subplots(1, 2, figsize=(10, 4))
-    for p, color in zip(cfg.n_train, plt.cm.viridis(np.linspace(0.05, 0.9, len(cfg.n_train)))):
-        sub = [r for r in rows if r["P"] == p]
-        ax_w.errorbar([r["width"] for r in sub], [r["memorization_fraction"] for r in sub],
-                      yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=3, color=color,
-                      label=f"P = {p}")
-    for w, color in zip(cfg.widths, plt.cm.plasma(np.linspace(0.05, 0.85, len(cfg.widths)))):
-        sub = [r for r in rows if r["width"] == w]
-        ax_p.errorbar([r["P"] for r in sub], [r["memorization_fraction"] for r in sub],
-                      yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=3, color=color,
-                      label=f"width {w}")
-    for ax, xl in ((ax_w, "network width"), (ax_p, "training-set size P")):
-        ax.set_xscale("log")
-        ax.set_xlabel(xl)
-        ax.set_ylabel(f"memorized fraction after {cfg.steps} steps")
-        ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=7)
+    draw_memorization_vs_width(ax_w, result)
+    draw_memorization_vs_n_train(ax_p, result)
     fig.suptitle(f"Memorization vs capacity and data: {cfg.data}, N = {cfg.dim}")
     return save_figure(fig, path)

@@ -88,3 +88,13 @@ def scale_note(results) -> str:
     meta = results.metadata
     commit = (meta["environment"].get("git_commit") or "unknown")[:8]
     return f"{meta['experiment']} ({meta['scale']} scale, seeds {meta['config']['seeds']}, diffsim {commit})"
+
+
+def denoiser_result(results, cell: int = 0, seed: int | None = None):
+    """The :class:`~diffsim.studies.denoiser.DenoiserResult` of one (cell, seed) unit of a denoiser
+    experiment, rebuilt from its table rows (seed: the experiment's first by default)."""
+    from diffsim.studies.denoiser import DenoiserResult
+
+    seed = results.metadata["config"]["seeds"][0] if seed is None else seed
+    rows = results.table.where(cell=cell, seed=seed).rows
+    return DenoiserResult.from_rows({**results.cell_config(cell), "seed": seed}, rows)

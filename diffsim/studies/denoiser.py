@@ -380,8 +380,9 @@ class MemberCurves:
     tau_gen: float
     tau_mem: float
 
-    def final(self, name: str):
-        return self.curves[name][-1]
+    def final(self, name: str) -> np.ndarray:
+        """``curves[name]`` at the last checkpoint, in float64 (``[T]`` or a scalar)."""
+        return np.asarray(self.curves[name][-1], dtype=float)
 
 
 @dataclass(frozen=True)
@@ -447,7 +448,9 @@ class DenoiserResult:
         return out
 
     def rows(self) -> list[dict]:
-        """Tidy table: one row per (width, P, seed, step, quantity[, t])."""
+        """Tidy table: one row per (width, P, seed, step, quantity[, t]) of every curve, one per
+        member for ``tau_gen`` and ``tau_mem`` (step None), and one per P for the theory collapse
+        time ``t_collapse_theory`` (width, seed and step None). :meth:`from_rows` inverts it."""
         out = []
         for r in self.members:
             base = {"width": r.width, "P": r.n_train, "seed": r.seed}
@@ -461,7 +464,48 @@ class DenoiserResult:
                         out.append({**base, "step": int(step), "quantity": name, "t": None, "value": _none(arr[c])})
             for name in ("tau_gen", "tau_mem"):
                 out.append({**base, "step": None, "quantity": name, "t": None, "value": _none(getattr(r, name))})
+        for p, t_c in self.theory["t_collapse"].items():
+            out.append({"width": None, "P": p, "seed": None, "step": None, "quantity": "t_collapse_theory", "t": None,
+                        "value": _none(t_c)})
         return out
+
+    @classmethod
+    def from_rows(cls, config, rows) -> "DenoiserResult":
+        """Rebuild a result from the tidy rows of :meth:`rows`, so that :meth:`summary`, :meth:`fits`
+        and the figures of :mod:`diffsim.plot_nets` work on a results table.
+
+        ``config`` is the :class:`DenoiserConfig` (or its dict, e.g. ``Results.cell_config(cell)``;
+        unknown keys are dropped). ``rows`` are the dicts of :meth:`rows`, or the rows of one
+        ``(cell, seed)`` unit of a sweep table (:mod:`diffsim.results`: extra ``cell`` and axis
+        columns, the member's seed as ``study_seed``, missing values as None); rows of several
+        units raise ValueError. What the rows do not hold stays empty: ``loss_steps``,
+        ``train_loss``, ``record_times`` and ``condensed`` of each member are empty arrays,
+        ``reference`` is ``{}``, ``seconds`` is NaN, and ``t_collapse`` is None for a P without a
+        ``t_collapse_theory`` row (tables written before those rows existed).
+        """
+        if isinstance(config, dict):
+            known = {f.name for f in dataclasses.fields(DenoiserConfig)}
+            config = DenoiserConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                       for k, v in config.items() if k in known})
+        rows = list(rows)
+        units = {(r.get("cell"), r.get("seed") if "study_seed" in r else None) for r in rows}
+        if len(units) > 1:
+            raise ValueError(f"rows of {len(units)} sweep units (cell, seed): pass the rows of one unit, "
+                             "e.g. table.where(cell=c, seed=s).rows")
+        t_collapse = {p: None for p in config.n_train}
+        grouped: dict = {}
+        for r in rows:
+            if r["quantity"] == "t_collapse_theory":
+                t_collapse[int(r["P"])] = r["value"]
+                continue
+            seed = r["study_seed"] if "study_seed" in r else r["seed"]
+            grouped.setdefault((int(r["width"]), int(r["P"]), int(seed)), []).append(r)
+        order = {w: i for i, w in enumerate(config.widths)}, {p: i for i, p in enumerate(config.n_train)}
+        members = tuple(
+            _member_from_rows(config, *key, grouped[key])
+            for key in sorted(grouped, key=lambda k: (order[0].get(k[0], k[0]), order[1].get(k[1], k[1]), k[2]))
+        )
+        return cls(config, members, {"t_collapse": t_collapse}, {}, float("nan"))
 
     def to_json(self) -> dict:
         """One JSON object: config, definitions, theory, reference distances, summary rows, fits and
@@ -489,6 +533,30 @@ class DenoiserResult:
                 for r in self.members
             ],
         }
+
+
+def _member_from_rows(config: DenoiserConfig, width: int, n_train: int, seed: int, rows: list[dict]) -> MemberCurves:
+    """One member's curves ``[C, T]`` / ``[C]`` and taus from its rows (None -> NaN)."""
+    steps = sorted({int(r["step"]) for r in rows if r["step"] is not None})
+    times = sorted({float(r["t"]) for r in rows if r["t"] is not None})
+    step_at, t_at = {s: i for i, s in enumerate(steps)}, {t: i for i, t in enumerate(times)}
+    curves, taus = {}, {"tau_gen": math.nan, "tau_mem": math.nan}
+    for r in rows:
+        value = math.nan if r["value"] is None else float(r["value"])
+        name = r["quantity"]
+        if name in taus:
+            taus[name] = value
+            continue
+        if name not in curves:
+            curves[name] = np.full((len(steps), len(times)) if r["t"] is not None else (len(steps),), math.nan)
+        index = step_at[int(r["step"])] if r["t"] is None else (step_at[int(r["step"])], t_at[float(r["t"])])
+        curves[name][index] = value
+    empty = np.zeros(0)
+    return MemberCurves(
+        width=width, n_train=n_train, seed=seed, dim=config.dim, steps=np.asarray(steps, dtype=np.int64),
+        eval_times=np.asarray(times, dtype=float), curves=curves, loss_steps=np.zeros(0, dtype=np.int64),
+        train_loss=empty, record_times=empty, condensed=empty, **taus,
+    )
 
 
 def _none(v):
