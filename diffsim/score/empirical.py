@@ -208,14 +208,33 @@ def _coefficients(x, t):
     return mt / dt, mt * mt / dt
 
 
-def _chunk_accumulator(xs, c2, chunk, half_sq, mask, offset, precision) -> Accumulator:
-    """Accumulator of one chunk: xs = (m/Delta) x ``[B, N]``, c2 = m^2/Delta ``[B]``.
+def _augmented_queries(x, t):
+    """``[B, N + 1]`` queries ``[(m/Delta) x, -m^2/Delta]``: against a chunk augmented with the
+    column ``|a|^2/2`` (:func:`_augmented_chunk`), one matmul gives the logits, bias included.
 
-    Padded points get the logit -inf (an additive bias), hence weight exactly 0; the argmax is the
-    first column whose logit equals the row max (``shifted == 0``), a plain min-reduction that fuses
-    with the others instead of a variadic argmax reduce."""
-    bias = jnp.where(mask, 0.0, -jnp.inf).astype(xs.dtype)
-    logits = jnp.matmul(xs, chunk.T, precision=precision) - c2[:, None] * half_sq[None, :] + bias[None, :]
+    ``m^2/Delta`` is floored at the smallest normal number so that a masked point (``|a|^2/2 =
+    inf``) always gets the logit -inf, also where ``m^2`` underflows (t > 50 in fp32); for a real
+    point the floor changes its logit by less than 1e-30."""
+    coef, c2 = _coefficients(x, t)
+    c2 = jnp.maximum(c2, jnp.finfo(x.dtype).tiny)
+    return jnp.concatenate([coef[:, None] * x, -c2[:, None]], axis=1)
+
+
+def _augmented_chunk(chunk, half_sq, mask):
+    """``[K, N + 1]`` chunk ``[a, |a|^2/2]`` with ``|a|^2/2 = inf`` for masked points (logit -inf,
+    weight exactly 0)."""
+    return jnp.concatenate([chunk, jnp.where(mask, half_sq, jnp.inf)[:, None]], axis=1)
+
+
+def _chunk_accumulator(xa, chunk, half_sq, mask, offset, precision) -> Accumulator:
+    """Accumulator of one chunk for the augmented queries ``xa [B, N + 1]``
+    (:func:`_augmented_queries`).
+
+    The logits come out of one matmul against the augmented chunk (no separate pass adds the
+    ``|a|^2`` term and the mask over the ``[B, K]`` logits). The argmax is the first column whose
+    logit equals the row max (``shifted == 0``), a plain min-reduction that fuses with the others
+    instead of a variadic argmax reduce."""
+    logits = jnp.matmul(xa, _augmented_chunk(chunk, half_sq, mask).T, precision=precision)
     cmax = jnp.max(logits, axis=1)
     safe = jnp.where(jnp.isfinite(cmax), cmax, 0.0)
     shifted = logits - safe[:, None]
@@ -246,13 +265,12 @@ def empty_accumulator(batch: int, dim: int, dtype) -> Accumulator:
 
 def accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offset=0) -> Accumulator:
     """Stream over ``train`` and return the raw accumulator (used by the sharded kernel)."""
-    xs_coef, c2 = _coefficients(x, t)
-    xs = xs_coef[:, None] * x
+    xa = _augmented_queries(x, t)
     offsets = index_offset + jnp.arange(train.chunks.shape[0], dtype=jnp.int32) * train.chunk_size
 
     def body(acc, chunk_data):
         chunk, half_sq, mask, offset = chunk_data
-        return merge(acc, _chunk_accumulator(xs, c2, chunk, half_sq, mask, offset, precision)), None
+        return merge(acc, _chunk_accumulator(xa, chunk, half_sq, mask, offset, precision)), None
 
     init = empty_accumulator(x.shape[0], x.shape[1], x.dtype)
     acc, _ = jax.lax.scan(body, init, (train.chunks, train.half_sq_norms, train.mask, offsets))
