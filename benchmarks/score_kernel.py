@@ -155,10 +155,13 @@ def main(argv=None) -> int:
                         help="skip timing cells predicted to take longer per call (default 60, quick 2)")
     parser.add_argument("--chunk", type=lambda v: [int(c) for c in v.split(",")], default=[None],
                         help="override the kernel's chunk size; a comma list times each (for tuning)")
+    parser.add_argument("--min-seconds", type=float, default=None,
+                        help="time each cell by repeats filling this long (at most 20 repeats), minimum kept "
+                        "(default 1, quick 0.2); longer filters out more interference on a shared machine")
     args = parser.parse_args(argv)
     grid = QUICK if args.quick else FULL
     budget = args.max_seconds if args.max_seconds is not None else (2.0 if args.quick else 60.0)
-    min_seconds = 0.2 if args.quick else 1.0
+    min_seconds = args.min_seconds if args.min_seconds is not None else (0.2 if args.quick else 1.0)
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
 
     info = device_info()
