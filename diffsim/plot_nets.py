@@ -189,31 +189,28 @@ def draw_score_errors(ax, result, n_train: int | None = None, width: int | None 
 
 def draw_memorization_vs_width(ax, result) -> None:
     """Final memorization fraction vs network width, one line per P (mean ± stderr over seeds)."""
-    cfg = result.config
-    rows = result.summary()
-    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
-        sub = [r for r in rows if r["P"] == p]
-        ax.errorbar([r["width"] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
-                    yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4, capsize=2,
-                    color=color, label=f"P = {p}")
-    _log_x_ticks(ax, cfg.widths)
-    ax.set_xlabel("network width (hidden units per layer)")
-    ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7)
+    _draw_final_memorization(ax, result, along="width", lines="P")
 
 
 def draw_memorization_vs_n_train(ax, result) -> None:
     """Final memorization fraction vs training-set size P, one line per width (mean ± stderr)."""
+    _draw_final_memorization(ax, result, along="P", lines="width")
+
+
+def _draw_final_memorization(ax, result, *, along: str, lines: str) -> None:
+    """Final memorization fraction (summary rows) against ``along``, one line per value of ``lines``
+    (``"width"`` or ``"P"``)."""
     cfg = result.config
     rows = result.summary()
-    for w, color in zip(cfg.widths, plt.cm.plasma(np.linspace(0.05, 0.85, len(cfg.widths)))):
-        sub = [r for r in rows if r["width"] == w]
-        ax.errorbar([r["P"] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
+    values = {"width": cfg.widths, "P": cfg.n_train}
+    colors = _p_colors(len(cfg.n_train)) if lines == "P" else plt.cm.plasma(np.linspace(0.05, 0.85, len(cfg.widths)))
+    for v, color in zip(values[lines], colors):
+        sub = [r for r in rows if r[lines] == v]
+        ax.errorbar([r[along] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
                     yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4, capsize=2,
-                    color=color, label=f"width {w}")
-    _log_x_ticks(ax, cfg.n_train)
-    ax.set_xlabel("training-set size P (points)")
+                    color=color, label=f"P = {v}" if lines == "P" else f"width {v}")
+    _log_x_ticks(ax, values[along])
+    ax.set_xlabel("network width (hidden units per layer)" if along == "width" else "training-set size P (points)")
     ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
