@@ -13,6 +13,7 @@ atomically as its own part (see :mod:`diffsim.results`), so a killed run resumes
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import shutil
 import sys
 import time
@@ -64,16 +65,21 @@ def cell_key(seed: int, cell: int):
     return jax.random.fold_in(jax.random.PRNGKey(seed), cell)
 
 
-def run_cell(experiment: Experiment, cell: int, seed: int) -> tuple[list[dict], float]:
-    """Run one unit through the study registry; return ``(rows, wall seconds)``."""
+def run_cell(experiment: Experiment, cell: int, seed: int, progress=None) -> tuple[list[dict], float]:
+    """Run one unit through the study registry; return ``(rows, wall seconds)``. ``progress``, a
+    callable taking one text, receives the study's own progress within the cell (per dimension,
+    per checkpoint...) where the study reports any."""
     from diffsim.studies import STUDIES
 
     study = STUDIES[experiment.study]
     config = experiment.cells[cell].config
     if "seed" in {f.name for f in dataclasses.fields(config)}:
         config = dataclasses.replace(config, seed=seed)
+    options = {}
+    if progress is not None and "progress" in inspect.signature(study.run).parameters:
+        options["progress"] = progress
     start = time.perf_counter()
-    result = study.run(config, cell_key(seed, cell))
+    result = study.run(config, cell_key(seed, cell), **options)
     rows = result.rows()
     return rows, time.perf_counter() - start
 
@@ -89,6 +95,19 @@ class Progress:
         self.ran = 0
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._draw(f"{done} already done" if done else "starting")
+
+    def within(self, cell: int, seed: int):
+        """A callback for a study's progress inside one unit: an indented line with the elapsed
+        time (on a terminal, the bar is redrawn below it)."""
+        start = time.perf_counter()
+
+        def report(what) -> None:
+            what = f"N={what} done" if isinstance(what, int) else str(what).strip()
+            text = f"    cell {cell} seed {seed}: {what} ({time.perf_counter() - start:.1f}s in this cell)"
+            self.stream.write(("\r" if self.tty else "") + text + "\n")
+            self.stream.flush()
+
+        return report
 
     def update(self, what: str) -> None:
         self.done += 1
@@ -154,7 +173,7 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
     label = f"{experiment.name}/{experiment.scale}" + (f" shard {shard}" if shard else "")
     progress = None if quiet else Progress(len(units), len(done), label, stream)
     for cell, seed in todo:
-        rows, wall = run_cell(experiment, cell, seed)
+        rows, wall = run_cell(experiment, cell, seed, None if progress is None else progress.within(cell, seed))
         results.write_part(directory, config_hash, cell, seed, experiment.cells[cell].axes, rows, wall)
         if progress is not None:
             axes = ", ".join(f"{k}={v}" for k, v in experiment.cells[cell].axes.items())

@@ -591,8 +591,11 @@ def _progress_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def run_denoiser(config: DenoiserConfig, key=None, *, progress: bool = False) -> DenoiserResult:
+def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> DenoiserResult:
     """Run the study (module docstring); ``key`` defaults to ``PRNGKey(config.seed)``.
+
+    ``progress``: True for lines on stderr (training losses and one line per checkpoint
+    evaluation), or a callable receiving one text per checkpoint evaluation (the sweep runner's).
 
     Keys: the data model (HMM features) from ``fold_in(key, 0)``; seed s's training set (the first
     P of one ``[P_max, N]`` draw, so the sets are nested in P) from ``fold_in(data_key, s)``;
@@ -603,6 +606,7 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress: bool = False) ->
     from diffsim.nets.train import train
 
     config.validate()
+    report = progress if callable(progress) else (_progress_line if progress else None)
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
     model_key, data_key, train_key, eval_key, sample_key, ref_key = jax.random.split(key, 6)
@@ -648,22 +652,22 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress: bool = False) ->
         gen = _generate(drift, train_sets, sample_keys, x_init, sample_times, reference, radius, bandwidth,
                         record_every=config.record_every, n_projections=config.n_projections)
         out = jax.tree_util.tree_map(np.asarray, {**scores, **gen})
-        if progress:
+        if report is not None:
             mem = ", ".join(f"P={p}:{f:.2f}" for (p, _), f in zip(pairs, out["memorization"]))
-            _progress_line(f"  eval step {step:>8d} ({time.time() - t0:5.1f}s)  memorization {mem}")
+            report(f"  eval step {step:>8d} ({time.time() - t0:5.1f}s)  memorization {mem}")
         return out
 
     members = []
     for width in config.widths:
-        if progress:
-            _progress_line(f"width {width}: training {len(pairs)} members (P x seed) for {config.steps} steps")
+        if report is not None:
+            report(f"width {width}: training {len(pairs)} members (P x seed) for {config.steps} steps")
         mc = dataclasses.replace(config.model_config(width), data_variance=data_variance)
         keys = jnp.stack([
             jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(train_key, width), p), s) for p, s in pairs
         ])
         ckpt_dir = None if config.checkpoint_dir is None else f"{config.checkpoint_dir}/width_{width}"
         result = train(mc, config.train_config(), points, keys, n_points=n_points, on_checkpoint=evaluate,
-                       checkpoint_dir=ckpt_dir, progress=progress)
+                       checkpoint_dir=ckpt_dir, progress=progress is True)
         steps = np.asarray([s for s, _ in result.evaluations])
         stacked = {k: np.stack([ev[k] for _, ev in result.evaluations]) for k in result.evaluations[0][1]}
         record_times = np.asarray(time_grid(config.t_max, config.t_min, config.sample_steps, "log"))[
