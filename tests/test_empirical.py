@@ -47,6 +47,24 @@ def test_far_queries_stay_finite(x64):
         np.testing.assert_allclose(post.max_weight, posterior_dense(x, t, a).max_weight, rtol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_padded_points_get_no_weight_even_where_m_squared_underflows(x64, dtype):
+    """At t = 60, m_t^2 = e^-120 underflows in fp32: padded points must still get weight exactly 0
+    (not NaN from 0 * inf), and the posterior is the uniform average of the real points."""
+    a = jax.random.normal(jax.random.PRNGKey(3), (5, 3), dtype)
+    train = TrainingSet.from_points(a, chunk_size=4)  # 3 padded slots in the second chunk
+    x = jax.random.normal(jax.random.PRNGKey(4), (2, 3), dtype)
+    for t in (0.5, 60.0):
+        post = posterior(x, t, train)
+        dense = posterior_dense(x, t, a)
+        assert all(bool(jnp.all(jnp.isfinite(f))) for f in post)
+        tol = 1e-5 if dtype == jnp.float32 else 1e-12
+        np.testing.assert_allclose(post.denoised, dense.denoised, rtol=tol, atol=tol)
+        np.testing.assert_allclose(post.entropy, dense.entropy, rtol=tol, atol=tol)
+    np.testing.assert_allclose(post.denoised, jnp.broadcast_to(a.mean(axis=0), x.shape), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(post.entropy, np.log(5.0), rtol=1e-5)
+
+
 def test_statistics_are_consistent(x64):
     a, x = _problem()
     post = posterior(x, 0.3, TrainingSet.from_points(a, chunk_size=100))

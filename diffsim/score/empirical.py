@@ -213,7 +213,7 @@ def _augmented_queries(x, t):
     column ``|a|^2/2`` (:func:`_augmented_chunk`), one matmul gives the logits, bias included.
 
     ``m^2/Delta`` is floored at the smallest normal number so that a masked point (``|a|^2/2 =
-    inf``) always gets the logit -inf, also where ``m^2`` underflows (t > 50 in fp32); for a real
+    inf``) always gets the logit -inf, also where ``m^2`` underflows (t > 43 in fp32); for a real
     point the floor changes its logit by less than 1e-30."""
     coef, c2 = _coefficients(x, t)
     c2 = jnp.maximum(c2, jnp.finfo(x.dtype).tiny)
