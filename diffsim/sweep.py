@@ -104,8 +104,12 @@ class Progress:
         def report(what) -> None:
             what = f"N={what} done" if isinstance(what, int) else str(what).strip()
             text = f"    cell {cell} seed {seed}: {what} ({time.perf_counter() - start:.1f}s in this cell)"
-            self.stream.write(("\r" if self.tty else "") + text + "\n")
-            self.stream.flush()
+            if self.tty:  # overwrite the bar with the line, then draw the bar again below it
+                self.stream.write("\r" + text.ljust(shutil.get_terminal_size().columns - 1) + "\n")
+                self._draw(self.last)
+            else:
+                self.stream.write(text + "\n")
+                self.stream.flush()
 
         return report
 
@@ -115,6 +119,7 @@ class Progress:
         self._draw(what)
 
     def _draw(self, what: str) -> None:
+        self.last = what
         elapsed = time.perf_counter() - self.start
         rate = self.ran / elapsed if self.ran and elapsed > 0 else 0.0
         left = self.total - self.done
