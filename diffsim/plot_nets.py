@@ -79,12 +79,17 @@ def _log_x_ticks(ax, values) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def _summary_by_p(result, width: int | None) -> tuple[int, dict]:
+    """``(width, {P: summary row})`` for ``width`` (default: the first of the config)."""
+    width = result.config.widths[0] if width is None else width
+    return width, {r["P"]: r for r in result.summary() if r["width"] == width}
+
+
 def draw_memorization(ax, result, width: int | None = None) -> None:
     """Memorization fraction of generated samples vs training step for every P (mean over seeds,
     band = stderr), tau_mem of each P as a dotted vertical line and the threshold defining it."""
     cfg = result.config
-    width = cfg.widths[0] if width is None else width
-    summary = {r["P"]: r for r in result.summary() if r["width"] == width}
+    width, summary = _summary_by_p(result, width)
     for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
         ms = _members(result, width, p)
         x = _steps_axis(ms[0].steps)
@@ -106,8 +111,7 @@ def draw_dsm_loss(ax, result, width: int | None = None) -> None:
     """Test (solid) and train (dashed) DSM loss in noise units, mean over the evaluation times, vs
     training step for every P, with tau_gen dotted."""
     cfg = result.config
-    width = cfg.widths[0] if width is None else width
-    summary = {r["P"]: r for r in result.summary() if r["width"] == width}
+    width, summary = _summary_by_p(result, width)
     for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
         ms = _members(result, width, p)
         x = _steps_axis(ms[0].steps)
@@ -131,8 +135,7 @@ def draw_taus(ax, result, width: int | None = None, *, guide: float | None = Non
     power law ``c P^b`` of :meth:`DenoiserResult.fits`, its exponent (± stderr) in the legend; with
     ``guide``, a gray dashed ``P^guide`` line through the smallest-P tau_mem for comparison."""
     cfg = result.config
-    width = cfg.widths[0] if width is None else width
-    summary = {r["P"]: r for r in result.summary() if r["width"] == width}
+    width, summary = _summary_by_p(result, width)
     fits = result.fits()[str(width)]
     ps = np.asarray(cfg.n_train, dtype=float)
     for name, marker, color in (("tau_mem", "o", "C3"), ("tau_gen", "s", "C0")):
