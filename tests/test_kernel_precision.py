@@ -97,6 +97,22 @@ def test_fp32_streamed_and_dense_within_stated_bound_of_fp64(x64, t):
     np.testing.assert_array_equal(np.asarray(streamed.argmax)[decided], np.asarray(ref.argmax)[decided])
 
 
+@pytest.mark.parametrize("t", SMALL_TIMES[:2])
+def test_fused_kernel_fp32_within_stated_bound_of_fp64(x64, t):
+    """The same bound for the fused Pallas kernel (diffsim.score.fused, run in Pallas' interpreter
+    here; its Triton lowering keeps IEEE fp32 dots: tests/test_fused_kernel.py)."""
+    from diffsim.score.empirical import finalize
+    from diffsim.score.fused import fused_accumulate
+
+    a, x = _problem(t)
+    ref = posterior_dense(jnp.asarray(x), t, jnp.asarray(a))
+    train = TrainingSet.from_points(jnp.asarray(a, jnp.float32), chunk_size=256)
+    fused = finalize(fused_accumulate(jnp.asarray(x, jnp.float32), t, train, interpret=True))
+    assert fused.denoised.dtype == jnp.float32
+    as64 = lambda post: jax.tree_util.tree_map(lambda v: np.asarray(v, np.float64), post)  # noqa: E731
+    _check_within_bound(as64(fused), as64(ref), logit_error_bound(x, a, t, FP32_U), a, f"fused fp32 t={t}")
+
+
 def test_fp32_error_grows_like_m_over_delta(x64):
     """The observed fp32 error of log Z scales with the amplification m_t / Delta_t of the bound:
     from t = 0.1 to t = 1e-3 that factor is 100, and the error must grow by more than 10x."""

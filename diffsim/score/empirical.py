@@ -30,6 +30,11 @@ t = 1e-2 and N = 64, log Z is off by 0.6 and the score by its own size, against 
 ``precision=jax.lax.Precision.DEFAULT`` is the reduced-precision mode (TF32 on NVIDIA Ampere and
 later, one bf16 pass on TPU, plain fp32 on CPU); it is accurate only at t >= 1 (log Z to 3e-3 with
 TF32), see ``benchmarks/README.md``.
+
+Kernels. ``kernel="xla"`` (default, every platform) is the chunked scan above. ``kernel="fused"``
+(GPU only) runs the same pass as one Pallas kernel that keeps each block's logits in registers
+(:mod:`diffsim.score.fused`); it returns the same accumulator, so every statistic and the sharded
+kernel work with either.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ __all__ = [
 ]
 
 HIGHEST = jax.lax.Precision.HIGHEST
+KERNELS = ("xla", "fused")
 
 
 # Logits elements ``B * K`` per chunk: 2 MiB fp32 on CPU (they stay in cache between the passes
@@ -263,8 +269,15 @@ def empty_accumulator(batch: int, dim: int, dtype) -> Accumulator:
     )
 
 
-def accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offset=0) -> Accumulator:
-    """Stream over ``train`` and return the raw accumulator (used by the sharded kernel)."""
+def accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offset=0, kernel: str = "xla") -> Accumulator:
+    """Stream over ``train`` and return the raw accumulator (used by the sharded kernel).
+
+    ``kernel`` is ``"xla"`` (the chunked scan, any platform) or ``"fused"`` (one Pallas kernel, GPU
+    only: :func:`diffsim.score.fused.fused_accumulate`)."""
+    if _validate.choice("kernel", kernel, KERNELS) == "fused":
+        from diffsim.score.fused import fused_accumulate
+
+        return fused_accumulate(x, t, train, precision=precision, index_offset=index_offset)
     xa = _augmented_queries(x, t)
     offsets = index_offset + jnp.arange(train.chunks.shape[0], dtype=jnp.int32) * train.chunk_size
 
@@ -290,14 +303,15 @@ def finalize(acc: Accumulator) -> Posterior:
     )
 
 
-def posterior(x, t, train: TrainingSet, *, precision=HIGHEST) -> Posterior:
+def posterior(x, t, train: TrainingSet, *, precision=HIGHEST, kernel: str = "xla") -> Posterior:
     """Posterior statistics of queries ``x`` (``[B, N]``) at time(s) ``t`` (scalar or ``[B]``).
 
     One streamed pass, memory ``O(B * chunk + P * N)``. jit- and vmap-compatible; computes in the
     dtype of ``x`` (fp32 by default, fp64 under ``jax_enable_x64``). ``precision`` is the matmul
-    precision (default HIGHEST: no silent TF32/bf16 passes on GPU or TPU).
+    precision (default HIGHEST: no silent TF32/bf16 passes on GPU or TPU); ``kernel`` picks the
+    implementation of the pass (``"xla"`` or, on a GPU, ``"fused"``; see the module docstring).
     """
-    return finalize(accumulate(x, t, train, precision=precision))
+    return finalize(accumulate(x, t, train, precision=precision, kernel=kernel))
 
 
 def score_from_posterior(x, t, post: Posterior):
@@ -358,14 +372,18 @@ class EmpiricalScore:
 
     ``stats`` holds the posterior statistics of the same pass (``log_density``, ``max_weight``,
     ``argmax``, ``y2``, ``entropy``), so samplers record observables at no extra cost. ``precision``
-    (static) is the matmul precision of :func:`posterior`.
+    and ``kernel`` (static) are those of :func:`posterior`.
     """
 
     train: TrainingSet
     precision: jax.lax.Precision = field(default=HIGHEST, metadata=dict(static=True))
+    kernel: str = field(default="xla", metadata=dict(static=True))
+
+    def __post_init__(self):
+        _validate.choice("kernel", self.kernel, KERNELS)
 
     def __call__(self, x, t):
-        post = posterior(x, t, self.train, precision=self.precision)
+        post = posterior(x, t, self.train, precision=self.precision, kernel=self.kernel)
         return score_and_stats(x, t, post, self.train.n_points)
 
 

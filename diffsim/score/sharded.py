@@ -54,6 +54,7 @@ from jax.sharding import PartitionSpec as Spec
 from diffsim import _validate
 from diffsim.score.empirical import (
     HIGHEST,
+    KERNELS,
     Accumulator,
     Posterior,
     TrainingSet,
@@ -183,15 +184,15 @@ def merge_across(acc: Accumulator, axis_name: str) -> Accumulator:
     )
 
 
-def _local_posterior(x, t, chunks, half_sq, mask, *, n_points, precision) -> Posterior:
+def _local_posterior(x, t, chunks, half_sq, mask, *, n_points, precision, kernel) -> Posterior:
     """Body of the shard_map: this device's queries against this device's shard of points."""
     shard = TrainingSet(chunks, half_sq, mask, n_points)
     first = jax.lax.axis_index(POINTS) * (chunks.shape[0] * chunks.shape[1])
-    acc = accumulate(x, t, shard, precision=precision, index_offset=first.astype(jnp.int32))
+    acc = accumulate(x, t, shard, precision=precision, index_offset=first.astype(jnp.int32), kernel=kernel)
     return finalize(merge_across(acc, POINTS))
 
 
-def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST) -> Posterior:
+def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST, kernel: str = "xla") -> Posterior:
     """Posterior statistics of queries ``x`` (``[B, N]``) at time(s) ``t`` (scalar or ``[B]``),
     computed on ``mesh``: training set split along ``"points"``, queries along ``"batch"``.
 
@@ -199,6 +200,7 @@ def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST
     multiple of the devices along ``"points"``). B need not divide the batch axis: the queries are
     padded and the padding dropped. Same result as :func:`~diffsim.score.empirical.posterior` up to
     the order of floating-point sums; jit-compatible (use it inside ``jax.jit``, ``lax.scan``).
+    ``kernel`` is the per-device pass (``"xla"`` or, on GPUs, ``"fused"``).
     """
     n_shards, n_batch = mesh.shape[POINTS], mesh.shape[BATCH]
     if train.chunks.shape[0] % n_shards:
@@ -212,7 +214,7 @@ def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST
     if extra:
         x = jnp.pad(x, ((0, extra), (0, 0)))
         t = jnp.pad(t, (0, extra), constant_values=1.0)
-    body = partial(_local_posterior, n_points=train.n_points, precision=precision)
+    body = partial(_local_posterior, n_points=train.n_points, precision=precision, kernel=kernel)
     rows, points = Spec(BATCH), Spec(POINTS)
     post = _shard_map(
         body,
@@ -230,21 +232,25 @@ class ShardedEmpiricalScore:
 
     Drop-in for :class:`~diffsim.score.empirical.EmpiricalScore` in :func:`diffsim.sample.sample`
     (same outputs, same ``stats``). ``train`` is data (a new training set of the same shape does not
-    recompile); ``mesh`` and ``precision`` are static.
+    recompile); ``mesh``, ``precision`` and ``kernel`` are static.
     """
 
     train: TrainingSet
     mesh: Mesh = field(metadata=dict(static=True))
     precision: jax.lax.Precision = field(default=HIGHEST, metadata=dict(static=True))
+    kernel: str = field(default="xla", metadata=dict(static=True))
 
     @classmethod
     def from_points(cls, points, mesh: Mesh | None = None, *, chunk_size: int | None = None,
-                    batch: int | None = None) -> "ShardedEmpiricalScore":
+                    batch: int | None = None, kernel: str = "xla") -> "ShardedEmpiricalScore":
         """Shard ``points`` (``[P, N]``) over ``mesh`` (default :func:`make_mesh`: all devices along
         ``"points"``); ``chunk_size`` and ``batch`` as in :func:`shard_training_set`."""
         mesh = make_mesh() if mesh is None else mesh
-        return cls(shard_training_set(points, mesh, chunk_size=chunk_size, batch=batch), mesh)
+        return cls(shard_training_set(points, mesh, chunk_size=chunk_size, batch=batch), mesh, kernel=kernel)
+
+    def __post_init__(self):
+        _validate.choice("kernel", self.kernel, KERNELS)
 
     def __call__(self, x, t):
-        post = sharded_posterior(x, t, self.train, self.mesh, precision=self.precision)
+        post = sharded_posterior(x, t, self.train, self.mesh, precision=self.precision, kernel=self.kernel)
         return score_and_stats(x, t, post, self.train.n_points)
