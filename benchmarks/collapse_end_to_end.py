@@ -1,7 +1,7 @@
 """End-to-end benchmark: one collapse measurement with diffsim against a plain jitted dense loop
 (issue 4).
 
-    python benchmarks/collapse_end_to_end.py [--json] [--quick]
+    python benchmarks/collapse_end_to_end.py [--json] [--quick] [--kernel xla|fused]
 
 The measurement (THEORY.md section 4, as in ``diffsim.studies.collapse``): isotropic Gaussian data,
 N = 60, alpha = 0.2 (P = round(exp(alpha N)) = 162755 training points), 256 backward-SDE trajectories
@@ -28,6 +28,7 @@ import math
 import os
 import sys
 import time
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,6 +42,7 @@ from diffsim.observe import condensation_time, freezing_times  # noqa: E402
 from diffsim.process import delta, m, time_grid  # noqa: E402
 from diffsim.sample import sample  # noqa: E402
 from diffsim.score import EmpiricalScore, TrainingSet  # noqa: E402
+from diffsim.score.empirical import KERNELS  # noqa: E402
 from diffsim.theory.collapse import collapse_time_isotropic  # noqa: E402
 
 FULL = {"dim": 60, "alpha": 0.2, "trajectories": 256, "steps": 600}
@@ -57,9 +59,9 @@ def observables(record_times, max_weight, argmax):
     }
 
 
-def diffsim_collapse(key, x0, train, times):
+def diffsim_collapse(key, x0, train, times, kernel="xla"):
     """diffsim: the lax.scan sampler with the streamed empirical score and its recorded statistics."""
-    traj = sample(key, EmpiricalScore(train), x0, times, record_every=RECORD_EVERY)
+    traj = sample(key, EmpiricalScore(train, kernel=kernel), x0, times, record_every=RECORD_EVERY)
     return observables(traj.times, traj.records["max_weight"], traj.records["argmax"])
 
 
@@ -110,7 +112,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--quick", action="store_true", help="N = 50, 128 trajectories, 60 steps")
+    parser.add_argument("--kernel", choices=KERNELS, default="xla",
+                        help="diffsim's implementation of the pass (fused: the Pallas kernel, GPU only)")
     args = parser.parse_args(argv)
+    if args.kernel == "fused" and jax.default_backend() != "gpu":
+        parser.error(f"--kernel fused needs a GPU (the default backend is {jax.default_backend()!r})")
+    diffsim_run = partial(diffsim_collapse, kernel=args.kernel)
     cfg = QUICK if args.quick else FULL
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if args.json else (lambda *a: print(*a, flush=True))
     n, alpha, b, steps = cfg["dim"], cfg["alpha"], cfg["trajectories"], cfg["steps"]
@@ -126,14 +133,14 @@ def main(argv=None) -> int:
     x0 = jax.random.normal(init_key, (b, n), jnp.float32)
 
     # warm the process up (thread pools, allocator, device context) with short runs of both
-    for fn, data in ((diffsim_collapse, train), (dense_collapse, points)):
+    for fn, data in ((diffsim_run, train), (dense_collapse, points)):
         warm, _ = compile_timed(fn, sde_key, x0, data, _grid(10))
         jax.block_until_ready(warm(sde_key, x0, data, _grid(10)))
 
     result = {"N": n, "P": p, "B": b, "steps": steps, "alpha": alpha, "device": info["device_kind"],
-              "platform": info["platform"], "chunk": train.chunk_size}
+              "platform": info["platform"], "chunk": train.chunk_size, "kernel": args.kernel}
     runs = {}
-    for name, fn, data in (("diffsim", diffsim_collapse, train), ("dense", dense_collapse, points)):
+    for name, fn, data in (("diffsim", diffsim_run, train), ("dense", dense_collapse, points)):
         compiled, compile_s = compile_timed(fn, sde_key, x0, data, _grid(steps))
         seconds, runs[name] = _timed(compiled, sde_key, x0, data, _grid(steps), repeats=repeats)
         result[f"seconds_{name}"] = seconds
@@ -144,7 +151,7 @@ def main(argv=None) -> int:
 
     scaling = [{"steps": steps, "seconds": result["seconds_diffsim"]}]
     for s in (steps // 4, steps // 2):
-        compiled, _ = compile_timed(diffsim_collapse, sde_key, x0, train, _grid(s))
+        compiled, _ = compile_timed(diffsim_run, sde_key, x0, train, _grid(s))
         scaling.append({"steps": s, "seconds": _timed(compiled, sde_key, x0, train, _grid(s), repeats=repeats)[0]})
     result["steps_exponent"] = fit_exponents(scaling, ("steps",))["steps"]
     result["steps_scaling"] = sorted(scaling, key=lambda r: r["steps"])

@@ -9,6 +9,8 @@ with an fp64 numpy reference, at t in {1e-3, 1e-2, 1e-1, 1}:
 * ``fp32-highest``: the kernel on the default device with ``precision=HIGHEST`` (the default);
 * ``fp32-default``: the kernel with ``precision=jax.lax.Precision.DEFAULT`` on the default device
   (TF32 matmuls on NVIDIA Ampere and later, one bf16 pass on TPU; identical to HIGHEST on CPU);
+* on a GPU also ``fused-highest``, ``fused-tf32x3`` (the fused Pallas kernel of
+  :mod:`diffsim.score.fused` at HIGHEST and with three TF32 passes) and ``xla-tf32x3``;
 * ``tf32-emulated`` and ``bf16-emulated``: the kernel's two matmuls with operands rounded to 10 (TF32)
   or 7 (bf16) mantissa bits and exact products and sums, i.e. what those units compute, whatever
   the machine.
@@ -88,14 +90,19 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((P, N))
     train = TrainingSet.from_points(jnp.asarray(a, jnp.float32), chunk_size=512)
-    kernel = jax.jit(posterior, static_argnames="precision")
+    kernel = jax.jit(posterior, static_argnames=("precision", "kernel"))
     info = device_info()
+    modes = [("fp32-highest", jax.lax.Precision.HIGHEST, "xla"), ("fp32-default", jax.lax.Precision.DEFAULT, "xla")]
+    if info["platform"] == "gpu":
+        tf32x3 = jax.lax.DotAlgorithmPreset.TF32_TF32_F32_X3
+        modes += [("fused-highest", jax.lax.Precision.HIGHEST, "fused"), ("fused-tf32x3", tf32x3, "fused"),
+                  ("xla-tf32x3", tf32x3, "xla")]
     rows = []
     for t in TIMES:
         x = queries(a, t, rng)
         ref = reference(x, a, t)
-        for mode, precision in (("fp32-highest", jax.lax.Precision.HIGHEST), ("fp32-default", jax.lax.Precision.DEFAULT)):
-            post = kernel(jnp.asarray(x, jnp.float32), jnp.float32(t), train, precision=precision)
+        for mode, precision, name in modes:
+            post = kernel(jnp.asarray(x, jnp.float32), jnp.float32(t), train, precision=precision, kernel=name)
             got = tuple(np.asarray(v, np.float64) for v in (post.log_norm, post.max_weight, post.denoised))
             rows.append({"mode": mode, "t": t, "device": info["device_kind"], **errors(got, ref, x, t)})
         for mode, bits in (("tf32-emulated", 10), ("bf16-emulated", 7)):

@@ -2,6 +2,7 @@
 baseline (issue 4).
 
     python benchmarks/score_kernel.py [--json] [--quick] [--max-seconds S] [--chunk K1,K2,...]
+                                      [--kernel xla,fused] [--precision highest|tf32x3|tf32]
 
 In one run: measures the fp32 matmul peak of the default device (square matmuls at
 ``precision=HIGHEST``), then for N in {16, 64, 256}, P in {1e3, 1e4, 1e5, 1e6}, B in {256, 1024}
@@ -21,6 +22,12 @@ Cells whose predicted call time exceeds ``--max-seconds`` are not timed (``skipp
 exponents of the cost model ``seconds ~ P^a N^b B^c`` (cells with P >= 1e4) are printed with the
 targets of the issue. ``--json`` prints the rows as a JSON list on stdout (the summary goes to
 stderr); ``--quick`` runs a reduced grid (P up to 3e4) in about a minute on two CPU cores.
+
+``--kernel xla,fused`` times each implementation of the pass (``fused``: the Pallas kernel of
+:mod:`diffsim.score.fused`, GPU only); ``--precision`` sets the matmul precision of the kernel and
+of the dense baseline alike (``highest``: true fp32, the default; ``tf32x3``: three TF32 passes on
+tensor cores; ``tf32``: one). ``fraction_of_peak`` is always against the fp32 HIGHEST peak, so the
+reduced modes can exceed 1; check their accuracy with ``benchmarks/kernel_precision.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,20 +54,25 @@ from common import (  # noqa: E402
     time_call,
     working_memory,
 )
-from diffsim.score.empirical import TrainingSet, default_chunk_size, empirical_score  # noqa: E402
+from diffsim.score.empirical import KERNELS, TrainingSet, default_chunk_size, empirical_score  # noqa: E402
 
 FULL = {"dims": (16, 64, 256), "points": (10**3, 10**4, 10**5, 10**6), "batches": (256, 1024)}
 QUICK = {"dims": (16, 64, 256), "points": (10**3, 10**4, 3 * 10**4), "batches": (256, 1024)}
 MEMORY_CELL = (64, 10**6, 1024)  # (N, P, B) of the 2 GiB working-memory target
 T_EVAL = 0.5
+PRECISIONS = {
+    "highest": HIGHEST,
+    "tf32x3": jax.lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
+    "tf32": jax.lax.DotAlgorithmPreset.TF32_TF32_F32,
+}
 
 
-def dense_score(x, t, points):
+def dense_score(x, t, points, precision=HIGHEST):
     """The baseline as peers write it: full ``[B, P]`` logits, softmax, weighted sum."""
     mt, dt = jnp.exp(-t), -jnp.expm1(-2.0 * t)
-    logits = (mt * jnp.matmul(x, points.T, precision=HIGHEST) - 0.5 * mt**2 * jnp.sum(points**2, axis=-1)) / dt
+    logits = (mt * jnp.matmul(x, points.T, precision=precision) - 0.5 * mt**2 * jnp.sum(points**2, axis=-1)) / dt
     weights = jax.nn.softmax(logits, axis=-1)
-    return (mt * jnp.matmul(weights, points, precision=HIGHEST) - x) / dt
+    return (mt * jnp.matmul(weights, points, precision=precision) - x) / dt
 
 
 def _spec(shape, dtype=jnp.float32):
@@ -71,23 +84,27 @@ def _train_spec(p, n, chunk):
     return TrainingSet(_spec((n_chunks, chunk, n)), _spec((n_chunks, chunk)), _spec((n_chunks, chunk), jnp.bool_), p)
 
 
-def _measure_cell(n, p, b, *, peak, budget, min_seconds, chunk_override, previous):
-    """One (N, P, B) cell; ``previous`` maps (N, B) to the last timed cell for time predictions."""
+def _measure_cell(n, p, b, *, peak, budget, min_seconds, chunk_override, previous, kernel="xla",
+                  precision="highest"):
+    """One (N, P, B) cell; ``previous`` maps (N, B, kernel) to the last timed cell for time
+    predictions."""
     platform = jax.devices()[0].platform
     chunk = chunk_override or default_chunk_size(p, b, n, platform)
     flops = 4.0 * b * n * p
     x_spec, t_spec = _spec((b, n)), _spec(())
-    kernel, kernel_compile = compile_timed(empirical_score, x_spec, t_spec, _train_spec(p, n, chunk))
-    dense, dense_compile = compile_timed(dense_score, x_spec, t_spec, _spec((p, n)))
+    kernel_name, matmul = kernel, PRECISIONS[precision]
+    score = partial(empirical_score, precision=matmul, kernel=kernel_name)
+    kernel, kernel_compile = compile_timed(score, x_spec, t_spec, _train_spec(p, n, chunk))
+    dense, dense_compile = compile_timed(partial(dense_score, precision=matmul), x_spec, t_spec, _spec((p, n)))
     row = {
-        "N": n, "P": p, "B": b, "chunk": chunk,
+        "N": n, "P": p, "B": b, "chunk": chunk, "kernel": kernel_name, "precision": precision,
         "fraction_of_peak": None, "speedup_vs_dense": None,
         "peak_memory_bytes": working_memory(kernel),
         "dense_peak_memory_bytes": working_memory(dense),
         "seconds": None, "dense_seconds": None, "gflops": None,
         "compile_seconds": round(kernel_compile, 3), "skipped": None, "dense_skipped": None,
     }
-    last = previous.get((n, b))
+    last = previous.get((n, b, kernel_name))
     predicted = last["seconds"] * p / last["P"] if last else flops / (0.2 * peak)
     dense_predicted = last["dense_seconds"] * p / last["P"] if last and last["dense_seconds"] else 4 * predicted
     inputs = 4 * (p * n + b * n)
@@ -155,10 +172,20 @@ def main(argv=None) -> int:
                         help="skip timing cells predicted to take longer per call (default 60, quick 2)")
     parser.add_argument("--chunk", type=lambda v: [int(c) for c in v.split(",")], default=[None],
                         help="override the kernel's chunk size; a comma list times each (for tuning)")
+    parser.add_argument("--kernel", type=lambda v: v.split(","), default=["xla"],
+                        help=f"implementations of the pass to time, a comma list of {', '.join(KERNELS)} "
+                        "(fused: the Pallas kernel, GPU only)")
+    parser.add_argument("--precision", choices=tuple(PRECISIONS), default="highest",
+                        help="matmul precision of the kernel and the dense baseline (default highest: true fp32)")
     parser.add_argument("--min-seconds", type=float, default=None,
                         help="time each cell by repeats filling this long (at most 20 repeats), minimum kept "
                         "(default 1, quick 0.2); longer filters out more interference on a shared machine")
     args = parser.parse_args(argv)
+    for kernel in args.kernel:
+        if kernel not in KERNELS:
+            parser.error(f"--kernel {kernel!r} is not known: expected a comma list of {', '.join(KERNELS)}")
+        if kernel == "fused" and jax.default_backend() != "gpu":
+            parser.error(f"--kernel fused needs a GPU (the default backend is {jax.default_backend()!r})")
     grid = QUICK if args.quick else FULL
     budget = args.max_seconds if args.max_seconds is not None else (2.0 if args.quick else 60.0)
     min_seconds = args.min_seconds if args.min_seconds is not None else (0.2 if args.quick else 1.0)
@@ -172,20 +199,22 @@ def main(argv=None) -> int:
     if MEMORY_CELL not in cells:
         cells.append(MEMORY_CELL)  # memory-only in --quick (its timing exceeds the budget)
     rows, previous = [], {}
-    for (n, p, b), chunk in ((cell, chunk) for cell in cells for chunk in args.chunk):
+    runs = ((cell, chunk, kernel) for cell in cells for chunk in args.chunk for kernel in args.kernel)
+    for (n, p, b), chunk, kernel in runs:
         row = _measure_cell(n, p, b, peak=peak_start["flops"], budget=budget, min_seconds=min_seconds,
-                            chunk_override=chunk, previous=previous)
+                            chunk_override=chunk, previous=previous, kernel=kernel, precision=args.precision)
         rows.append(row)
         if row["seconds"]:
-            previous[(n, b)] = row
+            previous[(n, b, kernel)] = row
         done = f"{row['seconds'] * 1e3:.2f} ms" if row["seconds"] else row["skipped"]
-        print(f"  N={n} P={p} B={b}: {done}", file=sys.stderr, flush=True)
+        print(f"  N={n} P={p} B={b} {kernel}: {done}", file=sys.stderr, flush=True)
     # the peak again at the end; a busy machine only lowers a measurement, so keep the larger
     peak_end = matmul_peak(peak_sizes, min_seconds=min_seconds)
     peak = max(peak_start, peak_end, key=lambda m: m["flops"])
     log(f"fp32 matmul peak (HIGHEST, {peak['n']}^2 fp32, best of start/end: "
         f"{peak_start['flops'] / 1e9:.1f} / {peak_end['flops'] / 1e9:.1f}): {peak['flops'] / 1e9:.1f} GFLOP/s")
-    log(f"{'N':>4} {'P':>8} {'B':>5} {'chunk':>6} {'ms':>10} {'GFLOP/s':>8} {'frac':>6} {'dense ms':>10} "
+    log(f"precision {args.precision}; kernel {', '.join(args.kernel)}")
+    log(f"{'N':>4} {'P':>8} {'B':>5} {'chunk':>6} {'kernel':>6} {'ms':>10} {'GFLOP/s':>8} {'frac':>6} {'dense ms':>10} "
         f"{'speedup':>7} {'mem MiB':>8} {'dense MiB':>9}")
     fmt = lambda v, spec: format("-", f">{spec.split('.')[0]}") if v is None else format(v, spec)  # noqa: E731
     mib = lambda v: None if v is None else v / 2**20  # noqa: E731
@@ -194,17 +223,19 @@ def main(argv=None) -> int:
             row["fraction_of_peak"] = row["gflops"] * 1e9 / peak["flops"]
         row.update(device=info["device_kind"], platform=info["platform"], peak_gflops=peak["flops"] / 1e9)
         note = row["skipped"] or (row["dense_skipped"] and f"dense: {row['dense_skipped']}")
-        log(f"{row['N']:>4} {row['P']:>8} {row['B']:>5} {row['chunk']:>6} "
+        log(f"{row['N']:>4} {row['P']:>8} {row['B']:>5} {row['chunk']:>6} {row['kernel']:>6} "
             f"{fmt(row['seconds'] and row['seconds'] * 1e3, '10.2f')} {fmt(row['gflops'], '8.1f')} "
             f"{fmt(row['fraction_of_peak'], '6.2f')} {fmt(row['dense_seconds'] and row['dense_seconds'] * 1e3, '10.2f')} "
             f"{fmt(row['speedup_vs_dense'], '7.2f')} {fmt(mib(row['peak_memory_bytes']), '8.1f')} "
             f"{fmt(mib(row['dense_peak_memory_bytes']), '9.1f')}" + (f"  ({note})" if note else ""))
-    fit_rows = [r for r in rows if r["P"] >= 10**4 and r["seconds"]]
-    exponents = fit_exponents(fit_rows, ("P", "N", "B"))
-    log("fitted cost exponents (seconds ~ P^a N^b B^c, P >= 1e4): "
-        + ", ".join(f"{v}: {'-' if e is None else f'{e:.2f}'}" for v, e in exponents.items()))
-    for line in targets(rows, info["platform"]):
-        log("target " + line)
+    for kernel in args.kernel:
+        mine = [r for r in rows if r["kernel"] == kernel]
+        label = "" if len(args.kernel) == 1 else f" [{kernel}]"
+        exponents = fit_exponents([r for r in mine if r["P"] >= 10**4 and r["seconds"]], ("P", "N", "B"))
+        log(f"fitted cost exponents{label} (seconds ~ P^a N^b B^c, P >= 1e4): "
+            + ", ".join(f"{v}: {'-' if e is None else f'{e:.2f}'}" for v, e in exponents.items()))
+        for line in targets(mine, info["platform"]):
+            log(f"target{label} " + line)
     if args.json:
         print(json.dumps(rows, indent=1))
     return 0

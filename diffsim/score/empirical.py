@@ -333,19 +333,19 @@ def log_density_from_posterior(x, t, post: Posterior, n_points: int):
     )
 
 
-def empirical_score(x, t, train: TrainingSet, *, precision=HIGHEST):
+def empirical_score(x, t, train: TrainingSet, *, precision=HIGHEST, kernel: str = "xla"):
     """Exact score of the noised empirical distribution, ``[B, N]``."""
-    return score_from_posterior(x, t, posterior(x, t, train, precision=precision))
+    return score_from_posterior(x, t, posterior(x, t, train, precision=precision, kernel=kernel))
 
 
-def empirical_denoiser(x, t, train: TrainingSet, *, precision=HIGHEST):
+def empirical_denoiser(x, t, train: TrainingSet, *, precision=HIGHEST, kernel: str = "xla"):
     """Ideal (Tweedie) denoiser ``x0_hat(x, t) = sum_mu w_mu a_mu``, ``[B, N]``."""
-    return posterior(x, t, train, precision=precision).denoised
+    return posterior(x, t, train, precision=precision, kernel=kernel).denoised
 
 
-def empirical_log_density(x, t, train: TrainingSet, *, precision=HIGHEST):
+def empirical_log_density(x, t, train: TrainingSet, *, precision=HIGHEST, kernel: str = "xla"):
     """``log p_t^e(x)``, ``[B]``."""
-    return log_density_from_posterior(x, t, posterior(x, t, train, precision=precision), train.n_points)
+    return log_density_from_posterior(x, t, posterior(x, t, train, precision=precision, kernel=kernel), train.n_points)
 
 
 def posterior_dense(x, t, points, *, precision=HIGHEST) -> Posterior:
