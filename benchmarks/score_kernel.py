@@ -3,6 +3,7 @@ baseline (issue 4).
 
     python benchmarks/score_kernel.py [--json] [--quick] [--max-seconds S] [--chunk K1,K2,...]
                                       [--kernel xla,fused] [--precision highest|tf32x3|tf32]
+                                      [--fused-config 128x64x0,64x32x0,...]
 
 In one run: measures the fp32 matmul peak of the default device (square matmuls at
 ``precision=HIGHEST``), then for N in {16, 64, 256}, P in {1e3, 1e4, 1e5, 1e6}, B in {256, 1024}
@@ -28,6 +29,8 @@ stderr); ``--quick`` runs a reduced grid (P up to 3e4) in about a minute on two 
 of the dense baseline alike (``highest``: true fp32, the default; ``tf32x3``: three TF32 passes on
 tensor cores; ``tf32``: one). ``fraction_of_peak`` is always against the fp32 HIGHEST peak, so the
 reduced modes can exceed 1; check their accuracy with ``benchmarks/kernel_precision.py``.
+``--fused-config QxKxS,...`` times the fused kernel with each query block Q, point block K and
+number of splits S (0: the default) instead of its defaults, to tune it on a new GPU.
 """
 
 from __future__ import annotations
@@ -54,7 +57,15 @@ from common import (  # noqa: E402
     time_call,
     working_memory,
 )
-from diffsim.score.empirical import KERNELS, TrainingSet, default_chunk_size, empirical_score  # noqa: E402
+from diffsim.score.empirical import (  # noqa: E402
+    KERNELS,
+    TrainingSet,
+    default_chunk_size,
+    empirical_score,
+    finalize,
+    score_from_posterior,
+)
+from diffsim.score.fused import fused_accumulate  # noqa: E402
 
 FULL = {"dims": (16, 64, 256), "points": (10**3, 10**4, 10**5, 10**6), "batches": (256, 1024)}
 QUICK = {"dims": (16, 64, 256), "points": (10**3, 10**4, 3 * 10**4), "batches": (256, 1024)}
@@ -84,18 +95,43 @@ def _train_spec(p, n, chunk):
     return TrainingSet(_spec((n_chunks, chunk, n)), _spec((n_chunks, chunk)), _spec((n_chunks, chunk), jnp.bool_), p)
 
 
-def _measure_cell(n, p, b, *, peak, budget, min_seconds, chunk_override, previous, kernel="xla",
+def _score_fn(kernel, precision, config=None):
+    """diffsim's score of one variant: ``kernel`` at ``precision``; for the fused kernel ``config``
+    ``(block_q, block_k, splits)`` overrides its defaults (0 keeps one)."""
+    if config is None:
+        return partial(empirical_score, precision=precision, kernel=kernel)
+    block_q, block_k, splits = (v or None for v in config)
+
+    def score(x, t, train):
+        acc = fused_accumulate(x, t, train, precision=precision, block_q=block_q, block_k=block_k, splits=splits)
+        return score_from_posterior(x, t, finalize(acc))
+
+    return score
+
+
+def _variants(kernels, fused_configs):
+    """``[(name, kernel, config)]``: each kernel, the fused one once per ``--fused-config``."""
+    out = []
+    for kernel in kernels:
+        if kernel == "fused" and fused_configs:
+            out += [("f" + "x".join(map(str, c)), kernel, c) for c in fused_configs]
+        else:
+            out.append((kernel, kernel, None))
+    return out
+
+
+def _measure_cell(n, p, b, *, peak, budget, min_seconds, chunk_override, previous, variant=("xla", "xla", None),
                   precision="highest"):
-    """One (N, P, B) cell; ``previous`` maps (N, B, kernel) to the last timed cell for time
-    predictions."""
+    """One (N, P, B) cell for one ``variant`` (see :func:`_variants`); ``previous`` maps (N, B,
+    variant name) to the last timed cell for time predictions."""
     platform = jax.devices()[0].platform
     chunk = chunk_override or default_chunk_size(p, b, n, platform)
     flops = 4.0 * b * n * p
     x_spec, t_spec = _spec((b, n)), _spec(())
-    kernel_name, matmul = kernel, PRECISIONS[precision]
-    score = partial(empirical_score, precision=matmul, kernel=kernel_name)
+    kernel_name, kernel_kind, config = variant
+    score = _score_fn(kernel_kind, PRECISIONS[precision], config)
     kernel, kernel_compile = compile_timed(score, x_spec, t_spec, _train_spec(p, n, chunk))
-    dense, dense_compile = compile_timed(partial(dense_score, precision=matmul), x_spec, t_spec, _spec((p, n)))
+    dense, dense_compile = compile_timed(partial(dense_score, precision=PRECISIONS[precision]), x_spec, t_spec, _spec((p, n)))
     row = {
         "N": n, "P": p, "B": b, "chunk": chunk, "kernel": kernel_name, "precision": precision,
         "fraction_of_peak": None, "speedup_vs_dense": None,
@@ -175,6 +211,9 @@ def main(argv=None) -> int:
     parser.add_argument("--kernel", type=lambda v: v.split(","), default=["xla"],
                         help=f"implementations of the pass to time, a comma list of {', '.join(KERNELS)} "
                         "(fused: the Pallas kernel, GPU only)")
+    parser.add_argument("--fused-config", type=lambda v: [tuple(int(c) for c in q.split("x")) for q in v.split(",")],
+                        default=None, help="fused-kernel variants QxKxS (query block, point block, splits; 0: "
+                        "default), a comma list, to tune on a GPU")
     parser.add_argument("--precision", choices=tuple(PRECISIONS), default="highest",
                         help="matmul precision of the kernel and the dense baseline (default highest: true fp32)")
     parser.add_argument("--min-seconds", type=float, default=None,
@@ -199,22 +238,24 @@ def main(argv=None) -> int:
     if MEMORY_CELL not in cells:
         cells.append(MEMORY_CELL)  # memory-only in --quick (its timing exceeds the budget)
     rows, previous = [], {}
-    runs = ((cell, chunk, kernel) for cell in cells for chunk in args.chunk for kernel in args.kernel)
-    for (n, p, b), chunk, kernel in runs:
+    variants = _variants(args.kernel, args.fused_config)
+    runs = ((cell, chunk, variant) for cell in cells for chunk in args.chunk for variant in variants)
+    for (n, p, b), chunk, variant in runs:
         row = _measure_cell(n, p, b, peak=peak_start["flops"], budget=budget, min_seconds=min_seconds,
-                            chunk_override=chunk, previous=previous, kernel=kernel, precision=args.precision)
+                            chunk_override=chunk, previous=previous, variant=variant, precision=args.precision)
         rows.append(row)
         if row["seconds"]:
-            previous[(n, b, kernel)] = row
+            previous[(n, b, variant[0])] = row
         done = f"{row['seconds'] * 1e3:.2f} ms" if row["seconds"] else row["skipped"]
-        print(f"  N={n} P={p} B={b} {kernel}: {done}", file=sys.stderr, flush=True)
+        print(f"  N={n} P={p} B={b} {variant[0]}: {done}", file=sys.stderr, flush=True)
     # the peak again at the end; a busy machine only lowers a measurement, so keep the larger
     peak_end = matmul_peak(peak_sizes, min_seconds=min_seconds)
     peak = max(peak_start, peak_end, key=lambda m: m["flops"])
     log(f"fp32 matmul peak (HIGHEST, {peak['n']}^2 fp32, best of start/end: "
         f"{peak_start['flops'] / 1e9:.1f} / {peak_end['flops'] / 1e9:.1f}): {peak['flops'] / 1e9:.1f} GFLOP/s")
-    log(f"precision {args.precision}; kernel {', '.join(args.kernel)}")
-    log(f"{'N':>4} {'P':>8} {'B':>5} {'chunk':>6} {'kernel':>6} {'ms':>10} {'GFLOP/s':>8} {'frac':>6} {'dense ms':>10} "
+    names = [v[0] for v in variants]
+    log(f"precision {args.precision}; kernel {', '.join(names)}")
+    log(f"{'N':>4} {'P':>8} {'B':>5} {'chunk':>6} {'kernel':>12} {'ms':>10} {'GFLOP/s':>8} {'frac':>6} {'dense ms':>10} "
         f"{'speedup':>7} {'mem MiB':>8} {'dense MiB':>9}")
     fmt = lambda v, spec: format("-", f">{spec.split('.')[0]}") if v is None else format(v, spec)  # noqa: E731
     mib = lambda v: None if v is None else v / 2**20  # noqa: E731
@@ -223,14 +264,14 @@ def main(argv=None) -> int:
             row["fraction_of_peak"] = row["gflops"] * 1e9 / peak["flops"]
         row.update(device=info["device_kind"], platform=info["platform"], peak_gflops=peak["flops"] / 1e9)
         note = row["skipped"] or (row["dense_skipped"] and f"dense: {row['dense_skipped']}")
-        log(f"{row['N']:>4} {row['P']:>8} {row['B']:>5} {row['chunk']:>6} {row['kernel']:>6} "
+        log(f"{row['N']:>4} {row['P']:>8} {row['B']:>5} {row['chunk']:>6} {row['kernel']:>12} "
             f"{fmt(row['seconds'] and row['seconds'] * 1e3, '10.2f')} {fmt(row['gflops'], '8.1f')} "
             f"{fmt(row['fraction_of_peak'], '6.2f')} {fmt(row['dense_seconds'] and row['dense_seconds'] * 1e3, '10.2f')} "
             f"{fmt(row['speedup_vs_dense'], '7.2f')} {fmt(mib(row['peak_memory_bytes']), '8.1f')} "
             f"{fmt(mib(row['dense_peak_memory_bytes']), '9.1f')}" + (f"  ({note})" if note else ""))
-    for kernel in args.kernel:
+    for kernel in names:
         mine = [r for r in rows if r["kernel"] == kernel]
-        label = "" if len(args.kernel) == 1 else f" [{kernel}]"
+        label = "" if len(names) == 1 else f" [{kernel}]"
         exponents = fit_exponents([r for r in mine if r["P"] >= 10**4 and r["seconds"]], ("P", "N", "B"))
         log(f"fitted cost exponents{label} (seconds ~ P^a N^b B^c, P >= 1e4): "
             + ", ".join(f"{v}: {'-' if e is None else f'{e:.2f}'}" for v, e in exponents.items()))

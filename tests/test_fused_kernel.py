@@ -33,20 +33,21 @@ def _fused_posterior(x, t, train, **kw):
 
 # N = 12 and 60 are not powers of two (padded to 16 and 64); B = 9 and 70 and P = 1000 are not
 # multiples of the blocks; chunk 333 is not a multiple of block_k.
+# splits 5 with 16 blocks of 64 points leaves the last split all padding.
 CASES = [
-    # (P, N, B, chunk, block_q, block_k)
-    (1000, 12, 9, 333, None, None),
-    (1000, 60, 70, 256, 32, 64),
-    (300, 130, 20, 128, 16, 32),
+    # (P, N, B, chunk, block_q, block_k, splits)
+    (1000, 12, 9, 333, None, None, 1),
+    (1000, 60, 70, 256, 32, 64, 5),
+    (300, 130, 20, 128, 16, 32, 3),
 ]
 
 
-@pytest.mark.parametrize("p,n,b,chunk,block_q,block_k", CASES)
-def test_fused_equals_dense_in_fp64(x64, p, n, b, chunk, block_q, block_k):
+@pytest.mark.parametrize("p,n,b,chunk,block_q,block_k,splits", CASES)
+def test_fused_equals_dense_in_fp64(x64, p, n, b, chunk, block_q, block_k, splits):
     a, x = _problem(p, n, b, jnp.float64)
     train = TrainingSet.from_points(a, chunk_size=chunk)
     for t in (1e-3, 0.3, 60.0):
-        got = _fused_posterior(x, t, train, block_q=block_q, block_k=block_k)
+        got = _fused_posterior(x, t, train, block_q=block_q, block_k=block_k, splits=splits)
         ref = posterior_dense(x, t, a)
         for name, g, r in zip(got._fields, got, ref):
             if name == "argmax":
@@ -62,7 +63,7 @@ def test_fused_fp32_matches_xla_kernel_and_masks_padding_where_m_squared_underfl
     a, x = _problem(1000, 60, 70, jnp.float32)
     train = TrainingSet.from_points(a, chunk_size=256)  # 24 padded slots
     for t in (0.01, 0.5, 60.0):
-        got = _fused_posterior(x, t, train)
+        got = _fused_posterior(x, t, train, splits=3)
         ref = posterior(x, t, train)
         assert all(bool(jnp.all(jnp.isfinite(f))) for f in got)
         np.testing.assert_array_equal(got.argmax, ref.argmax)
@@ -75,11 +76,12 @@ def test_fused_fp32_matches_xla_kernel_and_masks_padding_where_m_squared_underfl
 
 def test_fused_argmax_takes_the_first_of_equal_points_and_adds_the_offset():
     a = jax.random.normal(jax.random.PRNGKey(5), (200, 16))
-    a = a.at[150].set(a[3])  # a duplicate in a later block: the first index must win
-    x = a[3:4] * jnp.exp(-0.1)
-    acc = fused.fused_accumulate(x, 0.1, TrainingSet.from_points(a, chunk_size=128), block_k=64,
-                                 index_offset=1000, interpret=True)
-    assert int(acc.argmax[0]) == 1003
+    a = a.at[190].set(a[130])  # a duplicate in a later block: the first index must win
+    x = a[130:131] * jnp.exp(-0.1)
+    for splits in (1, 2, 4):  # 130 and 190 in the first split, the second, the third (with 190)
+        acc = fused.fused_accumulate(x, 0.1, TrainingSet.from_points(a, chunk_size=128), block_k=16,
+                                     splits=splits, index_offset=1000, interpret=True)
+        assert int(acc.argmax[0]) == 1130, splits
 
 
 def test_accumulate_dispatches_to_the_fused_kernel(monkeypatch):
@@ -106,6 +108,18 @@ def test_fused_kernel_is_refused_off_gpu_and_unknown_kernels_are_named():
         EmpiricalScore(train, kernel="triton")
     with pytest.raises(ConfigError, match="block_k=48"):
         fused.fused_accumulate(x, 0.5, train, block_k=48, interpret=True)
+    with pytest.raises(ConfigError, match="splits=9 is out of range"):  # 128 padded points: 8 blocks of 16
+        fused.fused_accumulate(x, 0.5, train, block_k=16, splits=9, interpret=True)
+
+
+def test_default_splits_fill_the_device():
+    class H100:
+        core_count = 132
+
+    assert fused.default_splits(2, 10**6 // 64, H100()) == 264  # B = 256: 2 x 264 programs, 4 per SM
+    assert fused.default_splits(8, 10**6 // 64, H100()) == 66
+    assert fused.default_splits(2, 40, H100()) == 5  # each split keeps at least 8 blocks
+    assert fused.default_splits(100, 10**4, H100()) == 6
 
 
 def _triton_ir(n, precision, monkeypatch):

@@ -7,7 +7,10 @@ of the H100's fp32 peak). This kernel is the flash-attention pattern applied to 
 training points: each program owns ``block_q`` queries, walks the whole training set in blocks of
 ``block_k`` points, and keeps the logits, the running max and every accumulator of
 :class:`~diffsim.score.empirical.Accumulator` (``s0``, ``s1``, ``s2``, ``tl``, ``argmax``) in
-registers; only the ``[B, N + 5]`` accumulator reaches memory. Its output is the same
+registers; only the ``[B, N + 5]`` accumulator reaches memory. As in flash-decoding, the training
+set is also split into contiguous parts walked by separate programs (B = 256 queries make only two
+query blocks, too few programs for a GPU), and the per-part accumulators are merged by the sharded
+kernel's rule. Its output is the same
 ``Accumulator`` as :func:`~diffsim.score.empirical.accumulate`, so :func:`finalize`, ``merge`` and
 the sharded kernel (:mod:`diffsim.score.sharded`) use it unchanged.
 
@@ -39,7 +42,7 @@ from jax.experimental import pallas as pl
 from diffsim import _validate
 from diffsim.score.empirical import HIGHEST, Accumulator, TrainingSet, _coefficients
 
-__all__ = ["fused_accumulate", "default_blocks"]
+__all__ = ["fused_accumulate", "default_blocks", "default_splits"]
 
 
 def _next_power_of_two(n: int) -> int:
@@ -66,9 +69,21 @@ def default_blocks(dim: int) -> tuple[int, int]:
     return 64, 32
 
 
+def default_splits(n_query_blocks: int, n_point_blocks: int, device=None) -> int:
+    """Contiguous parts of the training set walked by separate programs (flash-decoding's split):
+    enough programs (query blocks x splits) for four per streaming multiprocessor, each part at least
+    eight blocks of points long. With B = 256 queries there are only two query blocks, so without
+    the split two SMs of an H100's 132 would work."""
+    device = jax.devices()[0] if device is None else device
+    cores = getattr(device, "core_count", None) or 132
+    wanted = -(-4 * cores // max(1, n_query_blocks))
+    return int(max(1, min(wanted, n_point_blocks // 8)))
+
+
 def _kernel(xq_ref, c2_ref, pts_ref, hsq_ref, max_ref, s0_ref, s1_ref, s2_ref, tl_ref, arg_ref, *,
             block_k: int, n_blocks: int, precision):
-    """One program: ``block_q`` queries against every block of ``block_k`` training points."""
+    """One program: ``block_q`` queries against the ``n_blocks`` blocks of ``block_k`` training
+    points of one split."""
     xq = xq_ref[...]  # [block_q, Np], scaled by m/Delta
     c2 = c2_ref[...]  # [block_q], m^2/Delta (floored > 0)
     block_q = xq.shape[0]
@@ -120,6 +135,15 @@ def _kernel(xq_ref, c2_ref, pts_ref, hsq_ref, max_ref, s0_ref, s1_ref, s2_ref, t
     arg_ref[...] = arg
 
 
+def _merge_splits(acc: Accumulator) -> Accumulator:
+    """Merge per-split accumulators (leading axis, in training-set order) by the sharded kernel's
+    all-reduce rule, vmapped over the split axis."""
+    from diffsim.score.sharded import merge_across
+
+    merged = jax.vmap(partial(merge_across, axis_name="split"), axis_name="split")(acc)
+    return jax.tree_util.tree_map(lambda a: a[0], merged)
+
+
 def _pad_to(a, axis: int, size: int, value=0.0):
     extra = size - a.shape[axis]
     if extra == 0:
@@ -130,14 +154,15 @@ def _pad_to(a, axis: int, size: int, value=0.0):
 
 
 def fused_accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offset=0,
-                     block_q: int | None = None, block_k: int | None = None,
+                     block_q: int | None = None, block_k: int | None = None, splits: int | None = None,
                      num_warps: int | None = None, num_stages: int = 2,
                      interpret: bool = False, debug: bool = False) -> Accumulator:
     """The :class:`~diffsim.score.empirical.Accumulator` of queries ``x`` (``[B, N]``) at time(s)
     ``t`` over ``train``, computed by one fused Pallas kernel (see the module docstring).
 
-    ``block_q``/``block_k`` (powers of two >= 16; default :func:`default_blocks`), ``num_warps``
-    (default 4 for N <= 64, else 8) and ``num_stages`` tune it for a GPU. ``interpret=True`` runs
+    ``block_q``/``block_k`` (powers of two >= 16; default :func:`default_blocks`), ``splits`` (parts
+    of the training set walked in parallel and merged after; default :func:`default_splits`),
+    ``num_warps`` (default 4 for N <= 64, else 8) and ``num_stages`` tune it for a GPU. ``interpret=True`` runs
     Pallas' interpreter (any platform; slow, for tests). Without it the kernel needs a GPU.
     ``debug=True`` prints the kernel's jaxpr and, when lowered for a GPU, its Triton IR.
     """
@@ -161,36 +186,51 @@ def fused_accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offse
 
     points = train.chunks.reshape(-1, n)
     bias = jnp.where(train.mask, train.half_sq_norms, jnp.inf).reshape(-1)
-    padded_p = -(-points.shape[0] // block_k) * block_k
+    point_blocks = -(-points.shape[0] // block_k)
+    if splits is None:
+        splits = 1 if interpret else default_splits(padded_b // block_q, point_blocks)
+    splits = _validate.integer("splits", splits, minimum=1, maximum=point_blocks)
+    blocks_per_split = -(-point_blocks // splits)
+    split_len = blocks_per_split * block_k
+    padded_p = splits * split_len
+    if padded_p * padded_n >= 2**31:
+        raise _validate.ConfigError(
+            f"P x N = {padded_p} x {padded_n} (padded) is out of range for kernel='fused': expected fewer "
+            "than 2^31 elements per device (32-bit offsets); shard the training set over devices "
+            "(diffsim.score.sharded) or use kernel='xla'"
+        )
     points = _pad_to(_pad_to(points, 1, padded_n), 0, padded_p)
     bias = _pad_to(bias, 0, padded_p, jnp.inf)
 
-    kernel = partial(_kernel, block_k=block_k, n_blocks=padded_p // block_k, precision=precision)
-    rows = pl.BlockSpec((block_q,), lambda i: (i,))
+    kernel = partial(_kernel, block_k=block_k, n_blocks=blocks_per_split, precision=precision)
+    rows = pl.BlockSpec((None, block_q), lambda i, j: (j, i))
     compiler_params = None
     if not interpret:
         from jax.experimental.pallas import triton as plgpu
 
         warps = num_warps if num_warps is not None else (4 if padded_n <= 64 else 8)
         compiler_params = plgpu.CompilerParams(num_warps=warps, num_stages=num_stages)
-    vector = jax.ShapeDtypeStruct((padded_b,), x.dtype)
+    vector = jax.ShapeDtypeStruct((splits, padded_b), x.dtype)
     out = pl.pallas_call(
         kernel,
-        grid=(padded_b // block_q,),
+        grid=(padded_b // block_q, splits),
         in_specs=[
-            pl.BlockSpec((block_q, padded_n), lambda i: (i, 0)),
-            rows,
-            pl.BlockSpec((padded_p, padded_n), lambda i: (0, 0)),
-            pl.BlockSpec((padded_p,), lambda i: (0,)),
+            pl.BlockSpec((block_q, padded_n), lambda i, j: (i, 0)),
+            pl.BlockSpec((block_q,), lambda i, j: (i,)),
+            pl.BlockSpec((split_len, padded_n), lambda i, j: (j, 0)),
+            pl.BlockSpec((split_len,), lambda i, j: (j,)),
         ],
-        out_specs=[rows, rows, pl.BlockSpec((block_q, padded_n), lambda i: (i, 0)), rows, rows, rows],
-        out_shape=[vector, vector, jax.ShapeDtypeStruct((padded_b, padded_n), x.dtype), vector, vector,
-                   jax.ShapeDtypeStruct((padded_b,), jnp.int32)],
+        out_specs=[rows, rows, pl.BlockSpec((None, block_q, padded_n), lambda i, j: (j, i, 0)), rows, rows, rows],
+        out_shape=[vector, vector, jax.ShapeDtypeStruct((splits, padded_b, padded_n), x.dtype), vector, vector,
+                   jax.ShapeDtypeStruct((splits, padded_b), jnp.int32)],
         compiler_params=compiler_params,
         interpret=interpret,
         debug=debug,
         name="diffsim_empirical_posterior",
     )(xq, c2, points, bias)
     run_max, s0, s1, s2, tl, arg = out
-    return Accumulator(max=run_max[:b], s0=s0[:b], s1=s1[:b, :n], s2=s2[:b], tl=tl[:b],
-                       argmax=arg[:b] + index_offset)
+    first = (jnp.arange(splits, dtype=jnp.int32) * split_len)[:, None]
+    acc = Accumulator(max=run_max[:, :b], s0=s0[:, :b], s1=s1[:, :b, :n], s2=s2[:, :b], tl=tl[:, :b],
+                      argmax=arg[:, :b] + first)
+    acc = _merge_splits(acc) if splits > 1 else jax.tree_util.tree_map(lambda a: a[0], acc)
+    return acc._replace(argmax=acc.argmax + index_offset)
