@@ -67,6 +67,20 @@ WORKER = textwrap.dedent(
         fn(x + 1.0, 0.123, shard_training_set(2.0 * a, mesh, chunk_size=chunk))
         res[name + "/cache_size"] = np.array(fn._cache_size())
 
+    # the fused kernel on every device (run in Pallas' interpreter here), P and B sharded
+    import functools
+    from diffsim.score import fused
+    fused.fused_accumulate = functools.partial(fused.fused_accumulate, interpret=True, splits=2)
+    a = jax.random.normal(key_a, (1001, 12))
+    x = jax.random.normal(key_x, (b, 12))
+    x = x.at[:4].set(0.99 * a[:4] + 0.05 * x[:4])
+    mesh = make_mesh(points=4, batch=2)
+    fn = jax.jit(lambda x, t, tr: sharded_posterior(x, t, tr, mesh, kernel="fused"))
+    for t in times:
+        got = fn(x, t, shard_training_set(a, mesh, chunk_size=64))
+        for field in got._fields:
+            res[f"fused_grid4x2/{t}/{field}/sharded"] = np.asarray(getattr(got, field))
+
     # sampler: 40 SDE steps from noise, records every 10 steps
     p, n, bt = 500, 8, 16
     a = jax.random.normal(key_a, (p, n))
@@ -98,12 +112,15 @@ def eight_devices(tmp_path_factory):
     return dict(np.load(out))
 
 
-@pytest.mark.parametrize("layout", [row[0] for row in LAYOUTS])
+@pytest.mark.parametrize("layout", [row[0] for row in LAYOUTS] + ["fused_grid4x2"])
 def test_sharded_posterior_equals_single_device(eight_devices, layout):
+    """Each layout against the single-device XLA kernel; ``fused_grid4x2`` runs the fused Pallas
+    kernel (interpreted, 2 splits) on each of 4 x 2 devices."""
     res = eight_devices
+    reference = "grid4x2" if layout == "fused_grid4x2" else layout  # same points and queries
     for t in TIMES:
         for field in ("denoised", "log_norm", "max_weight", "argmax", "y2", "entropy"):
-            single = res[f"{layout}/{t}/{field}/single"]
+            single = res[f"{reference}/{t}/{field}/single"]
             sharded = res[f"{layout}/{t}/{field}/sharded"]
             assert sharded.shape == single.shape == ((B, 12) if field == "denoised" else (B,))
             if field == "argmax":
