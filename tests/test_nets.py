@@ -365,6 +365,33 @@ def test_operational_times_and_power_law_fit():
     assert b == pytest.approx(1.5) and c == pytest.approx(3.0) and b_err < 1e-6
 
 
+def test_tau_mem_scaling_recovers_the_exponent_at_every_threshold_and_drops_incomplete_P():
+    """Synthetic curves m(s) = 1 / (1 + (tau_P / s)^2) with tau_P = 20 P^1.5 (seed-to-seed factor
+    0.9 / 1 / 1.1): the crossing of level L is tau_P (L / (1 - L))^(1/2), so the exponent is 1.5 at
+    every threshold. A P where one seed stops short of the threshold is left out of the fit."""
+    from diffsim.studies.denoiser import DenoiserResult
+
+    config = dataclasses.replace(STUDY, n_train=(4, 8, 16, 32), n_seeds=3)
+    steps = np.unique(np.round(np.geomspace(10, 2e5, 200)).astype(int))
+    rows = []
+    for p in config.n_train:
+        for seed, factor in enumerate((0.9, 1.0, 1.1)):
+            curve = 1.0 / (1.0 + (factor * 20 * p**1.5 / steps) ** 2)
+            if p == 32 and seed == 2:
+                curve = np.minimum(curve, 0.6)  # never reaches 0.75
+            rows += [{"width": 128, "P": p, "seed": seed, "step": int(s), "quantity": "memorization", "t": None,
+                      "value": float(v)} for s, v in zip(steps, curve)]
+    scaling = DenoiserResult.from_rows(config, rows).tau_mem_scaling((0.25, 0.5, 0.75))
+    assert [r["threshold"] for r in scaling] == [0.25, 0.5, 0.75]
+    for r in scaling:
+        assert r["exponent"] == pytest.approx(1.5, abs=0.01), r
+        expected = 20 * 16**1.5 * math.sqrt(r["threshold"] / (1 - r["threshold"]))
+        assert r["tau_mem"][16] == pytest.approx(expected, rel=0.01)
+        assert r["reached"][32] == (2 if r["threshold"] == 0.75 else 3)
+    assert scaling[2]["fitted_P"] == [4, 8, 16] and scaling[2]["tau_mem"][32] is None
+    assert scaling[0]["fitted_P"] == [4, 8, 16, 32]
+
+
 def test_masked_training_set_sees_only_the_real_points():
     pts = jax.random.normal(jax.random.PRNGKey(0), (40, 3))
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 3))

@@ -214,15 +214,19 @@ def _coefficients(x, t):
     return mt / dt, mt * mt / dt
 
 
+def _logit_coefficients(x, t):
+    """``(m/Delta, m^2/Delta)`` per query, the second floored at the smallest normal number so that
+    a masked point (``|a|^2/2 = inf``) always gets the logit -inf, also where ``m^2`` underflows
+    (t > 43 in fp32); for a real point the floor changes its logit by less than 1e-30."""
+    coef, c2 = _coefficients(x, t)
+    return coef, jnp.maximum(c2, jnp.finfo(x.dtype).tiny)
+
+
 def _augmented_queries(x, t):
     """``[B, N + 1]`` queries ``[(m/Delta) x, -m^2/Delta]``: against a chunk augmented with the
-    column ``|a|^2/2`` (:func:`_augmented_chunk`), one matmul gives the logits, bias included.
-
-    ``m^2/Delta`` is floored at the smallest normal number so that a masked point (``|a|^2/2 =
-    inf``) always gets the logit -inf, also where ``m^2`` underflows (t > 43 in fp32); for a real
-    point the floor changes its logit by less than 1e-30."""
-    coef, c2 = _coefficients(x, t)
-    c2 = jnp.maximum(c2, jnp.finfo(x.dtype).tiny)
+    column ``|a|^2/2`` (:func:`_augmented_chunk`), one matmul gives the logits, bias included
+    (``m^2/Delta`` floored: :func:`_logit_coefficients`)."""
+    coef, c2 = _logit_coefficients(x, t)
     return jnp.concatenate([coef[:, None] * x, -c2[:, None]], axis=1)
 
 

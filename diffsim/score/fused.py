@@ -4,13 +4,12 @@ The XLA kernel of :mod:`diffsim.score.empirical` scans over chunks of the traini
 each chunk's ``[B, K]`` logits go to device memory between the logits matmul, the exponentials and
 the weighted-sum matmul, and the pass is memory-bound for N <= 64 (``benchmarks/README.md``: 0.1-0.6
 of the H100's fp32 peak). This kernel is the flash-attention pattern applied to the posterior over
-training points: each program owns ``block_q`` queries, walks the whole training set in blocks of
-``block_k`` points, and keeps the logits, the running max and every accumulator of
-:class:`~diffsim.score.empirical.Accumulator` (``s0``, ``s1``, ``s2``, ``tl``, ``argmax``) in
-registers; only the ``[B, N + 5]`` accumulator reaches memory. As in flash-decoding, the training
-set is also split into contiguous parts walked by separate programs (B = 256 queries make only two
-query blocks, too few programs for a GPU), and the per-part accumulators are merged by the sharded
-kernel's rule. Its output is the same
+training points: each program owns ``block_q`` queries and one contiguous part of the training
+set, walks that part in blocks of ``block_k`` points, and keeps the logits, the running max and
+every accumulator of :class:`~diffsim.score.empirical.Accumulator` (``s0``, ``s1``, ``s2``, ``tl``,
+``argmax``) in registers; only one ``[B, N + 5]`` accumulator per part reaches memory. The parts
+are flash-decoding's split (B = 256 queries make only two query blocks, too few programs for a
+GPU); their accumulators are merged by the sharded kernel's rule. The output is the same
 ``Accumulator`` as :func:`~diffsim.score.empirical.accumulate`, so :func:`finalize`, ``merge`` and
 the sharded kernel (:mod:`diffsim.score.sharded`) use it unchanged.
 
@@ -40,7 +39,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from diffsim import _validate
-from diffsim.score.empirical import HIGHEST, Accumulator, TrainingSet, _coefficients
+from diffsim.score.empirical import HIGHEST, Accumulator, TrainingSet, _logit_coefficients
 
 __all__ = ["fused_accumulate", "default_blocks", "default_splits"]
 
@@ -178,8 +177,7 @@ def fused_accumulate(x, t, train: TrainingSet, *, precision=HIGHEST, index_offse
     if not interpret:
         _require_gpu()
     padded_n = max(16, _next_power_of_two(n))
-    coef, c2 = _coefficients(x, t)
-    c2 = jnp.maximum(c2, jnp.finfo(x.dtype).tiny)
+    coef, c2 = _logit_coefficients(x, t)
     padded_b = -(-b // block_q) * block_q
     xq = _pad_to(_pad_to(coef[:, None] * x, 1, padded_n), 0, padded_b)
     c2 = _pad_to(c2, 0, padded_b, 1.0)
