@@ -447,6 +447,37 @@ class DenoiserResult:
             out[str(width)] = res
         return out
 
+    def tau_mem_scaling(self, thresholds=(0.25, 0.5, 0.75)) -> list[dict]:
+        """The exponent of ``tau_mem ~ c P^b`` per width and per memorization threshold, read from
+        the memorization curves (so any threshold, not only ``mem_threshold``).
+
+        Per member, tau is :func:`crossing_step` of its memorization curve at the threshold. A P
+        enters the fit only if every seed reached the threshold (a mean over the seeds that did
+        would be biased low); the fit is :func:`fit_power_law` of the means weighted by their
+        stderr. One row per (width, threshold): ``exponent``, ``exponent_stderr``, ``prefactor``,
+        ``fitted_P`` (the complete P), ``tau_mem`` and ``tau_mem_stderr`` per P (None where
+        incomplete) and ``reached`` per P (seeds that reached it).
+        """
+        out = []
+        for width in self.config.widths:
+            for level in thresholds:
+                level = _validate.in_range("threshold", level, 0.0, 1.0, closed=False)
+                means, errs, reached = {}, {}, {}
+                for p in self.config.n_train:
+                    taus = np.asarray([crossing_step(r.steps, r.curves["memorization"], level)
+                                       for r in self.members if r.width == width and r.n_train == p], dtype=float)
+                    reached[p] = int(np.sum(np.isfinite(taus)))
+                    complete = taus.size > 0 and reached[p] == taus.size
+                    means[p] = float(taus.mean()) if complete else None
+                    errs[p] = float(taus.std(ddof=1) / math.sqrt(taus.size)) if complete and taus.size > 1 else None
+                fitted = [p for p in self.config.n_train if means[p] is not None]
+                b, b_err, c = fit_power_law(fitted, [means[p] for p in fitted],
+                                            [np.nan if errs[p] is None else errs[p] for p in fitted])
+                out.append({"width": width, "threshold": level, "exponent": _none(b), "exponent_stderr": _none(b_err),
+                            "prefactor": _none(c), "fitted_P": fitted, "tau_mem": means, "tau_mem_stderr": errs,
+                            "reached": reached})
+        return out
+
     def rows(self) -> list[dict]:
         """Tidy table: one row per (width, P, seed, step, quantity[, t]) of every curve, one per
         member for ``tau_gen`` and ``tau_mem`` (step None), and one per P for the theory collapse
