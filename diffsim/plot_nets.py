@@ -17,6 +17,7 @@ import numpy as np
 
 from diffsim.plot import plt, save_figure
 from diffsim.process import delta
+from diffsim.studies.denoiser import crossing_step
 
 __all__ = [
     "draw_memorization",
@@ -25,6 +26,8 @@ __all__ = [
     "draw_score_errors",
     "draw_memorization_vs_width",
     "draw_memorization_vs_n_train",
+    "draw_tau_mem_by_width",
+    "draw_tau_mem_exponents",
     "plot_memorization_dynamics",
     "plot_score_errors",
     "plot_memorization_vs_capacity",
@@ -206,7 +209,7 @@ def _draw_final_memorization(ax, result, *, along: str, lines: str) -> None:
     cfg = result.config
     rows = result.summary()
     values = {"width": cfg.widths, "P": cfg.n_train}
-    colors = _p_colors(len(cfg.n_train)) if lines == "P" else plt.cm.plasma(np.linspace(0.05, 0.85, len(cfg.widths)))
+    colors = _p_colors(len(cfg.n_train)) if lines == "P" else _width_colors(len(cfg.widths))
     for v, color in zip(values[lines], colors):
         sub = [r for r in rows if r[lines] == v]
         ax.errorbar([r[along] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
@@ -216,6 +219,57 @@ def _draw_final_memorization(ax, result, *, along: str, lines: str) -> None:
     ax.set_xlabel("network width (hidden units per layer)" if along == "width" else "training-set size P (points)")
     ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
     ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+
+
+def _width_colors(n: int):
+    return plt.cm.plasma(np.linspace(0.05, 0.85, n))
+
+
+def draw_tau_mem_by_width(ax, result, threshold: float = 0.5) -> None:
+    """tau_mem (memorized fraction reaching ``threshold``) vs P, one line per width: mean ± stderr
+    where every seed reached it, an open marker (the mean over the seeds that did: a lower bound,
+    not fitted) where only some did, the fitted ``c P^b`` of :meth:`DenoiserResult.tau_mem_scaling`
+    with b ± stderr in the legend, and a ``P^1`` guide."""
+    cfg = result.config
+    ps = np.asarray(cfg.n_train, dtype=float)
+    rows = result.tau_mem_scaling((threshold,))
+    for row, color in zip(rows, _width_colors(len(cfg.widths))):
+        y = np.array([_value(row["tau_mem"][p]) for p in cfg.n_train])
+        e = np.array([_value(row["tau_mem_stderr"][p]) for p in cfg.n_train])
+        label = f"width {row['width']}"
+        if row["exponent"] is not None:
+            err = "" if row["exponent_stderr"] is None else f" \\pm {row['exponent_stderr']:.2f}"
+            label += f": $\\propto P^{{{row['exponent']:.2f}{err}}}$ ({len(row['fitted_P'])} P)"
+            ax.plot(ps, row["prefactor"] * ps ** row["exponent"], "-", color=color, lw=1)
+        ax.errorbar(ps, y, yerr=np.where(np.isfinite(e), e, 0.0), fmt="o", color=color, ms=5, capsize=2, label=label)
+        for p in cfg.n_train:
+            if row["tau_mem"][p] is None and row["reached"][p] > 0:
+                taus = [crossing_step(r.steps, r.curves["memorization"], threshold) for r in _members(result, row["width"], p)]
+                ax.plot([p], [np.nanmean(taus)], "o", mfc="none", color=color, ms=6)
+    ax.plot([], [], "o", mfc="none", color="0.4", label="some seeds only (lower bound, not fitted)")
+    first = [_value(r["tau_mem"][cfg.n_train[0]]) for r in rows]
+    if np.any(np.isfinite(first)):
+        ax.plot(ps, np.nanmin(first) * ps / ps[0], "--", color="0.5", lw=0.9, label="$\\propto P$ (THEORY section 11)")
+    _log_x_ticks(ax, cfg.n_train)
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set size P (points)")
+    ax.set_ylabel(f"$\\tau_{{mem}}$: step where the memorized fraction reaches {threshold:g}")
+    ax.legend(fontsize=7)
+
+
+def draw_tau_mem_exponents(ax, result, thresholds=(0.25, 0.5, 0.75)) -> None:
+    """Fitted exponent b of tau_mem ~ P^b vs the memorization threshold defining tau_mem, one line
+    per width (± stderr of the fit), against the b = 1 of THEORY section 11."""
+    rows = result.tau_mem_scaling(thresholds)
+    for width, color in zip(result.config.widths, _width_colors(len(result.config.widths))):
+        sub = [r for r in rows if r["width"] == width]
+        ax.errorbar([r["threshold"] for r in sub], [_value(r["exponent"]) for r in sub],
+                    yerr=[_value(r["exponent_stderr"]) if r["exponent_stderr"] is not None else 0.0 for r in sub],
+                    fmt="-o", ms=4, capsize=2, color=color, label=f"width {width}")
+    ax.axhline(1.0, color="0.5", ls="--", lw=0.9, label="b = 1 (THEORY section 11)")
+    ax.set_xlabel("memorized-fraction threshold defining $\\tau_{mem}$")
+    ax.set_ylabel("exponent b of $\\tau_{mem} \\propto P^b$")
     ax.legend(fontsize=7)
 
 
