@@ -98,6 +98,14 @@ def test_accumulate_dispatches_to_the_fused_kernel(monkeypatch):
     np.testing.assert_array_equal(stats["argmax"], ref_stats["argmax"])
 
 
+def test_fused_kernel_does_not_recompile_when_time_or_data_change():
+    a, x = _problem(300, 8, 16, jnp.float32)
+    fn = jax.jit(partial(fused.fused_accumulate, interpret=True, splits=2))
+    fn(x, 0.2, TrainingSet.from_points(a, chunk_size=128))
+    fn(x + 1.0, 0.7, TrainingSet.from_points(2.0 * a, chunk_size=128))
+    assert fn._cache_size() == 1
+
+
 def test_fused_kernel_is_refused_off_gpu_and_unknown_kernels_are_named():
     a, x = _problem(100, 4, 3, jnp.float32)
     train = TrainingSet.from_points(a)
