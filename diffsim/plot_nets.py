@@ -28,6 +28,7 @@ __all__ = [
     "draw_memorization_vs_n_train",
     "draw_tau_mem_by_width",
     "draw_tau_mem_exponents",
+    "draw_tau_mem_exponent_vs_lr",
     "plot_memorization_dynamics",
     "plot_score_errors",
     "plot_memorization_vs_capacity",
@@ -269,6 +270,31 @@ def draw_tau_mem_exponents(ax, result, thresholds=(0.25, 0.5, 0.75)) -> None:
                     fmt="-o", ms=4, capsize=2, color=color, label=f"width {width}")
     ax.axhline(1.0, color="0.5", ls="--", lw=0.9, label="b = 1 (THEORY section 11)")
     ax.set_xlabel("memorized-fraction threshold defining $\\tau_{mem}$")
+    ax.set_ylabel("exponent b of $\\tau_{mem} \\propto P^b$")
+    ax.legend(fontsize=7)
+
+
+def draw_tau_mem_exponent_vs_lr(ax, results, thresholds=(0.25, 0.5, 0.75)) -> None:
+    """Fitted exponent b of tau_mem ~ P^b vs Adam's learning rate, one line per threshold; ``results``
+    are DenoiserResults of one width that differ in ``learning_rate`` only (a threshold that some
+    P did not reach at every seed is fitted over fewer P: marked open)."""
+    results = sorted(results, key=lambda r: r.config.learning_rate)
+    colors = plt.cm.viridis(np.linspace(0.1, 0.8, len(thresholds)))
+    for level, color in zip(thresholds, colors):
+        lrs, bs, errs, full = [], [], [], []
+        for result in results:
+            row = result.tau_mem_scaling((level,))[0]
+            lrs.append(result.config.learning_rate)
+            bs.append(_value(row["exponent"]))
+            errs.append(_value(row["exponent_stderr"]) if row["exponent_stderr"] is not None else 0.0)
+            full.append(len(row["fitted_P"]) == len(result.config.n_train))
+        ax.errorbar(lrs, bs, yerr=errs, fmt="-", color=color, capsize=2, label=f"threshold {level:g}")
+        for lr, b, ok in zip(lrs, bs, full):
+            ax.plot([lr], [b], "o", color=color, mfc=color if ok else "none", ms=5)
+    ax.plot([], [], "o", mfc="none", color="0.4", label="fitted over fewer P")
+    ax.axhline(1.0, color="0.5", ls="--", lw=0.9, label="b = 1 (THEORY section 11)")
+    _log_x_ticks(ax, sorted({r.config.learning_rate for r in results}))
+    ax.set_xlabel("Adam learning rate")
     ax.set_ylabel("exponent b of $\\tau_{mem} \\propto P^b$")
     ax.legend(fontsize=7)
 
