@@ -238,13 +238,19 @@ def _augmented_chunk(chunk, half_sq, mask):
 
 def _chunk_accumulator(xa, chunk, half_sq, mask, offset, precision) -> Accumulator:
     """Accumulator of one chunk for the augmented queries ``xa [B, N + 1]``
-    (:func:`_augmented_queries`).
-
-    The logits come out of one matmul against the augmented chunk (no separate pass adds the
-    ``|a|^2`` term and the mask over the ``[B, K]`` logits). The argmax is the first column whose
-    logit equals the row max (``shifted == 0``), a plain min-reduction that fuses with the others
-    instead of a variadic argmax reduce."""
+    (:func:`_augmented_queries`): the logits come out of one matmul against the augmented chunk (no
+    separate pass adds the ``|a|^2`` term and the mask over the ``[B, K]`` logits)."""
     logits = jnp.matmul(xa, _augmented_chunk(chunk, half_sq, mask).T, precision=precision)
+    return logits_accumulator(logits, chunk, offset, precision)
+
+
+def logits_accumulator(logits, chunk, offset, precision) -> Accumulator:
+    """Accumulator of one chunk of points ``chunk [K, N]`` from its logits ``[B, K]`` (-inf for
+    masked points); ``offset`` is the global index of its first point. Shared by the XLA scan and
+    the fused kernel (:mod:`diffsim.score.fused`), which merge it into their running accumulator.
+
+    The argmax is the first column whose logit equals the row max (``shifted == 0``), a plain
+    min-reduction that fuses with the others instead of a variadic argmax reduce."""
     cmax = jnp.max(logits, axis=1)
     safe = jnp.where(jnp.isfinite(cmax), cmax, 0.0)
     shifted = logits - safe[:, None]

@@ -39,7 +39,15 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from diffsim import _validate
-from diffsim.score.empirical import HIGHEST, Accumulator, TrainingSet, _logit_coefficients
+from diffsim.score.empirical import (
+    HIGHEST,
+    Accumulator,
+    TrainingSet,
+    _logit_coefficients,
+    empty_accumulator,
+    logits_accumulator,
+    merge,
+)
 
 __all__ = ["fused_accumulate", "default_blocks", "default_splits"]
 
@@ -82,56 +90,22 @@ def default_splits(n_query_blocks: int, n_point_blocks: int, device=None) -> int
 def _kernel(xq_ref, c2_ref, pts_ref, hsq_ref, max_ref, s0_ref, s1_ref, s2_ref, tl_ref, arg_ref, *,
             block_k: int, n_blocks: int, precision):
     """One program: ``block_q`` queries against the ``n_blocks`` blocks of ``block_k`` training
-    points of one split."""
+    points of one split, each block's accumulator (the XLA scan's :func:`logits_accumulator`)
+    merged into the running one in registers (:func:`merge`)."""
     xq = xq_ref[...]  # [block_q, Np], scaled by m/Delta
     c2 = c2_ref[...]  # [block_q], m^2/Delta (floored > 0)
-    block_q = xq.shape[0]
-    dtype = xq.dtype
-    column = jax.lax.broadcasted_iota(jnp.int32, (block_q, block_k), 1)
 
-    def body(k, carry):
-        run_max, s0, s1, s2, tl, arg = carry
+    def body(k, acc):
         rows = pl.ds(k * block_k, block_k)
         a = pts_ref[rows, :]  # [block_k, Np]
-        bias = hsq_ref[rows]  # [block_k], +inf for padding
         logits = jax.lax.dot_general(xq, a, (((1,), (1,)), ((), ())), precision=precision,
-                                     preferred_element_type=dtype)
-        logits = logits - c2[:, None] * bias[None, :]
-        block_max = jnp.max(logits, axis=1)
-        new_max = jnp.maximum(run_max, block_max)
-        safe = jnp.where(new_max > -jnp.inf, new_max, 0.0)
-        seen = s0 > 0
-        factor = jnp.where(seen, jnp.exp(run_max - safe), 0.0)
-        shift = jnp.where(seen, run_max - safe, 0.0)
-        shifted = logits - safe[:, None]
-        e = jnp.exp(shifted)
-        first = jnp.min(jnp.where(logits == block_max[:, None], column, block_k - 1), axis=1)
-        weighted = jax.lax.dot_general(e, a, (((1,), (0,)), ((), ())), precision=precision,
-                                       preferred_element_type=dtype)
-        return (
-            new_max,
-            factor * s0 + jnp.sum(e, axis=1),
-            factor[:, None] * s1 + weighted,
-            factor * factor * s2 + jnp.sum(e * e, axis=1),
-            factor * (tl + shift * s0) + jnp.sum(jnp.where(e > 0, e * shifted, 0.0), axis=1),
-            jnp.where(block_max > run_max, first + k * block_k, arg),
-        )
+                                     preferred_element_type=xq.dtype)
+        logits = logits - c2[:, None] * hsq_ref[rows][None, :]  # bias +inf for padding: -inf
+        return merge(acc, logits_accumulator(logits, a, k * block_k, precision))
 
-    init = (
-        jnp.full((block_q,), -jnp.inf, dtype),
-        jnp.zeros((block_q,), dtype),
-        jnp.zeros(xq.shape, dtype),
-        jnp.zeros((block_q,), dtype),
-        jnp.zeros((block_q,), dtype),
-        jnp.zeros((block_q,), jnp.int32),
-    )
-    run_max, s0, s1, s2, tl, arg = jax.lax.fori_loop(0, n_blocks, body, init)
-    max_ref[...] = run_max
-    s0_ref[...] = s0
-    s1_ref[...] = s1
-    s2_ref[...] = s2
-    tl_ref[...] = tl
-    arg_ref[...] = arg
+    acc = jax.lax.fori_loop(0, n_blocks, body, empty_accumulator(xq.shape[0], xq.shape[1], xq.dtype))
+    for ref, value in zip((max_ref, s0_ref, s1_ref, s2_ref, tl_ref, arg_ref), acc):
+        ref[...] = value
 
 
 def _merge_splits(acc: Accumulator) -> Accumulator:
