@@ -17,7 +17,6 @@ import numpy as np
 
 from diffsim.plot import plt, save_figure
 from diffsim.process import delta
-from diffsim.studies.denoiser import crossing_step
 
 __all__ = [
     "draw_memorization",
@@ -244,10 +243,8 @@ def draw_tau_mem_by_width(ax, result, threshold: float = 0.5) -> None:
             label += f": $\\propto P^{{{row['exponent']:.2f}{err}}}$ ({len(row['fitted_P'])} P)"
             ax.plot(ps, row["prefactor"] * ps ** row["exponent"], "-", color=color, lw=1)
         ax.errorbar(ps, y, yerr=np.where(np.isfinite(e), e, 0.0), fmt="o", color=color, ms=5, capsize=2, label=label)
-        for p in cfg.n_train:
-            if row["tau_mem"][p] is None and row["reached"][p] > 0:
-                taus = [crossing_step(r.steps, r.curves["memorization"], threshold) for r in _members(result, row["width"], p)]
-                ax.plot([p], [np.nanmean(taus)], "o", mfc="none", color=color, ms=6)
+        lower = [p for p in cfg.n_train if row["tau_mem_lower"][p] is not None]
+        ax.plot(lower, [row["tau_mem_lower"][p] for p in lower], "o", mfc="none", color=color, ms=6)
     ax.plot([], [], "o", mfc="none", color="0.4", label="some seeds only (lower bound, not fitted)")
     first = [_value(r["tau_mem"][cfg.n_train[0]]) for r in rows]
     if np.any(np.isfinite(first)):

@@ -389,6 +389,9 @@ def test_tau_mem_scaling_recovers_the_exponent_at_every_threshold_and_drops_inco
         assert r["tau_mem"][16] == pytest.approx(expected, rel=0.01)
         assert r["reached"][32] == (2 if r["threshold"] == 0.75 else 3)
     assert scaling[2]["fitted_P"] == [4, 8, 16] and scaling[2]["tau_mem"][32] is None
+    lower = 20 * 32**1.5 * math.sqrt(3) * (0.9 + 1.0) / 2  # the two seeds that reach 0.75
+    assert scaling[2]["tau_mem_lower"][32] == pytest.approx(lower, rel=0.01)
+    assert scaling[0]["tau_mem_lower"][32] is None
     assert scaling[0]["fitted_P"] == [4, 8, 16, 32]
 
 

@@ -456,26 +456,28 @@ class DenoiserResult:
         would be biased low); the fit is :func:`fit_power_law` of the means weighted by their
         stderr. One row per (width, threshold): ``exponent``, ``exponent_stderr``, ``prefactor``,
         ``fitted_P`` (the complete P), ``tau_mem`` and ``tau_mem_stderr`` per P (None where
-        incomplete) and ``reached`` per P (seeds that reached it).
+        incomplete), ``reached`` per P (seeds that reached it) and ``tau_mem_lower`` per P (where
+        only some seeds reached it, their mean: a lower bound; else None).
         """
         out = []
         for width in self.config.widths:
             for level in thresholds:
                 level = _validate.in_range("threshold", level, 0.0, 1.0, closed=False)
-                means, errs, reached = {}, {}, {}
+                means, errs, reached, lower = {}, {}, {}, {}
                 for p in self.config.n_train:
                     taus = np.asarray([crossing_step(r.steps, r.curves["memorization"], level)
                                        for r in self.members if r.width == width and r.n_train == p], dtype=float)
                     reached[p] = int(np.sum(np.isfinite(taus)))
                     complete = taus.size > 0 and reached[p] == taus.size
                     means[p] = float(taus.mean()) if complete else None
+                    lower[p] = float(np.nanmean(taus)) if 0 < reached[p] < taus.size else None
                     errs[p] = float(taus.std(ddof=1) / math.sqrt(taus.size)) if complete and taus.size > 1 else None
                 fitted = [p for p in self.config.n_train if means[p] is not None]
                 b, b_err, c = fit_power_law(fitted, [means[p] for p in fitted],
                                             [np.nan if errs[p] is None else errs[p] for p in fitted])
                 out.append({"width": width, "threshold": level, "exponent": _none(b), "exponent_stderr": _none(b_err),
                             "prefactor": _none(c), "fitted_P": fitted, "tau_mem": means, "tau_mem_stderr": errs,
-                            "reached": reached})
+                            "reached": reached, "tau_mem_lower": lower})
         return out
 
     def rows(self) -> list[dict]:
