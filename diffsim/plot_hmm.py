@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from diffsim.plot import save_figure  # noqa: E402
-from diffsim.studies._common import asymptotic_spectrum  # noqa: E402
+from diffsim.theory.hmm import asymptotic_spectrum  # noqa: E402
 from diffsim.theory.collapse import collapse_time_hmm_linear  # noqa: E402
 from diffsim.theory.rem import free_energy, mean_y2  # noqa: E402
 from diffsim.theory.traps import basin_radius  # noqa: E402

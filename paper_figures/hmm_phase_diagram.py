@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note
-from diffsim.studies.hmm_collapse import hmm_collapse_theory
+from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.collapse import collapse_time_hmm_linear
 
 EXPERIMENTS = ("hmm_collapse",)

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note
-from diffsim.studies._common import asymptotic_spectrum
+from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.rem import free_energy, mean_y2
 
 EXPERIMENTS = ("rem",)

@@ -83,12 +83,11 @@ def _hmm_theory(alpha: float, alpha_d, nonlinearity) -> dict:
     """Hidden-manifold theory (sections 4 and 6): ``t_collapse`` and ``t_onset`` of the Gaussian with the
     model's ``N -> inf`` spectrum (Marchenko-Pastur for linear phi, [derived]; Gaussian-equivalent for
     nonlinear phi, an approximation), plus the linear-HMM and isotropic collapse times."""
-    from diffsim.data.hmm import NONLINEARITIES, gaussian_equivalent_spectrum
-    from diffsim.studies.hmm_collapse import hmm_collapse_theory
+    from diffsim.theory.hmm import NONLINEARITIES, asymptotic_spectrum, hmm_collapse_theory
 
     alpha_d = _validate.positive("alpha-d", alpha_d, upper=1.0)
     _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
-    spectrum = gaussian_equivalent_spectrum(Spectrum.marchenko_pastur(alpha_d), nonlinearity)
+    spectrum = asymptotic_spectrum("hmm", alpha_d, nonlinearity)
     theory = hmm_collapse_theory(alpha, alpha_d, nonlinearity)
     return {
         "sigma": 1.0,

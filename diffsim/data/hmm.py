@@ -27,6 +27,12 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.process import delta, m
+from diffsim.theory.hmm import (
+    NONLINEARITIES,
+    ActivationMoments,
+    activation_moments,
+    gaussian_equivalent_spectrum,
+)
 from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
@@ -37,54 +43,7 @@ __all__ = [
     "SpikedGaussian",
 ]
 
-NONLINEARITIES = ("linear", "tanh", "sign", "relu")
 DEFAULT_CHUNK = 65_536
-
-
-# --------------------------------------------------------------------------- activation moments
-
-
-@dataclass(frozen=True)
-class ActivationMoments:
-    """Moments of the raw activation under ``g ~ N(0, 1)`` and of its normalised version.
-
-    ``mean = E phi_raw(g)``, ``std = sd phi_raw(g)``; the normalised ``phi = (phi_raw - mean) / std``
-    has linear coefficient ``mu1 = E[g phi(g)]`` and non-linear part ``mu_star2 = 1 - mu1^2``.
-    """
-
-    mean: float
-    std: float
-    mu1: float
-
-    @property
-    def mu_star2(self) -> float:
-        return max(0.0, 1.0 - self.mu1**2)
-
-
-def _gauss_legendre_normal(half_width: float = 12.0, panels: int = 48, nodes: int = 16):
-    """Nodes and weights of ``E f(g)``, ``g ~ N(0, 1)``: composite Gauss-Legendre on ``[-12, 12]``."""
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    edges = np.linspace(-half_width, half_width, panels + 1)
-    half = 0.5 * np.diff(edges)[:, None]
-    g = (edges[:-1, None] + half * (x + 1.0)).ravel()
-    weight = (half * w).ravel() * np.exp(-0.5 * g**2) / math.sqrt(2.0 * math.pi)
-    return g, weight
-
-
-def activation_moments(nonlinearity: str) -> ActivationMoments:
-    """:class:`ActivationMoments` of ``nonlinearity`` (closed forms; ``tanh`` by quadrature to ~1e-14)."""
-    _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
-    if nonlinearity == "linear":
-        return ActivationMoments(0.0, 1.0, 1.0)
-    if nonlinearity == "sign":
-        return ActivationMoments(0.0, 1.0, math.sqrt(2.0 / math.pi))
-    if nonlinearity == "relu":
-        mean = 1.0 / math.sqrt(2.0 * math.pi)
-        std = math.sqrt(0.5 - 1.0 / (2.0 * math.pi))
-        return ActivationMoments(mean, std, 0.5 / std)
-    g, w = _gauss_legendre_normal()
-    std = math.sqrt(float(np.sum(w * np.tanh(g) ** 2)))
-    return ActivationMoments(0.0, std, float(np.sum(w * g * np.tanh(g))) / std)
 
 
 def _raw(nonlinearity: str, h):
@@ -329,14 +288,6 @@ class HiddenManifold:
     def log_density(self, x, t):
         """Exact ``log p_t(x)`` (``linear`` only), ``[B]``."""
         return self._exact().log_density(x, t)
-
-
-def gaussian_equivalent_spectrum(spectrum: Spectrum, nonlinearity: str) -> Spectrum:
-    """Map a linear-HMM spectrum ``lambda`` to ``mu1^2 lambda + mu_*^2`` (identity for ``linear``)."""
-    mom = activation_moments(nonlinearity)
-    if nonlinearity == "linear":
-        return spectrum
-    return Spectrum(mom.mu1**2 * spectrum.eigenvalues + mom.mu_star2, spectrum.weights)
 
 
 def _tanh_covariance(sv: np.ndarray, rho: np.ndarray, nodes: int = 32) -> np.ndarray:

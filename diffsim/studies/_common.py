@@ -13,7 +13,7 @@ from diffsim.data.hmm import NONLINEARITIES
 from diffsim.score import TrainingSet
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "validate_data", "build", "asymptotic_spectrum", "config_json", "n_points"]
+__all__ = ["LANDSCAPE_DATA", "validate_data", "build", "config_json", "n_points"]
 
 LANDSCAPE_DATA = ("gaussian", "hmm")
 
@@ -38,16 +38,6 @@ def build(name: str, n: int, alpha: float, alpha_d: float, nonlinearity: str, ke
     train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), p))
     spectrum = Spectrum.from_eigenvalues(model.covariance_spectrum())
     return model, train, spectrum, math.log(p) / n
-
-
-def asymptotic_spectrum(name: str, alpha_d: float, nonlinearity: str) -> Spectrum:
-    """``N -> inf`` spectrum: isotropic unit variance, Marchenko-Pastur (linear HMM) or the
-    Gaussian-equivalent MP spectrum (nonlinear HMM, an approximation)."""
-    if name == "gaussian":
-        return Spectrum.isotropic(1.0)
-    from diffsim.data.hmm import gaussian_equivalent_spectrum
-
-    return gaussian_equivalent_spectrum(Spectrum.marchenko_pastur(alpha_d), nonlinearity)
 
 
 def config_json(config) -> dict:

@@ -26,6 +26,7 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.theory.collapse import collapse_time, collapse_time_isotropic, excess_entropy
+from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
 from diffsim.observe import (
     bootstrap,
@@ -119,10 +120,8 @@ def collapse_theory(config: CollapseConfig, n: int | None = None, model=None) ->
     ``data="hmm"``: ``t_collapse`` is the Marchenko-Pastur value for linear phi ([derived]) and the
     Gaussian-equivalent value for nonlinear phi (an approximation), with ``t_collapse_linear_hmm``,
     ``t_collapse_gaussian_equivalent`` and ``t_collapse_isotropic`` (unstructured data at the same
-    alpha) for comparison (:func:`diffsim.studies.hmm_collapse.hmm_collapse_theory`)."""
+    alpha) for comparison (:func:`diffsim.theory.hmm.hmm_collapse_theory`)."""
     if config.data == "hmm":
-        from diffsim.studies.hmm_collapse import hmm_collapse_theory
-
         out = hmm_collapse_theory(config.alpha, config.alpha_d, config.nonlinearity)
         out = {"t_collapse": out["t_collapse_gaussian_equivalent"], **out}
     else:

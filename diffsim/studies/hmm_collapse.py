@@ -33,11 +33,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.data.hmm import NONLINEARITIES, gaussian_equivalent_spectrum
+from diffsim.data.hmm import NONLINEARITIES
 from diffsim.observe import crossing_time, extrapolate_inverse_n
 from diffsim.score import TrainingSet
 from diffsim.studies._queries import noised_training_queries, query_statistics
 from diffsim.theory.collapse import collapse_time, collapse_time_hmm_linear, collapse_time_isotropic
+from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
 
 __all__ = ["MODELS", "ESTIMATORS", "HmmCollapseConfig", "HmmCollapseResult", "run_hmm_collapse", "hmm_collapse_theory"]
@@ -77,18 +78,6 @@ class HmmCollapseConfig:
         _validate.integer("seed", self.seed, minimum=0)
         _validate.integer("n_bootstrap", self.n_bootstrap, minimum=10)
         return self
-
-
-def hmm_collapse_theory(alpha: float, alpha_d: float, nonlinearity: str = "linear") -> dict:
-    """``N -> inf`` collapse times (section 4): ``t_collapse_linear_hmm`` (Marchenko-Pastur, [derived]),
-    ``t_collapse_gaussian_equivalent`` (spectrum ``mu1^2 lambda_MP + mu_*^2``; equal to the linear value
-    for ``linear``; an approximation otherwise) and ``t_collapse_isotropic`` (``N(0, I)`` at the same alpha)."""
-    mp = Spectrum.marchenko_pastur(alpha_d)
-    return {
-        "t_collapse_linear_hmm": float(collapse_time_hmm_linear(alpha, alpha_d)),
-        "t_collapse_gaussian_equivalent": float(collapse_time(alpha, gaussian_equivalent_spectrum(mp, nonlinearity))),
-        "t_collapse_isotropic": float(collapse_time_isotropic(alpha)),
-    }
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,9 @@ import jax
 import numpy as np
 
 from diffsim import _validate
-from diffsim.studies._common import asymptotic_spectrum, build, config_json, validate_data
+from diffsim.studies._common import build, config_json, validate_data
 from diffsim.studies._queries import fresh_queries, noised_training_queries, query_statistics
+from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.rem import free_energy, mean_y2, weight_entropy, weight_entropy_condensed
 

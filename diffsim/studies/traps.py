@@ -40,8 +40,9 @@ from diffsim.landscape import (
     random_directions,
     trap_starts,
 )
-from diffsim.studies._common import asymptotic_spectrum, build, config_json, validate_data
+from diffsim.studies._common import build, config_json, validate_data
 from diffsim.studies._queries import fresh_queries
+from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.collapse import collapse_time, trap_onset_time
 from diffsim.theory.traps import basin_radius
 

@@ -6,6 +6,8 @@
 * :mod:`~diffsim.theory.speciation`: speciation time and the two-cluster clone agreement ``phi(t)``.
 * :mod:`~diffsim.theory.rem`: random-energy-model statistics of the posterior weights.
 * :mod:`~diffsim.theory.traps`: basin radius of the training points.
+* :mod:`~diffsim.theory.hmm`: hidden-manifold activation moments, Gaussian-equivalent and asymptotic spectra,
+  collapse times of the linear / Gaussian-equivalent / isotropic models.
 
 Conventions: ``m_t = exp(-t)``, ``Delta_t = 1 - exp(-2t)``, load ``alpha = log(P) / N``.
 """
@@ -19,6 +21,14 @@ from diffsim.theory.collapse import (
     rho,
     signal_fraction,
     trap_onset_time,
+)
+from diffsim.theory.hmm import (
+    NONLINEARITIES,
+    ActivationMoments,
+    activation_moments,
+    asymptotic_spectrum,
+    gaussian_equivalent_spectrum,
+    hmm_collapse_theory,
 )
 from diffsim.theory.rem import (
     condensation_point,
@@ -63,4 +73,10 @@ __all__ = [
     "weight_entropy_condensed",
     "basin_radius_annealed",
     "basin_radius",
+    "NONLINEARITIES",
+    "ActivationMoments",
+    "activation_moments",
+    "gaussian_equivalent_spectrum",
+    "asymptotic_spectrum",
+    "hmm_collapse_theory",
 ]
