@@ -1,6 +1,8 @@
 """Data models: each has ``sample(key, n)``, ``covariance_spectrum()``, ``score(x, t)`` (exact score
 of the noised law) and ``log_density(x, t)``; mixtures also ``sample_with_labels``."""
 
+import math
+
 from diffsim import _validate
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, SpikedGaussian
@@ -8,10 +10,15 @@ from diffsim.data.mixture import GaussianMixture, TwoClusterMixture
 
 __all__ = [
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
-    "SpikedGaussian", "NONLINEARITIES", "make", "DATA_MODELS",
+    "SpikedGaussian", "NONLINEARITIES", "make", "DATA_MODELS", "points_at_load",
 ]
 
 DATA_MODELS = ("gaussian", "mixture", "hmm")
+
+
+def points_at_load(alpha: float, dim: int) -> int:
+    """Training-set size at load ``alpha = log(P) / N``: ``P = round(exp(alpha N))`` (THEORY.md notation)."""
+    return round(math.exp(alpha * dim))
 
 
 def make(name: str, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0, alpha_d: float = 0.5,

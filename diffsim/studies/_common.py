@@ -24,9 +24,7 @@ def validate_data(name: str, alpha_d: float, nonlinearity: str) -> None:
     _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
 
 
-def n_points(alpha: float, n: int) -> int:
-    """``P = round(exp(alpha N))``."""
-    return round(math.exp(alpha * n))
+n_points = data.points_at_load
 
 
 def build(name: str, n: int, alpha: float, alpha_d: float, nonlinearity: str, key):
