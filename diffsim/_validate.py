@@ -99,19 +99,20 @@ def memory(what: str, needed_bytes: float, *, fraction: float = 0.8) -> None:
         )
 
 
-def dims_at_load(dims: Sequence[int], alpha: float, *, bytes_besides: Callable[[int], float] = lambda n: 0.0) -> tuple[int, ...]:
+def dims_at_load(dims: Sequence[int], alpha: float, *, bytes_besides: Callable[[int], float] = lambda n: 0.0,
+                 name: str = "dims") -> tuple[int, ...]:
     """Check a sweep over dimensions at load ``alpha``: a non-empty increasing list of integers
     >= 2, each giving ``P = round(exp(alpha N)) >= 2`` training points whose fp32 storage (points
     and their chunked copy, ``8 P N`` bytes) plus ``bytes_besides(N)`` fits in memory. Works in log
     space, so an absurd ``alpha N`` is refused with its size instead of overflowing."""
     if not dims:
-        raise ConfigError("dims=() is out of range: expected at least one dimension")
+        raise ConfigError(f"{name}=() is out of range: expected at least one dimension")
     for n in dims:
-        integer("dims", n, minimum=2, maximum=100_000)
-    increasing("dims", dims)
+        integer(name, n, minimum=2, maximum=100_000)
+    increasing(name, dims)
     for n in dims:
         p = math.exp(min(alpha * n, 700.0))
         memory(f"the training set for N={n} (P = exp(alpha N) = {p:.3g})", 8.0 * n * p + bytes_besides(n))
         if round(p) < 2:
-            raise ConfigError(f"dims={n} with alpha={alpha} gives P={round(p)}: expected P = round(exp(alpha N)) >= 2")
+            raise ConfigError(f"{name}={n} with alpha={alpha} gives P={round(p)}: expected P = round(exp(alpha N)) >= 2")
     return tuple(int(n) for n in dims)

@@ -11,7 +11,7 @@ An experiment file (``experiments/*.toml``, read with the standard library's ``t
 
     [grid]                             # axes crossed as a product (file order, last axis fastest)
     alpha = [0.2, 0.3]
-    N = [16, 20, 24]                   # "N" is shorthand for dims = [N] when the study has `dims`
+    dim = [16, 20, 24]                 # one study config is one point: a sweep iterates
 
     [zip]                              # axes of equal length taken together, crossed with the grid
     sigma = [0.5, 1.0]                 # ([[zip]] tables give several independent groups)
@@ -19,7 +19,7 @@ An experiment file (``experiments/*.toml``, read with the standard library's ``t
 
     [scales.quick]                     # a named scale overrides seeds, params, grid or zip
     params = { n_trajectories = 64 }   # params and grid are merged key by key; seeds and zip replaced
-    grid = { N = [8, 12] }
+    grid = { dim = [8, 12] }
 
 A *cell* is one point of the sweep: its index ``i`` (enumeration order above) and the study config
 built from ``params`` and the cell's axis values. :func:`load_experiment` checks everything (unknown
@@ -142,7 +142,6 @@ def parse_experiment(raw: dict, scale: str = "quick", *, name: str = "experiment
             errors.add(at, "the seed is set by the top-level 'seeds' list, not by params")
             continue
         fixed.update(_coerce(key, value, at, fields, errors))
-    axes.check_targets(params, fields, errors)
     # Every cell is built and validated even after earlier errors (badly typed keys fall back to
     # the study's defaults), so one pass reports every problem.
     cells = []
@@ -248,15 +247,6 @@ class _Axes:
     def position(self, axis: str, value) -> str:
         return f"{self.at[axis]}[{self.values[axis].index(value)}]"
 
-    def check_targets(self, params: dict, fields: dict, errors: "_Errors") -> None:
-        """Two keys setting one field (``N`` and ``dims``) is an error."""
-        setters = {}
-        for key, at in [*((k, at) for k, (_, at) in params.items()), *self.at.items()]:
-            setters.setdefault(_target(key, fields), []).append(at)
-        for target, paths in setters.items():
-            if len(paths) > 1:
-                errors.add(paths[-1], f"sets {target!r} again (also set by {', '.join(paths[:-1])}): set it in one place")
-
     def points(self, fields: dict, errors: "_Errors"):
         """Yield ``(axis values as written, typed config overrides)`` for every cell, in order."""
         typed_factors = []
@@ -277,8 +267,8 @@ class _Axes:
 
     def origins(self, params: dict, shown: dict, fields: dict) -> dict:
         """Config field -> key path its value came from, for one cell."""
-        origin = {_target(k, fields): at for k, (_, at) in params.items()}
-        origin.update({_target(a, fields): self.position(a, v) for a, v in shown.items()})
+        origin = {k: at for k, (_, at) in params.items()}
+        origin.update({a: self.position(a, v) for a, v in shown.items()})
         return origin
 
 
@@ -356,21 +346,10 @@ def _fields(config_type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_type) if f.init}
 
 
-def _target(key: str, fields: dict) -> str:
-    """The config field a TOML key sets (``N`` sets ``dims`` when the study has no field ``N``)."""
-    return "dims" if key == "N" and "N" not in fields and "dims" in fields else key
-
-
 def _coerce(key: str, value, at: str, fields: dict, errors: _Errors) -> dict:
-    """``{field: typed value}`` for a TOML key (``N`` -> ``dims = (N,)``), or ``{}`` after
-    recording the error."""
+    """``{field: typed value}`` for a TOML key, or ``{}`` after recording the error."""
     if key not in fields:
-        if key == "N" and "dims" in fields:
-            if isinstance(value, bool) or not isinstance(value, int):
-                errors.add(at, f"N={value!r} has the wrong type: expected an integer (N is shorthand for dims = [N])")
-                return {}
-            return {"dims": (value,)}
-        known = ", ".join(sorted(set(fields) - {"seed"}) + (["N"] if "dims" in fields else []))
+        known = ", ".join(sorted(set(fields) - {"seed"}))
         errors.add(at, f"unknown parameter {key!r}: expected one of {known}")
         return {}
     ok, typed = _typed(value, fields[key])
@@ -471,7 +450,7 @@ def _build_cell(config_type, fields: dict, values: dict, origin: dict, shown: di
         except ValueError as err:  # ConfigError, or a plain ValueError from validate()
             message = str(err)
             match = _NAME.match(message)
-            field = _target(match.group(1), fields) if match else None
+            field = match.group(1) if match else None
             errors.add(origin.get(field, f"cell ({label})"), message)
             if field not in defaults or field in failed or values.get(field) == defaults[field]:
                 return None

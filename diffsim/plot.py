@@ -26,18 +26,20 @@ def save_figure(fig, path) -> Path:
     return path
 
 
-def plot_collapse(result, path) -> Path:
-    """Excess entropy f_e(t) (Monte Carlo vs Gaussian theory) and condensed fraction vs t, per N,
-    with the theoretical collapse time."""
-    t_c = result.theory["t_collapse"]
+def plot_collapse(results, path) -> Path:
+    """Excess entropy f_e(t) (Monte Carlo vs Gaussian theory) and condensed fraction vs t, one
+    curve per point (collapse results at several N), with the theoretical collapse time."""
+    results = sorted(results, key=lambda r: r.measurement.dim)
+    t_c = results[0].theory["t_collapse"]
     fig, (ax_f, ax_c) = plt.subplots(1, 2, figsize=(10, 4))
-    colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(result.per_dim)))
-    for d, color in zip(result.per_dim, colors):
+    colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(results)))
+    for r, color in zip(results, colors):
+        d = r.measurement
         if d.entropy_mean.size:
             ax_f.errorbar(d.entropy_times, d.entropy_mean, yerr=d.entropy_stderr, fmt="o", ms=3, color=color,
-                          label=f"N={d.n} (P={d.p}) Monte Carlo")
-            ax_f.plot(d.entropy_times, d.entropy_theory, "-", color=color, lw=1)
-        ax_c.plot(d.record_times, d.condensed, "-", color=color, label=f"N={d.n}")
+                          label=f"N={d.dim} (P={d.n_points}) Monte Carlo")
+            ax_f.plot(d.entropy_times, r.entropy_theory, "-", color=color, lw=1)
+        ax_c.plot(d.record_times, d.condensed_fraction, "-", color=color, label=f"N={d.dim}")
         if d.clone_agreement.size:
             ax_c.plot(d.branch_times, d.clone_agreement, "s--", ms=3, color=color, lw=0.8)
     for ax in (ax_f, ax_c):
@@ -55,7 +57,7 @@ def plot_collapse(result, path) -> Path:
     ax_c.set_ylim(-0.02, 1.02)
     ax_f.legend(fontsize=7)
     ax_c.legend(fontsize=7)
-    cfg = result.config
+    cfg = results[0].config
     fig.suptitle(f"Collapse of the empirical-score dynamics: {cfg.data} data, alpha = log(P)/N = {cfg.alpha}", y=1.04)
     return save_figure(fig, path)
 

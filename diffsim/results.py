@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 TABLE = "table.csv"
+SUMMARY = "summary.csv"
 METADATA = "metadata.json"
 CELLS = "cells"
 RESULTS_FORMAT = "diffsim-results/1"
@@ -352,16 +353,34 @@ def write_metadata(directory, resolved: dict, config_hash: str, *, shard: str | 
     return meta
 
 
+def summary_csv(rows: list[dict]) -> str:
+    """CSV text of summary rows (the analyses over points of a complete sweep)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_field(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
 def finalize(directory, resolved: dict, config_hash: str, *, shard: str | None, units: list[tuple[int, int]],
-             env: dict, started: str, extra: dict | None = None) -> dict:
+             env: dict, started: str, extra: dict | None = None, summarize=None) -> dict:
     """Rebuild ``table.csv`` from the parts of ``units`` found in ``directory`` and write the
-    metadata (``complete`` says whether every unit is there)."""
+    metadata (``complete`` says whether every unit is there). When every unit is there and the study
+    has an analysis over points, ``summarize(rows, by)`` (``by``: the seed and every axis but
+    ``dim``) gives the rows of ``summary.csv`` (1/N extrapolations, fits)."""
     parts = read_parts(directory, config_hash)
     wanted = set(units)
     kept = [p for key, p in parts.items() if key in wanted]
     text, columns, n_rows = table_csv(kept, resolved["axes"])
     atomic_write_text(Path(directory) / TABLE, text)
     info = {"table": TABLE, "columns": columns, "rows": n_rows, "wall_s_total": sum(p["wall_s"] for p in kept)}
+    if summarize is not None and len(kept) == len(wanted):
+        rows = [r for part in sorted(kept, key=lambda p: (p["cell"], p["seed"])) for r in tidy_rows(part, resolved["axes"])]
+        by = ("seed", *(a for a in resolved["axes"] if a != "dim"))
+        atomic_write_text(Path(directory) / SUMMARY, summary_csv(summarize(rows, by)))
+        info["summary"] = SUMMARY
     info.update(extra or {})
     return write_metadata(directory, resolved, config_hash, shard=shard, units=units, parts=parts, env=env,
                           started=started, extra=info)
@@ -432,7 +451,7 @@ def _expand_sources(sources: Iterable) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def merge_results(sources: Iterable, out) -> dict:
+def merge_results(sources: Iterable, out, *, summarize=None) -> dict:
     """Join the shard parts found in ``sources`` (shard directories, or folders holding
     ``shard-I-of-N`` directories) into a complete results directory ``out``.
 
@@ -493,5 +512,5 @@ def merge_results(sources: Iterable, out) -> dict:
     shard_envs = [{"shard": m["shard"], **m["environment"], "started": m["started"], "updated": m["updated"]} for m in metas]
     return finalize(
         out, resolved, config_hash, shard=None, units=all_units, env=metas[0]["environment"],
-        started=min(m["started"] for m in metas), extra={"merged_from": shard_envs},
+        started=min(m["started"] for m in metas), extra={"merged_from": shard_envs}, summarize=summarize,
     )

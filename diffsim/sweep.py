@@ -185,5 +185,11 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
             progress.update(f"cell {cell} ({axes}) seed {seed}: {wall:.1f}s")
     return results.finalize(
         directory, resolved, config_hash, shard=shard_text, units=units, env=env, started=started,
-        extra={"units_run_last": len(todo)},
+        extra={"units_run_last": len(todo)}, summarize=_study(experiment).summarize,
     )
+
+
+def _study(experiment: Experiment):
+    from diffsim.studies import STUDIES
+
+    return STUDIES[experiment.study]

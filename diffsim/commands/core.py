@@ -101,42 +101,49 @@ def _hmm_theory(alpha: float, alpha_d, nonlinearity) -> dict:
 
 
 def _collapse(args) -> int:
-    from diffsim.studies.collapse import CollapseConfig, run_collapse
+    """One study point per N (all validated before any runs), then the 1/N extrapolation."""
+    import dataclasses
 
-    config = CollapseConfig(
-        data=args.data, alpha=args.alpha, dims=tuple(args.dims), n_trajectories=args.trajectories,
+    from diffsim.studies.collapse import CollapseConfig, collapse_payload, extrapolate, run_collapse
+
+    base = CollapseConfig(
+        data=args.data, alpha=args.alpha, n_trajectories=args.trajectories,
         seed=args.seed, sigma=args.sigma, mtilde=args.mtilde, n_steps=args.steps,
         alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-    ).validate()
-    step = progress("collapse", len(config.dims))
-    result = run_collapse(config, progress=lambda n: step(f"N={n}"))
-    payload = result.to_json()
+    )
+    _validate.positive("alpha", args.alpha, upper=5.0)
+    _validate.dims_at_load(tuple(args.dims), args.alpha, name="dims")
+    configs = [dataclasses.replace(base, dim=n).validate() for n in args.dims]
+    step = progress("collapse", len(configs))
+    results = [run_collapse(c, progress=step) for c in configs]
+    payload = collapse_payload(results)
     if args.figure:
         from diffsim.plot import plot_collapse
 
-        payload["figure"] = str(plot_collapse(result, args.figure))
-    emit(payload, collapse_table(result, payload.get("figure")), args.json)
+        payload["figure"] = str(plot_collapse(results, args.figure))
+    emit(payload, collapse_table(results, extrapolate(results), payload.get("figure")), args.json)
     return 0
 
 
-def collapse_table(result, figure=None) -> str:
-    """Human-readable table of a collapse result, with theory and the 1/N extrapolation."""
-    names = list(result.per_dim[0].estimates)
-    t_c = result.theory["t_collapse"]
+def collapse_table(results, extrapolated: dict, figure=None) -> str:
+    """Human-readable table of collapse results at several N, with theory and the 1/N extrapolation."""
+    first = results[0]
+    names = list(first.estimates)
+    t_c = first.theory["t_collapse"]
     head = f"{'N':>5} {'P':>9} " + " ".join(f"{n:>16}" for n in names)
     lines = [
-        f"Collapse time, {result.config.data} data, alpha = {result.config.alpha}: "
+        f"Collapse time, {first.config.data} data, alpha = {first.config.alpha}: "
         f"theory t_C = {t_c:.4f} (THEORY.md section 4)",
         head,
         "-" * len(head),
     ]
-    for d in result.per_dim:
-        cells = " ".join(f"{d.estimates[n][0]:>8.4f} ±{d.estimates[n][1]:6.4f}" for n in names)
-        lines.append(f"{d.n:>5} {d.p:>9} {cells}")
-    if result.extrapolated:
-        cells = " ".join(f"{result.extrapolated[n][0]:>8.4f} ±{result.extrapolated[n][1]:6.4f}" for n in names)
+    for r in results:
+        cells = " ".join(f"{r.estimates[n].value:>8.4f} ±{r.estimates[n].stderr:6.4f}" for n in names)
+        lines.append(f"{r.measurement.dim:>5} {r.measurement.n_points:>9} {cells}")
+    if extrapolated:
+        cells = " ".join(f"{extrapolated[n].value:>8.4f} ±{extrapolated[n].stderr:6.4f}" for n in names)
         lines.append(f"{'1/N->0':>15} {cells}")
-        devs = " ".join(f"{100 * (result.extrapolated[n][0] / t_c - 1):>15.1f}%" for n in names)
+        devs = " ".join(f"{100 * (extrapolated[n].value / t_c - 1):>15.1f}%" for n in names)
         lines.append(f"{'vs theory':>15} {devs}")
     if figure:
         lines.append(f"figure: {figure}")

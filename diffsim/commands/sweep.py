@@ -124,11 +124,23 @@ def _merge(args) -> int:
         out = paths[0].parent if meta is not None and meta.get("shard") else paths[0]
     else:
         raise ConfigError("--out is missing: give it when merging shards from several folders")
-    meta = merge_results(paths, out)
+    meta = merge_results(paths, out, summarize=_summarizer(paths))
     payload = {"directory": str(out), "table": str(out / meta["table"]), "rows": meta["rows"],
                "cells": meta["units_done"], "config_hash": meta["config_hash"], "complete": meta["complete"]}
     emit(payload, f"merged {len(meta['merged_from'])} shards: {payload['table']} ({meta['rows']} rows, {meta['units_done']} cells)", args.json)
     return 0
+
+
+def _summarizer(paths):
+    """The study's analysis over points, read from the first shard's metadata (None if unknown)."""
+    from diffsim.results import _expand_sources, read_metadata
+    from diffsim.studies import STUDIES
+
+    for d in _expand_sources(paths):
+        meta = read_metadata(d)
+        if meta is not None and meta.get("config", {}).get("study") in STUDIES:
+            return STUDIES[meta["config"]["study"]].summarize
+    return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ class Estimate(NamedTuple):
     @classmethod
     def of_mean(cls, samples) -> "Estimate":
         """Mean of iid samples with its standard error ``std / sqrt(n)`` (NaN-free samples only)."""
-        x = np.asarray(samples, dtype=float).ravel()
-        x = x[np.isfinite(x)]
+        x = np.asarray(samples).ravel()
+        x = x[np.isfinite(x)]  # kept in its own dtype: a float32 mean is reproduced bit for bit
         if x.size == 0:
             return cls(float("nan"), float("nan"))
         err = float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")

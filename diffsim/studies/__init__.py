@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
@@ -27,6 +27,7 @@ class Study:
     config_type: type
     run: Callable[[Any, Any], Any]
     description: str
+    summarize: Callable[[list, tuple], list] | None = None  # analysis over the points of a sweep
 
 
 STUDIES: dict[str, Study] = {}
@@ -37,7 +38,8 @@ def register_study(study: Study) -> Study:
     return study
 
 
-register_study(Study("collapse", CollapseConfig, run_collapse, "collapse time by four estimators vs theory"))
+register_study(Study("collapse", CollapseConfig, run_collapse, "collapse time by four estimators vs theory",
+                     summarize_collapse))
 register_study(Study("speciation", SpeciationConfig, run_speciation, "speciation phi(t) by clones vs theory"))
 register_study(Study("hmm_collapse", HmmCollapseConfig, run_hmm_collapse,
                      "collapse time on the hidden manifold (linear, nonlinear, Gaussian) vs Marchenko-Pastur theory"))

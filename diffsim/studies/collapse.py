@@ -1,61 +1,45 @@
 """Collapse (memorization) time measured by four estimators, against theory (THEORY.md section 4).
 
-For each dimension N the study draws ``P = round(exp(alpha N))`` training points, runs ``B``
-backward SDE trajectories driven by the exact empirical score from ``N(0, I)`` at ``t_max``, and
-measures:
-
-1. ``condensation``: time at which half the trajectories have a max posterior weight > 1/2;
-2. ``freezing``: mean over trajectories of the last time the nearest training point changes;
-3. ``clones``: branch time at which half of the clone pairs end on the same training point (clones
-   run to ``clone_t_end * t_C``, deep in the collapsed phase where the nearest point no longer changes);
-4. ``entropy``: zero crossing of the Monte-Carlo excess entropy, read where the median of its
-   per-sample values falls to ``log(2)/N`` (see :func:`diffsim.observe.excess_entropy_time`).
-
-Each estimate carries a bootstrap standard error (resampling trajectories, clone pairs or
-entropy samples), and every estimator is extrapolated linearly in ``1/N``.
+One config is one point: a data model, a load ``alpha`` and a dimension ``dim`` (``P =
+round(exp(alpha N))`` training points). The study is config -> data -> :func:`diffsim.measure.measure_collapse`
+-> rows; the theory for the point (:func:`collapse_theory`) is a separate call. Analyses over points,
+such as the extrapolation in ``1/N`` (:func:`extrapolate`), are functions of results or of result
+tables, shared by the CLI, the sweep summary and the figures.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
+from diffsim.measure._estimate import Estimate
+from diffsim.measure.collapse import ESTIMATORS, CollapseMeasurement, measure_collapse
+from diffsim.observe import extrapolate_inverse_n
+from diffsim.score import TrainingSet
 from diffsim.theory.collapse import collapse_time, collapse_time_isotropic, excess_entropy
 from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
-from diffsim.observe import (
-    bootstrap,
-    branch_indices,
-    clone_protocol,
-    condensation_time,
-    condensed_fraction,
-    crossing_time,
-    excess_entropy_mc,
-    excess_entropy_time,
-    extrapolate_inverse_n,
-    freezing_times,
-)
-from diffsim.process import time_grid
-from diffsim.sample import sample
-from diffsim.score import EmpiricalScore, TrainingSet
 
-__all__ = ["ESTIMATORS", "CollapseConfig", "CollapseResult", "run_collapse", "collapse_theory"]
+__all__ = ["ESTIMATORS", "CollapseConfig", "CollapseResult", "run_collapse", "collapse_theory", "extrapolate",
+           "summarize", "collapse_payload"]
 
-ESTIMATORS = ("condensation", "freezing", "clones", "entropy")
+# Options passed through to measure_collapse (the rest of the config chooses the data).
+_MEASURE_OPTIONS = ("n_trajectories", "t_max", "t_min", "n_steps", "record_every", "n_clone_pairs", "n_branch",
+                    "clone_window", "clone_steps", "clone_t_end", "entropy_samples", "entropy_times", "n_bootstrap",
+                    "estimators")
 
 
 @dataclass(frozen=True)
 class CollapseConfig:
-    """Parameters of the collapse study (all keyword, all validated by :meth:`validate`)."""
+    """One point of the collapse study (all keyword, all validated by :meth:`validate`)."""
 
     data: str = "gaussian"
     alpha: float = 0.2
-    dims: tuple[int, ...] = (16, 20, 24, 28)
+    dim: int = 20
     n_trajectories: int = 256
     seed: int = 0
     sigma: float = 1.0
@@ -82,7 +66,8 @@ class CollapseConfig:
         _validate.choice("nonlinearity", self.nonlinearity, data.NONLINEARITIES)
         _validate.positive("alpha", self.alpha, upper=5.0)
         # besides the training set: the recorded trajectories and states
-        _validate.dims_at_load(self.dims, self.alpha, bytes_besides=lambda n: 4.0 * self.n_trajectories * n * 1000)
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 4.0 * self.n_trajectories * n * 1000)
         _validate.integer("n_trajectories", self.n_trajectories, minimum=2)
         _validate.integer("seed", self.seed, minimum=0)
         _validate.positive("sigma", self.sigma)
@@ -110,10 +95,20 @@ class CollapseConfig:
             _validate.choice("estimators", name, ESTIMATORS)
         return self
 
+    @property
+    def n_points(self) -> int:
+        """``P = round(exp(alpha N))``."""
+        return data.points_at_load(self.alpha, self.dim)
 
-def collapse_theory(config: CollapseConfig, n: int | None = None, model=None) -> dict:
-    """Theory for this config: ``t_collapse`` (isotropic formula with the (cluster) variance
-    sigma^2, the N -> infinity prediction), ``t_speciation`` for the mixture, and, for a given N,
+    @property
+    def measure_options(self) -> dict:
+        """Keyword arguments of :func:`~diffsim.measure.measure_collapse` set by this config."""
+        return {name: getattr(self, name) for name in _MEASURE_OPTIONS}
+
+
+def collapse_theory(config: CollapseConfig, model=None) -> dict:
+    """Theory for this point: ``t_collapse`` (isotropic formula with the (cluster) variance
+    sigma^2, the N -> infinity prediction), ``t_speciation`` for the mixture, and
     ``t_collapse_spectrum`` from the finite-N covariance spectrum at ``alpha = log(P)/N`` (of
     ``model`` when given, else of ``data.make``'s default instance).
 
@@ -121,181 +116,157 @@ def collapse_theory(config: CollapseConfig, n: int | None = None, model=None) ->
     Gaussian-equivalent value for nonlinear phi (an approximation), with ``t_collapse_linear_hmm``,
     ``t_collapse_gaussian_equivalent`` and ``t_collapse_isotropic`` (unstructured data at the same
     alpha) for comparison (:func:`diffsim.theory.hmm.hmm_collapse_theory`)."""
+    n = config.dim
     if config.data == "hmm":
         out = hmm_collapse_theory(config.alpha, config.alpha_d, config.nonlinearity)
         out = {"t_collapse": out["t_collapse_gaussian_equivalent"], **out}
     else:
         out = {"t_collapse": float(collapse_time_isotropic(config.alpha, config.sigma))}
     if config.data == "mixture":
-        lam = n * config.mtilde**2 + config.sigma**2 if n else None
-        if lam is not None:
-            out["t_speciation"] = 0.5 * math.log(lam)
-    if n is not None:
-        p = round(math.exp(config.alpha * n))
-        if model is None:
-            model = _make_model(config, n, None)
-        spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
-        out["t_collapse_spectrum"] = float(collapse_time(math.log(p) / n, spec))
+        out["t_speciation"] = 0.5 * math.log(n * config.mtilde**2 + config.sigma**2)
+    model = _make_model(config, None) if model is None else model
+    spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
+    out["t_collapse_spectrum"] = float(collapse_time(math.log(config.n_points) / n, spec))
     return out
 
 
 @dataclass(frozen=True)
-class DimensionResult:
-    """Measurements at one N: estimates (name -> (value, stderr)) and the curves behind them."""
-
-    n: int
-    p: int
-    t_collapse_spectrum: float
-    estimates: dict
-    record_times: np.ndarray
-    condensed: np.ndarray
-    branch_times: np.ndarray
-    clone_agreement: np.ndarray
-    entropy_times: np.ndarray
-    entropy_mean: np.ndarray
-    entropy_stderr: np.ndarray
-    entropy_theory: np.ndarray
-
-
-@dataclass(frozen=True)
 class CollapseResult:
+    """One point: the config, its theory, the measurement, and the excess-entropy theory curve."""
+
     config: CollapseConfig
     theory: dict
-    per_dim: tuple[DimensionResult, ...]
-    extrapolated: dict = field(default_factory=dict)
+    measurement: CollapseMeasurement
+    entropy_theory: np.ndarray
+
+    @property
+    def estimates(self) -> dict:
+        return self.measurement.estimates
 
     def to_json(self) -> dict:
-        """One JSON object: ``theory``, ``rows`` (N, P, estimates) and ``extrapolated``."""
+        """One JSON object: ``config``, ``theory``, ``N``, ``P`` and ``estimates``."""
+        m = self.measurement
         return {
             "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
             "theory": self.theory,
-            "rows": [
-                {"N": d.n, "P": d.p, "t_collapse_spectrum": d.t_collapse_spectrum, "estimates": {k: {"value": v, "stderr": s} for k, (v, s) in d.estimates.items()}}
-                for d in self.per_dim
-            ],
-            "extrapolated": {k: {"value": v, "stderr": s} for k, (v, s) in self.extrapolated.items()},
+            "N": m.dim,
+            "P": m.n_points,
+            "estimates": {k: {"value": v, "stderr": s} for k, (v, s) in m.estimates.items()},
         }
 
     def rows(self) -> list[dict]:
-        """Tidy table: one row per (N, quantity[, t])."""
+        """Tidy table: one row per quantity[, t]."""
+        m = self.measurement
         out = []
         for name, value in self.theory.items():
-            if name.startswith("t_") and isinstance(value, float):
+            if name.startswith("t_") and name != "t_collapse_spectrum" and isinstance(value, float):
                 out.append({"N": None, "P": None, "quantity": f"theory/{name}", "t": None, "value": value, "stderr": None})
-        for d in self.per_dim:
-            base = {"N": d.n, "P": d.p}
-            out.append({**base, "quantity": "theory/t_collapse_spectrum", "t": None, "value": d.t_collapse_spectrum, "stderr": None})
-            for name, (v, s) in d.estimates.items():
-                out.append({**base, "quantity": f"t_collapse/{name}", "t": None, "value": v, "stderr": s})
-            for t, f in zip(d.record_times, d.condensed):
-                out.append({**base, "quantity": "condensed_fraction", "t": float(t), "value": float(f), "stderr": None})
-            for t, f in zip(d.branch_times, d.clone_agreement):
-                out.append({**base, "quantity": "clone_agreement", "t": float(t), "value": float(f), "stderr": None})
-            for t, f, s, th in zip(d.entropy_times, d.entropy_mean, d.entropy_stderr, d.entropy_theory):
-                out.append({**base, "quantity": "excess_entropy", "t": float(t), "value": float(f), "stderr": float(s)})
-                out.append({**base, "quantity": "excess_entropy_theory", "t": float(t), "value": float(th), "stderr": None})
-        for name, (v, s) in self.extrapolated.items():
-            out.append({"N": None, "P": None, "quantity": f"t_collapse/{name}/extrapolated", "t": None, "value": v, "stderr": s})
+        base = {"N": m.dim, "P": m.n_points}
+        out.append({**base, "quantity": "theory/t_collapse_spectrum", "t": None,
+                    "value": self.theory["t_collapse_spectrum"], "stderr": None})
+        for name, (v, s) in m.estimates.items():
+            out.append({**base, "quantity": f"t_collapse/{name}", "t": None, "value": v, "stderr": s})
+        for t, f in zip(m.record_times, m.condensed_fraction):
+            out.append({**base, "quantity": "condensed_fraction", "t": float(t), "value": float(f), "stderr": None})
+        for t, f in zip(m.branch_times, m.clone_agreement):
+            out.append({**base, "quantity": "clone_agreement", "t": float(t), "value": float(f), "stderr": None})
+        for t, f, s, th in zip(m.entropy_times, m.entropy_mean, m.entropy_stderr, self.entropy_theory):
+            out.append({**base, "quantity": "excess_entropy", "t": float(t), "value": float(f), "stderr": float(s)})
+            out.append({**base, "quantity": "excess_entropy_theory", "t": float(t), "value": float(th), "stderr": None})
         return out
 
 
-def _make_model(config: CollapseConfig, n: int, data_key):
+def _make_model(config: CollapseConfig, data_key):
     """The data model at dimension N; for ``hmm`` the features come from ``fold_in(data_key, 1)``."""
     if config.data != "hmm":
-        return data.make(config.data, n, sigma=config.sigma, mtilde=config.mtilde)
+        return data.make(config.data, config.dim, sigma=config.sigma, mtilde=config.mtilde)
     key = None if data_key is None else jax.random.fold_in(data_key, 1)
-    return data.make("hmm", n, alpha_d=config.alpha_d, nonlinearity=config.nonlinearity, key=key)
-
-
-def _measure_dimension(config: CollapseConfig, n: int, key, progress=None) -> DimensionResult:
-    data_key, init_key, sde_key, clone_key, entropy_key, boot_key = jax.random.split(key, 6)
-    p = round(math.exp(config.alpha * n))
-    model = _make_model(config, n, data_key)
-    train = TrainingSet.from_points(model.sample(data_key, p))
-    drift = EmpiricalScore(train)
-    t_c = collapse_theory(config, n, model)["t_collapse_spectrum"]
-    wanted = set(config.estimators)
-    estimates = {}
-
-    times = time_grid(config.t_max, config.t_min, config.n_steps, "log")
-    x_init = jax.random.normal(init_key, (config.n_trajectories, n))
-    traj = sample(sde_key, drift, x_init, times, record_every=config.record_every, keep_states="clones" in wanted)
-    rec_t = np.asarray(traj.times)
-    max_w = traj.records["max_weight"]
-    boot_keys = jax.random.split(boot_key, 4)
-    if "condensation" in wanted:
-        estimates["condensation"] = bootstrap(
-            boot_keys[0], lambda w: condensation_time(jnp.asarray(rec_t), w), max_w, axis=1, n_boot=config.n_bootstrap
-        )
-    if "freezing" in wanted:
-        ft = np.asarray(freezing_times(jnp.asarray(rec_t), traj.records["argmax"]))
-        estimates["freezing"] = (float(ft.mean()), float(ft.std(ddof=1) / math.sqrt(ft.size)))
-
-    branch_t = np.array([])
-    agree = np.array([])
-    if "clones" in wanted:
-        idx = branch_indices(rec_t, config.clone_window[0] * t_c, config.clone_window[1] * t_c, config.n_branch)
-        t_end = max(config.t_min, config.clone_t_end * t_c)
-        branch_t, same = clone_protocol(
-            clone_key, drift, traj, idx, t_end, lambda x, rec: rec["argmax"],
-            n_pairs=config.n_clone_pairs, n_steps=config.clone_steps,
-        )
-        agree = np.asarray(jnp.mean(same, axis=1))
-        estimates["clones"] = bootstrap(
-            boot_keys[1],
-            lambda s: crossing_time(jnp.asarray(branch_t), jnp.mean(s, axis=1), 0.5),
-            same,
-            axis=1,
-            n_boot=config.n_bootstrap,
-        )
-
-    ent_t = np.exp(np.linspace(np.log(4.0 * t_c), np.log(0.25 * t_c), config.entropy_times))
-    fe = np.array([])
-    fe_err = np.array([])
-    if "entropy" in wanted:
-        samples = excess_entropy_mc(entropy_key, train, ent_t, config.entropy_samples)
-        fe = np.asarray(jnp.mean(samples, axis=1))
-        fe_err = np.asarray(jnp.std(samples, axis=1, ddof=1)) / math.sqrt(config.entropy_samples)
-        estimates["entropy"] = bootstrap(
-            boot_keys[2],
-            lambda s: excess_entropy_time(jnp.asarray(ent_t), s, n),
-            samples,
-            axis=1,
-            n_boot=config.n_bootstrap,
-        )
-    spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
-    fe_theory = np.asarray(excess_entropy(ent_t, math.log(p) / n, spec))
-    if progress is not None:
-        progress(n)
-    return DimensionResult(
-        n=n,
-        p=p,
-        t_collapse_spectrum=t_c,
-        estimates={k: estimates[k] for k in ESTIMATORS if k in estimates},
-        record_times=rec_t,
-        condensed=np.asarray(condensed_fraction(max_w)),
-        branch_times=branch_t,
-        clone_agreement=agree,
-        entropy_times=ent_t,
-        entropy_mean=fe,
-        entropy_stderr=fe_err,
-        entropy_theory=fe_theory,
-    )
+    return data.make("hmm", config.dim, alpha_d=config.alpha_d, nonlinearity=config.nonlinearity, key=key)
 
 
 def run_collapse(config: CollapseConfig, key=None, *, progress=None) -> CollapseResult:
-    """Run the collapse study; ``key`` defaults to ``PRNGKey(config.seed)``. Each N uses
-    ``fold_in(key, N)``, so adding or removing a dimension leaves the others unchanged."""
+    """Run one point: draw the data, :func:`~diffsim.measure.measure_collapse`, add the theory.
+
+    ``key`` defaults to ``PRNGKey(config.seed)``; the point uses ``fold_in(key, dim)`` (so that a
+    point gives the same numbers whatever other dimensions a sweep holds), and the data come from
+    the first of its six subkeys, which :func:`measure_collapse` leaves unused.
+    """
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    per_dim = tuple(
-        _measure_dimension(config, n, jax.random.fold_in(key, n), progress) for n in config.dims
-    )
-    extrapolated = {}
-    if len(per_dim) >= 2:
-        for name in per_dim[0].estimates:
-            vals = [d.estimates[name][0] for d in per_dim]
-            errs = [d.estimates[name][1] for d in per_dim]
-            a, a_err, _ = extrapolate_inverse_n(config.dims, vals, errs)
-            extrapolated[name] = (a, a_err)
-    return CollapseResult(config, collapse_theory(config), per_dim, extrapolated)
+    key = jax.random.fold_in(key, config.dim)
+    data_key = jax.random.split(key, 6)[0]
+    model = _make_model(config, data_key)
+    train = TrainingSet.from_points(model.sample(data_key, config.n_points))
+    theory = collapse_theory(config, model)
+    measurement = measure_collapse(key, train, t_ref=theory["t_collapse_spectrum"], **config.measure_options)
+    spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
+    ent_t = np.exp(np.linspace(np.log(4.0 * measurement.t_ref), np.log(0.25 * measurement.t_ref), config.entropy_times))
+    entropy_theory = np.asarray(excess_entropy(ent_t, math.log(config.n_points) / config.dim, spec))
+    if progress is not None:
+        progress(f"N={config.dim}")
+    return CollapseResult(config, theory, measurement, entropy_theory)
+
+
+def extrapolate(results) -> dict:
+    """Extrapolation in ``1/N`` (weighted fit ``a + b/N``) of every estimator over ``results``
+    (points of one load and data model at several N): name -> :class:`Estimate` of ``a``."""
+    results = sorted(results, key=lambda r: r.measurement.dim)
+    if len(results) < 2:
+        return {}
+    dims = [r.measurement.dim for r in results]
+    out = {}
+    for name in results[0].estimates:
+        a, a_err, _ = extrapolate_inverse_n(dims, [r.estimates[name].value for r in results],
+                                            [r.estimates[name].stderr for r in results])
+        out[name] = Estimate(a, a_err)
+    return out
+
+
+def summarize(rows: list[dict], by: tuple[str, ...] = ()) -> list[dict]:
+    """Analyses over the points of a result table (sweep rows): for every group of rows sharing the
+    columns ``by`` (e.g. ``alpha``, ``data``, ``seed``) and every estimator, the ``1/N``
+    extrapolation of ``t_collapse/<estimator>`` over the group's dimensions, with the theory
+    ``t_collapse`` beside it. Returns summary rows ``{*by, quantity, value, stderr, n_dims}``."""
+    groups: dict = {}
+    for row in rows:
+        q = row.get("quantity") or ""
+        key = tuple(row.get(b) for b in by)
+        g = groups.setdefault(key, {"theory": None, "est": {}})
+        if q == "theory/t_collapse":
+            g["theory"] = row["value"]
+        elif q.startswith("t_collapse/") and row.get("N") is not None:
+            g["est"].setdefault(q.split("/", 1)[1], []).append((int(row["N"]), row["value"], row["stderr"]))
+    out = []
+    for key, g in groups.items():
+        base = dict(zip(by, key))
+        if g["theory"] is not None:
+            out.append({**base, "quantity": "theory/t_collapse", "value": g["theory"], "stderr": None, "n_dims": None})
+        for name, pts in g["est"].items():
+            dims = sorted({p[0] for p in pts})
+            if len(dims) < 2:
+                continue
+            pts = sorted(pts)
+            a, a_err, _ = extrapolate_inverse_n([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+            out.append({**base, "quantity": f"t_collapse/{name}/extrapolated", "value": a, "stderr": a_err,
+                        "n_dims": len(dims)})
+    return out
+
+
+def collapse_payload(results) -> dict:
+    """One JSON object for points at several N: ``config`` and ``theory`` of the first point (the
+    N -> infinity theory is the same for all), ``rows`` (one per N, with ``t_collapse_spectrum``)
+    and ``extrapolated`` (:func:`extrapolate`)."""
+    results = sorted(results, key=lambda r: r.measurement.dim)
+    first = results[0].to_json()
+    theory = {k: v for k, v in first["theory"].items() if k != "t_collapse_spectrum"}
+    rows = []
+    for r in results:
+        j = r.to_json()
+        rows.append({"N": j["N"], "P": j["P"], "t_collapse_spectrum": r.theory["t_collapse_spectrum"],
+                     "estimates": j["estimates"]})
+    return {
+        "config": {**first["config"], "dims": [r.measurement.dim for r in results]},
+        "theory": theory,
+        "rows": rows,
+        "extrapolated": {k: {"value": v, "stderr": s} for k, (v, s) in extrapolate(results).items()},
+    }

@@ -101,6 +101,16 @@ class Spectrum:
         return cls(lam, np.full(lam.size, 1.0 / lam.size))
 
     @classmethod
+    def from_points(cls, points) -> "Spectrum":
+        """Spectrum of the sample covariance of ``points`` ``[P, N]`` (``P >= 2``; mean removed,
+        ``1/(P - 1)`` normalisation): the Gaussian model of a user's own data."""
+        pts = _check_range("points", points)
+        if pts.ndim != 2 or pts.shape[0] < 2:
+            raise ConfigError(f"points has shape {pts.shape}: expected a [P, N] array with P >= 2")
+        cov = np.atleast_2d(np.cov(pts, rowvar=False))
+        return cls.from_eigenvalues(np.sort(np.linalg.eigvalsh(cov))[::-1])
+
+    @classmethod
     def isotropic(cls, sigma2: float) -> "Spectrum":
         """Spectrum of ``sigma2 * I``: a unit point mass at ``sigma2 > 0``."""
         s2 = _check_range("sigma2", sigma2, low=0.0, high=np.inf)
