@@ -1,13 +1,51 @@
 """diffsim: the statistical physics of memorization in diffusion models, in JAX.
 
-The public API is re-exported from the submodules: :mod:`diffsim.process` (forward process and
-clocks), :mod:`diffsim.data` (data models), :mod:`diffsim.score` (streamed empirical score),
-:mod:`diffsim.sample` (backward samplers), :mod:`diffsim.observe` (estimators),
-:mod:`diffsim.theory` (closed forms) and :mod:`diffsim.studies` (config -> table).
+The flat namespace a researcher starts from::
+
+    import diffsim as ds
+    train = ds.TrainingSet.from_points(points)            # any [P, N] array
+    res = ds.measure_collapse(jax.random.key(0), train, n_trajectories=512)
+    res.estimates["clones"]                               # Estimate(value=..., stderr=...)
+    ds.theory.collapse_time(res.load, ds.theory.Spectrum.from_points(points))
+
+Submodules: :mod:`diffsim.process` (forward process and clocks), :mod:`diffsim.data` (data
+models), :mod:`diffsim.score` (streamed empirical score), :mod:`diffsim.sample` (backward samplers),
+:mod:`diffsim.observe` (estimators), :mod:`diffsim.measure` (measurements on any training set),
+:mod:`diffsim.theory` (closed forms), :mod:`diffsim.studies` (config -> table).
 """
 
 __version__ = "0.1.0"
 
+from diffsim import data, measure, observe, process, theory
+from diffsim._protocols import DataModel, Drift, StudyConfig, StudyResult
 from diffsim._validate import ConfigError
+from diffsim.data import GaussianMixture, GaussianSpectrum, HiddenManifold, IsotropicGaussian, TwoClusterMixture
+from diffsim.measure import CollapseMeasurement, SpeciationMeasurement, measure_collapse, measure_speciation
+from diffsim.observe import Estimate, memorization_fraction, memorized
+from diffsim.process import sigma_from_t, t_from_sigma, time_grid
+from diffsim.sample import Trajectories, sample
+from diffsim.score import (
+    EmpiricalScore,
+    TrainingSet,
+    empirical_denoiser,
+    empirical_log_density,
+    empirical_score,
+    posterior,
+)
 
-__all__ = ["ConfigError", "__version__"]
+__all__ = [
+    "__version__",
+    "ConfigError",
+    # modules
+    "data", "measure", "observe", "process", "theory",
+    # contracts
+    "DataModel", "Drift", "StudyConfig", "StudyResult",
+    # data models
+    "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
+    # score and sampling
+    "TrainingSet", "EmpiricalScore", "posterior", "empirical_score", "empirical_denoiser", "empirical_log_density",
+    "sample", "Trajectories", "time_grid", "sigma_from_t", "t_from_sigma",
+    # measurements
+    "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
+    "memorized", "memorization_fraction",
+]

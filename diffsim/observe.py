@@ -1,21 +1,21 @@
-"""Estimators on simulated trajectories (THEORY.md sections 3, 4 and 12).
+"""Estimators on recorded observables (THEORY.md sections 3, 4 and 12), and the typed estimate.
 
 All estimators are pure JAX functions of recorded observables, so they vmap over bootstrap
-resamples. Times are decreasing (the backward clock): ``times[0]`` is the earliest record.
+resamples. Times are decreasing (the backward clock): ``times[0]`` is the earliest record. Nothing
+here simulates: trajectories come from :mod:`diffsim.sample`, protocols that run them (clones,
+Monte-Carlo queries) from :mod:`diffsim.measure`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsim.process import delta, m
-from diffsim.sample import branch_and_continue
-from diffsim.score.empirical import TrainingSet, nearest_two, posterior
+from diffsim.score import TrainingSet, nearest_two
 
 __all__ = [
     "crossing_time",
@@ -24,12 +24,11 @@ __all__ = [
     "freezing_times",
     "clone_agreement",
     "branch_indices",
-    "clone_protocol",
-    "excess_entropy_mc",
     "excess_entropy_threshold",
     "excess_entropy_time",
     "memorized",
     "memorization_fraction",
+    "Estimate",
     "bootstrap",
     "extrapolate_inverse_n",
 ]
@@ -54,22 +53,6 @@ def branch_indices(record_times, low: float, high: float, n_branch: int) -> np.n
     if inside.size <= n_branch:
         return inside
     return inside[np.round(np.linspace(0, inside.size - 1, n_branch)).astype(int)]
-
-
-def clone_protocol(key, drift, traj, indices, t_min: float, endpoint: Callable, *, n_pairs: int, n_steps: int):
-    """Clone protocol (sections 3-4) on trajectories recorded with ``keep_states=True``.
-
-    At each record index in ``indices`` the first ``n_pairs`` states are cloned into two copies
-    that continue to ``t_min`` with independent noise (:func:`diffsim.sample.branch_and_continue`);
-    ``endpoint(final_states, final_records) -> [M]`` labels where each clone ends (a class, or a
-    training index). Returns ``(branch_times [K], same [K, n_pairs] as float)``.
-    """
-    branch_t = np.asarray(traj.times)[indices]
-    states = traj.states[indices][:, :n_pairs]
-    clones = branch_and_continue(key, drift, states, branch_t, t_min, n_steps=n_steps)
-    final_records = jax.tree_util.tree_map(lambda r: r[-1], clones.records)
-    labels = endpoint(clones.final, final_records).reshape(len(indices), 2, -1)
-    return branch_t, clone_agreement(labels).astype(jnp.float32)
 
 
 def condensed_fraction(max_weight):
@@ -99,39 +82,8 @@ def clone_agreement(labels):
     return jnp.all(labels == labels[:, :1], axis=1)
 
 
-@jax.jit
-def _own_log_weight(train: TrainingSet, x, t, idx):
-    """``log w_mu(x, t)`` of the training point ``idx`` each query was noised from."""
-    post = posterior(x, t, train)
-    a = train.points[idx]
-    mt, dt = m(t), delta(t)
-    own_logit = (mt * jnp.sum(x * a, axis=-1) - 0.5 * mt**2 * jnp.sum(a * a, axis=-1)) / dt
-    return own_logit - post.log_norm
-
-
-def excess_entropy_mc(key, train: TrainingSet, times, n_samples: int):
-    """Monte-Carlo excess entropy (section 4), per sample: ``[T, n_samples]``.
-
-    ``f_e(t) = alpha + 0.5 log(2 pi e Delta_t) + (1/N) E log p_t^e(x)`` with
-    ``x = m_t a_mu + sqrt(Delta_t) xi``, mu uniform. Writing ``log p_t^e(x)`` through the posterior
-    weight of the point x was noised from gives the exact identity
-    ``f_e(t) = (1/N) E[-log w_mu(x, t)] + (1/N) E[(|xi|^2 - N) / 2]``, and the second term has
-    mean zero; it is dropped as a control variate. Each returned sample ``-log w_mu / N`` is >= 0,
-    its mean is the estimate of f_e(t), and its variance is far below that of the plain estimator.
-    """
-    times = jnp.asarray(times, train.chunks.dtype)
-    n_times = times.shape[0]
-    k_idx, k_noise = jax.random.split(key)
-    idx = jax.random.randint(k_idx, (n_times * n_samples,), 0, train.n_points)
-    xi = jax.random.normal(k_noise, (n_times * n_samples, train.dim), train.chunks.dtype)
-    t = jnp.repeat(times, n_samples)
-    x = m(t)[:, None] * train.points[idx] + jnp.sqrt(delta(t))[:, None] * xi
-    log_w = _own_log_weight(train, x, t, idx).reshape(n_times, n_samples)
-    return -log_w / train.dim
-
-
 def excess_entropy_threshold(dim: int) -> float:
-    """Level ``log(2) / N``: a sample ``-log w_mu / N`` of :func:`excess_entropy_mc` equals it
+    """Level ``log(2) / N``: a sample ``-log w_mu / N`` of :func:`diffsim.measure.collapse.excess_entropy_samples` equals it
     exactly when the own point carries half of the posterior weight (the criterion of estimator 1,
     applied to queries noised from training points)."""
     return math.log(2.0) / dim
@@ -139,7 +91,7 @@ def excess_entropy_threshold(dim: int) -> float:
 
 def excess_entropy_time(times, samples, dim: int):
     """Estimator 4 of section 4: zero crossing of the excess entropy, read from the per-sample
-    values of :func:`excess_entropy_mc` (``[T, S]``, times decreasing).
+    values of :func:`diffsim.measure.collapse.excess_entropy_samples` (``[T, S]``, times decreasing).
 
     Each sample ``-log w_mu / N`` concentrates on ``f_e(t)`` as N grows, but with fluctuations of
     order ``N^{-1/2}`` near t_C that lift the *mean* above zero there. The estimator therefore reads
@@ -161,11 +113,38 @@ def memorization_fraction(samples, train: TrainingSet):
     return jnp.mean(memorized(samples, train))
 
 
-def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 200):
-    """Bootstrap standard error of ``statistic(*arrays)`` resampling along ``axis`` (trajectories).
+class Estimate(NamedTuple):
+    """A measured number and its standard error (bootstrap or Monte Carlo; NaN when unknown).
 
-    Returns ``(value, stderr)``; NaN resamples are ignored in the standard deviation.
+    A ``NamedTuple``: ``value, stderr = estimate`` unpacks it, and ``Estimate(*pair)`` builds one.
     """
+
+    value: float
+    stderr: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.4g} ± {self.stderr:.2g}"
+
+    def within(self, target: float, n_sigma: float = 3.0, floor: float = 0.0) -> bool:
+        """True when ``|value - target| <= n_sigma * stderr + floor``."""
+        return bool(abs(self.value - target) <= n_sigma * self.stderr + floor)
+
+    @classmethod
+    def of_mean(cls, samples) -> "Estimate":
+        """Mean of iid samples with its standard error ``std / sqrt(n)`` (non-finite samples dropped;
+        computed in the samples' own dtype, so a float32 mean is reproduced bit for bit)."""
+        x = np.asarray(samples).ravel()
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            return cls(float("nan"), float("nan"))
+        err = float(np.std(x, ddof=1) / math.sqrt(x.size)) if x.size > 1 else float("nan")
+        return cls(float(np.mean(x)), err)
+
+
+def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 200) -> Estimate:
+    """:class:`Estimate` of ``statistic(*arrays)`` with the bootstrap standard error of resampling
+    ``arrays`` jointly along ``axis`` (trajectories, queries, clone pairs). ``statistic`` must be a
+    JAX function (it is vmapped over the resamples); NaN resamples are left out of the error."""
     size = arrays[0].shape[axis]
     idx = jax.random.randint(key, (n_boot, size), 0, size)
 
@@ -176,7 +155,7 @@ def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 2
     value = float(statistic(*arrays))
     finite = reps[np.isfinite(reps)]
     stderr = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
-    return value, stderr
+    return Estimate(value, stderr)
 
 
 def extrapolate_inverse_n(dims, values, stderrs=None):

@@ -62,13 +62,14 @@ def plot_collapse(results, path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_speciation(result, path) -> Path:
-    """Clone agreement phi(t) measured vs theory, per N, with t_S = 0.5 log Lambda."""
+def plot_speciation(results, path) -> Path:
+    """Clone agreement phi(t) measured vs theory, one curve per point (N), with t_S = 0.5 log Lambda."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(result.per_dim)))
-    for r, color in zip(result.per_dim, colors):
-        ax.errorbar(r.branch_times, r.phi, yerr=r.phi_stderr, fmt="o", ms=3, color=color, label=f"N={r.n} measured")
-        ax.plot(r.branch_times, r.phi_theory, "-", color=color, lw=1, label=f"N={r.n} theory")
+    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(results)))
+    for r, color in zip(results, colors):
+        m, n = r.measurement, r.measurement.dim
+        ax.errorbar(m.branch_times, m.phi, yerr=m.phi_stderr, fmt="o", ms=3, color=color, label=f"N={n} measured")
+        ax.plot(m.branch_times, r.phi_theory, "-", color=color, lw=1, label=f"N={n} theory")
         ax.axvline(r.t_speciation_theory, color=color, ls=":", lw=1)
     ax.set_xlabel("branch time t (OU clock); dotted: $t_S = \\frac{1}{2}\\log\\Lambda$")
     ax.set_ylabel("$\\phi(t)$: clone pairs ending in the same cluster")

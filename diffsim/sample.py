@@ -86,7 +86,8 @@ def _run(drift, key, x0, times, *, method, record_every, keep_states):
     n_seg = n_steps // record_every
     starts = times[:-1].reshape((n_seg, record_every) + times.shape[1:])
     ends = times[1:].reshape((n_seg, record_every) + times.shape[1:])
-    keys = jax.random.split(key, n_steps).reshape(n_seg, record_every, -1)
+    keys = jax.random.split(key, n_steps)
+    keys = keys.reshape((n_seg, record_every) + keys.shape[1:])  # raw [n, 2] or typed [n] keys
 
     def inner(x, step):
         t, t_next, k = step

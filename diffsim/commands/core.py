@@ -151,24 +151,29 @@ def collapse_table(results, extrapolated: dict, figure=None) -> str:
 
 
 def _speciation(args) -> int:
+    import dataclasses
+
     from diffsim.studies.speciation import SpeciationConfig, run_speciation
 
     if args.data != "mixture":
         raise _validate.ConfigError(f"data={args.data!r} is not supported here: expected mixture (the only model with classes)")
-    config = SpeciationConfig(
-        dims=tuple(args.dims), n_pairs=args.pairs, seed=args.seed, sigma=args.sigma, mtilde=args.mtilde
-    ).validate()
-    result = run_speciation(config)
-    payload = result.to_json()
+    if not args.dims:
+        raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
+    base = SpeciationConfig(n_pairs=args.pairs, seed=args.seed, sigma=args.sigma, mtilde=args.mtilde)
+    configs = [dataclasses.replace(base, dim=n).validate() for n in args.dims]
+    results = [run_speciation(c) for c in configs]
+    payload = {"config": {**results[0].to_json()["config"], "dims": list(args.dims)},
+               "rows": [{k: v for k, v in r.to_json().items() if k != "config"} for r in results]}
     if args.figure:
         from diffsim.plot import plot_speciation
 
-        payload["figure"] = str(plot_speciation(result, args.figure))
+        payload["figure"] = str(plot_speciation(results, args.figure))
     lines = [f"{'N':>5} {'Lambda':>9} {'t_S theory':>11} {'t_S measured':>20}"]
-    for r in result.per_dim:
+    for r in results:
+        t = r.measurement.t_speciation
         lines.append(
-            f"{r.n:>5} {r.largest_eigenvalue:>9.2f} {r.t_speciation_theory:>11.4f} "
-            f"{r.t_speciation[0]:>11.4f} ±{r.t_speciation[1]:.4f}"
+            f"{r.measurement.dim:>5} {r.largest_eigenvalue:>9.2f} {r.t_speciation_theory:>11.4f} "
+            f"{t.value:>11.4f} ±{t.stderr:.4f}"
         )
     if args.figure:
         lines.append(f"figure: {payload['figure']}")

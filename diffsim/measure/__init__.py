@@ -5,6 +5,14 @@ array with ``TrainingSet.from_points``) and returns a frozen result whose estima
 :class:`Estimate` ``(value, stderr)``. Theory comparisons are separate calls (:mod:`diffsim.theory`).
 """
 
-from diffsim.measure._estimate import Estimate, bootstrap_estimate
+from diffsim.measure.collapse import CollapseMeasurement, measure_collapse
+from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
+from diffsim.observe import Estimate
 
-__all__ = ["Estimate", "bootstrap_estimate"]
+__all__ = [
+    "Estimate",
+    "CollapseMeasurement",
+    "measure_collapse",
+    "SpeciationMeasurement",
+    "measure_speciation",
+]

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure._estimate import Estimate, bootstrap_estimate
+from diffsim.observe import Estimate, bootstrap
 from diffsim.measure._queries import noised_training_queries, query_statistics
 from diffsim.observe import (
     branch_indices,
@@ -209,7 +209,7 @@ def measure_collapse(
     max_w = traj.records["max_weight"]
     boot_keys = jax.random.split(boot_key, 4)
     if "condensation" in wanted:
-        estimates["condensation"] = bootstrap_estimate(
+        estimates["condensation"] = bootstrap(
             boot_keys[0], lambda w: condensation_time(jnp.asarray(rec_t), w), max_w, axis=1, n_boot=n_bootstrap
         )
     if "freezing" in wanted:
@@ -223,7 +223,7 @@ def measure_collapse(
             clone_key, drift, traj, idx, t_end, lambda x, rec: rec["argmax"], n_pairs=n_clone_pairs, n_steps=clone_steps,
         )
         agree = np.asarray(jnp.mean(same, axis=1))
-        estimates["clones"] = bootstrap_estimate(
+        estimates["clones"] = bootstrap(
             boot_keys[1], lambda s: crossing_time(jnp.asarray(branch_t), jnp.mean(s, axis=1), 0.5), same,
             axis=1, n_boot=n_bootstrap,
         )
@@ -234,7 +234,7 @@ def measure_collapse(
         samples = excess_entropy_samples(entropy_key, train, ent_t, entropy_samples)
         fe = np.asarray(jnp.mean(samples, axis=1))
         fe_err = np.asarray(jnp.std(samples, axis=1, ddof=1)) / math.sqrt(entropy_samples)
-        estimates["entropy"] = bootstrap_estimate(
+        estimates["entropy"] = bootstrap(
             boot_keys[2], lambda s: excess_entropy_time(jnp.asarray(ent_t), s, n), samples, axis=1, n_boot=n_bootstrap
         )
     return CollapseMeasurement(

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.measure.collapse import ESTIMATORS, CollapseMeasurement, measure_collapse
 from diffsim.observe import extrapolate_inverse_n
 from diffsim.score import TrainingSet

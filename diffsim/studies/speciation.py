@@ -1,10 +1,10 @@
 """Speciation time by the clone protocol on the two-cluster mixture (THEORY.md section 3).
 
-Trajectories driven by the exact mixture score run from ``N(0, I)`` at ``t_max``; at branch times
-around ``t_S = 0.5 log Lambda`` each state is cloned into two copies that continue independently to
-``t_min``, and ``phi(t)`` is the fraction of clone pairs ending in the same cluster. Theory:
-``phi(t) = 0.5 int (G_+^2 + G_-^2) / (G_+ + G_-) dq``. The measured ``t_S`` is read where the measured
-phi crosses the theoretical ``phi(t_S)``.
+One config is one point (one N). Trajectories driven by the exact mixture score run from ``N(0, I)``;
+at branch times around ``t_S = 0.5 log Lambda`` each state is cloned into two copies that continue
+independently to ``t_min``, and ``phi(t)`` is the fraction of clone pairs ending in the same cluster
+(:func:`diffsim.measure.measure_speciation`). Theory: ``phi(t) = 0.5 int (G_+^2 + G_-^2) / (G_+ + G_-) dq``.
+The measured ``t_S`` is read where the measured phi crosses the theoretical ``phi(t_S)``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.observe import bootstrap, branch_indices, clone_protocol, crossing_time
-from diffsim.process import time_grid
-from diffsim.sample import sample
+from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
 from diffsim.theory.speciation import speciation_time, two_cluster_clone_agreement
 
 __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
@@ -27,7 +24,7 @@ __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
 
 @dataclass(frozen=True)
 class SpeciationConfig:
-    dims: tuple[int, ...] = (16, 32, 64)
+    dim: int = 32
     mtilde: float = 1.0
     sigma: float = 1.0
     n_pairs: int = 512
@@ -40,10 +37,7 @@ class SpeciationConfig:
     n_bootstrap: int = 200
 
     def validate(self) -> "SpeciationConfig":
-        if not self.dims:
-            raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
-        for n in self.dims:
-            _validate.integer("dims", n, minimum=1, maximum=1_000_000)
+        _validate.integer("dim", self.dim, minimum=1, maximum=1_000_000)
         _validate.positive("mtilde", self.mtilde)
         _validate.positive("sigma", self.sigma)
         _validate.integer("n_pairs", self.n_pairs, minimum=2)
@@ -62,82 +56,61 @@ class SpeciationConfig:
 
 
 @dataclass(frozen=True)
-class SpeciationRow:
-    n: int
+class SpeciationResult:
+    """One point: the config, the largest eigenvalue ``Lambda``, theory ``t_S`` and ``phi(t)``, and
+    the measurement."""
+
+    config: SpeciationConfig
     largest_eigenvalue: float
     t_speciation_theory: float
-    t_speciation: tuple[float, float]
-    branch_times: np.ndarray
-    phi: np.ndarray
-    phi_stderr: np.ndarray
     phi_theory: np.ndarray
-
-
-@dataclass(frozen=True)
-class SpeciationResult:
-    config: SpeciationConfig
-    per_dim: tuple[SpeciationRow, ...]
+    measurement: SpeciationMeasurement
 
     def to_json(self) -> dict:
+        m = self.measurement
         return {
             "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
-            "rows": [
-                {
-                    "N": r.n,
-                    "largest_eigenvalue": r.largest_eigenvalue,
-                    "t_speciation": {"value": r.t_speciation[0], "stderr": r.t_speciation[1]},
-                    "theory": {"t_speciation": r.t_speciation_theory},
-                    "curve": {
-                        "t": r.branch_times.tolist(),
-                        "phi": r.phi.tolist(),
-                        "phi_stderr": r.phi_stderr.tolist(),
-                        "phi_theory": r.phi_theory.tolist(),
-                    },
-                }
-                for r in self.per_dim
-            ],
+            "N": m.dim,
+            "largest_eigenvalue": self.largest_eigenvalue,
+            "t_speciation": {"value": m.t_speciation.value, "stderr": m.t_speciation.stderr},
+            "theory": {"t_speciation": self.t_speciation_theory},
+            "curve": {
+                "t": m.branch_times.tolist(),
+                "phi": m.phi.tolist(),
+                "phi_stderr": m.phi_stderr.tolist(),
+                "phi_theory": self.phi_theory.tolist(),
+            },
         }
 
     def rows(self) -> list[dict]:
-        out = []
-        for r in self.per_dim:
-            base = {"N": r.n}
-            out.append({**base, "quantity": "t_speciation", "t": None, "value": r.t_speciation[0], "stderr": r.t_speciation[1]})
-            out.append({**base, "quantity": "t_speciation_theory", "t": None, "value": r.t_speciation_theory, "stderr": None})
-            for t, p, e, th in zip(r.branch_times, r.phi, r.phi_stderr, r.phi_theory):
-                out.append({**base, "quantity": "phi", "t": float(t), "value": float(p), "stderr": float(e)})
-                out.append({**base, "quantity": "phi_theory", "t": float(t), "value": float(th), "stderr": None})
+        m = self.measurement
+        base = {"N": m.dim}
+        out = [
+            {**base, "quantity": "t_speciation", "t": None, "value": m.t_speciation.value, "stderr": m.t_speciation.stderr},
+            {**base, "quantity": "t_speciation_theory", "t": None, "value": self.t_speciation_theory, "stderr": None},
+        ]
+        for t, p, e, th in zip(m.branch_times, m.phi, m.phi_stderr, self.phi_theory):
+            out.append({**base, "quantity": "phi", "t": float(t), "value": float(p), "stderr": float(e)})
+            out.append({**base, "quantity": "phi_theory", "t": float(t), "value": float(th), "stderr": None})
         return out
 
 
-def _measure_dimension(config: SpeciationConfig, n: int, key) -> SpeciationRow:
-    init_key, sde_key, clone_key, boot_key = jax.random.split(key, 4)
+def run_speciation(config: SpeciationConfig, key=None, *, progress=None) -> SpeciationResult:
+    """Run one point with the exact mixture score; the point uses ``fold_in(key, dim)``."""
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    n = config.dim
     model = data.TwoClusterMixture.create(n, mtilde=config.mtilde, sigma=config.sigma)
     lam = float(model.covariance_spectrum()[0])
     t_s = float(speciation_time(lam))
     norm_v = math.sqrt(n) * config.mtilde
-    t_max = t_s + 4.0
-    times = time_grid(t_max, config.t_min, config.n_steps, "log")
-    x_init = jax.random.normal(init_key, (config.n_pairs, n))
-    traj = sample(sde_key, model.score, x_init, times, record_every=config.record_every, keep_states=True)
-    idx = branch_indices(np.asarray(traj.times), 0.4 * t_s, min(2.0 * t_s, t_s + 2.5), config.n_branch)
-    branch_t, same = clone_protocol(
-        clone_key, model.score, traj, idx, config.t_min, lambda x, rec: model.label_of(x),
-        n_pairs=config.n_pairs, n_steps=config.clone_steps,
-    )
-    phi = np.asarray(jnp.mean(same, axis=1))
-    phi_err = np.asarray(jnp.std(same, axis=1, ddof=1)) / math.sqrt(same.shape[1])
-    phi_th = np.asarray(two_cluster_clone_agreement(branch_t, norm_v, config.sigma))
     level = float(two_cluster_clone_agreement(np.array([t_s]), norm_v, config.sigma)[0])
-    t_meas = bootstrap(
-        boot_key, lambda s: crossing_time(jnp.asarray(branch_t), jnp.mean(s, axis=1), level), same,
-        axis=1, n_boot=config.n_bootstrap,
+    m = measure_speciation(
+        jax.random.fold_in(key, n), None, dim=n, drift=model.score, label_of=model.label_of, level=level, t_ref=t_s,
+        n_pairs=config.n_pairs, n_branch=config.n_branch, t_min=config.t_min, n_steps=config.n_steps,
+        record_every=config.record_every, clone_steps=config.clone_steps, n_bootstrap=config.n_bootstrap,
     )
-    return SpeciationRow(n, lam, t_s, t_meas, branch_t, phi, phi_err, phi_th)
-
-
-def run_speciation(config: SpeciationConfig, key=None) -> SpeciationResult:
-    """Run the speciation study; each N uses ``fold_in(key, N)``."""
-    config.validate()
-    key = jax.random.PRNGKey(config.seed) if key is None else key
-    return SpeciationResult(config, tuple(_measure_dimension(config, n, jax.random.fold_in(key, n)) for n in config.dims))
+    phi_th = np.asarray(two_cluster_clone_agreement(m.branch_times, norm_v, config.sigma))
+    if progress is not None:
+        progress(f"N={n}")
+    return SpeciationResult(config, lam, t_s, phi_th, m)
