@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from diffsim import data
-from diffsim.observe import excess_entropy_mc
+from diffsim.measure.collapse import excess_entropy_samples
 from diffsim.score import TrainingSet
-from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.studies.collapse import CollapseConfig, extrapolate, run_collapse
 from diffsim.theory import Spectrum, collapse_time_isotropic, excess_entropy
 
 ESTIMATORS = ("condensation", "freezing", "clones", "entropy")
@@ -21,27 +21,37 @@ ESTIMATORS = ("condensation", "freezing", "clones", "entropy")
 CASES = {0.2: (24, 32, 40, 48), 0.3: (16, 20, 24, 28, 32)}
 
 
+class Points:
+    """Collapse results at several N (one study point each) and their 1/N extrapolation."""
+
+    def __init__(self, results):
+        self.points = results
+        self.theory = results[0].theory
+        self.config = results[0].config
+        self.dims = [r.measurement.dim for r in results]
+        self.extrapolated = extrapolate(results)
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     alpha = request.param
-    config = CollapseConfig(
-        alpha=alpha, dims=CASES[alpha], n_trajectories=1024, n_steps=300, n_clone_pairs=512, clone_steps=40,
-        entropy_samples=1024, seed=0,
+    base = CollapseConfig(
+        alpha=alpha, n_trajectories=1024, n_steps=300, n_clone_pairs=512, clone_steps=40, entropy_samples=1024, seed=0,
     )
-    return run_collapse(config)
+    return Points([run_collapse(dataclasses.replace(base, dim=n)) for n in CASES[alpha]])
 
 
 def test_every_estimator_approaches_theory_as_n_grows(measured):
     t_c = measured.theory["t_collapse"]
     assert t_c == pytest.approx(collapse_time_isotropic(measured.config.alpha))
     for name in ESTIMATORS:
-        values = np.array([d.estimates[name][0] for d in measured.per_dim])
-        errors = np.array([d.estimates[name][1] for d in measured.per_dim])
+        values = np.array([r.estimates[name].value for r in measured.points])
+        errors = np.array([r.estimates[name].stderr for r in measured.points])
         gaps = np.abs(values - t_c)
         # the gap at the largest N is below the gap at the smallest N, beyond the noise
         assert gaps[-1] < gaps[0], (name, values)
         # the 1/N slope is positive (finite N shifts the estimates upwards) ...
-        slope = np.polyfit(1.0 / np.array(measured.config.dims), values, 1)[0]
+        slope = np.polyfit(1.0 / np.array(measured.dims), values, 1)[0]
         assert slope > 0, (name, values, errors)
         # ... and every estimator's 1/N extrapolation agrees with t_C within 10% (the four must
         # agree as N grows; condensation and clones are held to 5% below)
@@ -58,13 +68,16 @@ def test_inverse_n_extrapolation_lands_within_five_percent(measured, name):
 
 
 def test_rerun_gives_identical_numbers():
-    config = CollapseConfig(alpha=0.3, dims=(10, 12), n_trajectories=32, n_steps=60, record_every=3,
+    config = CollapseConfig(alpha=0.3, dim=10, n_trajectories=32, n_steps=60, record_every=3,
                             n_clone_pairs=16, entropy_samples=32, n_bootstrap=20)
     a, b = run_collapse(config).to_json(), run_collapse(config).to_json()
     assert json.dumps(a) == json.dumps(b)
-    # a dimension's numbers do not depend on which other dimensions are in the run
-    c = run_collapse(dataclasses.replace(config, dims=(12,))).to_json()
-    assert c["rows"][0] == a["rows"][1]
+
+
+def test_a_config_is_one_point():
+    """One study config is one point (one N); iteration over N belongs to sweeps (issue 11)."""
+    names = {f.name for f in dataclasses.fields(CollapseConfig)}
+    assert "dim" in names and "dims" not in names
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +90,7 @@ def entropy_curves():
         p = round(math.exp(alpha * n))
         model = data.IsotropicGaussian(n)
         train = TrainingSet.from_points(model.sample(jax.random.PRNGKey(n), p))
-        s = np.asarray(excess_entropy_mc(jax.random.PRNGKey(1), train, ratios * t_c, 4000))
+        s = np.asarray(excess_entropy_samples(jax.random.PRNGKey(1), train, ratios * t_c, 4000))
         theory = excess_entropy(ratios * t_c, math.log(p) / n, Spectrum.from_eigenvalues(model.covariance_spectrum()))
         out[n] = (s.mean(1), s.std(1, ddof=1) / math.sqrt(s.shape[1]), np.asarray(theory))
     return ratios, out

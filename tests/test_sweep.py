@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from diffsim import ConfigError
@@ -32,7 +33,7 @@ description = "tiny sweep for the tests"
 seeds = [{seeds}]
 
 [params]
-N = 8
+dim = 8
 n_pairs = 512
 n_branch = 8
 n_steps = 200
@@ -102,26 +103,26 @@ def test_cells_are_the_grid_product_crossed_with_zipped_axes_and_scales_override
         "study": "speciation",
         "seeds": [0],
         "params": {"n_pairs": 64},
-        "grid": {"mtilde": [1.0, 2.0, 3.0], "N": [8, 16]},
+        "grid": {"mtilde": [1.0, 2.0, 3.0], "dim": [8, 16]},
         "zip": [{"sigma": [0.5, 1.0], "t_min": [0.01, 0.02]}, {"clone_steps": [10, 20]}],
-        "scales": {"quick": {}, "paper": {"seeds": [4, 5], "params": {"n_pairs": 1024}, "grid": {"N": [32]}}},
+        "scales": {"quick": {}, "paper": {"seeds": [4, 5], "params": {"n_pairs": 1024}, "grid": {"dim": [32]}}},
     }
     quick = parse_experiment(raw, "quick")
     assert len(quick.cells) == 3 * 2 * 2 * 2
-    assert quick.axes == ("mtilde", "N", "sigma", "t_min", "clone_steps")
+    assert quick.axes == ("mtilde", "dim", "sigma", "t_min", "clone_steps")
     # Enumeration order: grid axes in file order, then zip groups; the last factor varies fastest.
     assert [c.axes for c in quick.cells[:3]] == [
-        {"mtilde": 1.0, "N": 8, "sigma": 0.5, "t_min": 0.01, "clone_steps": 10},
-        {"mtilde": 1.0, "N": 8, "sigma": 0.5, "t_min": 0.01, "clone_steps": 20},
-        {"mtilde": 1.0, "N": 8, "sigma": 1.0, "t_min": 0.02, "clone_steps": 10},
+        {"mtilde": 1.0, "dim": 8, "sigma": 0.5, "t_min": 0.01, "clone_steps": 10},
+        {"mtilde": 1.0, "dim": 8, "sigma": 0.5, "t_min": 0.01, "clone_steps": 20},
+        {"mtilde": 1.0, "dim": 8, "sigma": 1.0, "t_min": 0.02, "clone_steps": 10},
     ]
     last = quick.cells[-1].config
-    assert (last.mtilde, last.dims, last.sigma, last.t_min, last.clone_steps, last.n_pairs) == (3.0, (16,), 1.0, 0.02, 20, 64)
+    assert (last.mtilde, last.dim, last.sigma, last.t_min, last.clone_steps, last.n_pairs) == (3.0, 16, 1.0, 0.02, 20, 64)
     assert [c.index for c in quick.cells] == list(range(24))
     paper = parse_experiment(raw, "paper")
     assert paper.seeds == (4, 5) and len(paper.cells) == 3 * 1 * 2 * 2
     assert sweep_units(paper)[:3] == [(0, 4), (0, 5), (1, 4)] and len(sweep_units(paper)) == 24
-    assert {c.config.dims for c in paper.cells} == {(32,)} and {c.config.n_pairs for c in paper.cells} == {1024}
+    assert {c.config.dim for c in paper.cells} == {32} and {c.config.n_pairs for c in paper.cells} == {1024}
     assert quick.hash != paper.hash
     # The hash follows what sets the numbers: same cells and seeds, same hash, whatever the name.
     assert parse_experiment(raw, "quick", name="renamed").hash == quick.hash
@@ -151,7 +152,7 @@ n_branch = 1
 
 [grid]
 mtilde = [1.0, -2.0]
-N = [8, 0]
+dim = [8, 0]
 
 [zip]
 sigma = [1.0, 2.0]
@@ -176,7 +177,7 @@ def test_invalid_config_reports_every_error_at_once_exit_2_and_writes_nothing(tm
         ("params.n_stepz", "unknown parameter"),
         ("params.n_branch", "n_branch=1"),
         ("grid.mtilde[1]", "mtilde=-2.0"),
-        ("grid.N[1]", "dims=0"),
+        ("grid.dim[1]", "dim=0"),
         ("zip", "equal lengths"),
         ("scales.quick.params.clone_steps", "clone_steps=1"),
     ]
@@ -390,3 +391,40 @@ def test_long_cells_report_the_studys_own_progress_and_the_same_rows(tmp_path):
     assert [line.split(": ")[1].split(" (")[0] for line in within] == ["N=8 done", "N=10 done"]
     assert lines.index(within[-1]) < next(i for i, line in enumerate(lines) if "1/1 cells" in line)
     assert read_table(tmp_path / "shown" / "table.csv") == read_table(tmp_path / "quiet" / "table.csv")
+
+
+COLLAPSE_TINY = """
+study = "collapse"
+seeds = [0]
+
+[params]
+alpha = 0.4
+n_trajectories = 16
+n_steps = 40
+record_every = 4
+n_bootstrap = 10
+estimators = ["condensation", "freezing"]
+
+[grid]
+dim = [8, 10]
+"""
+
+
+def test_collapse_sweep_summary_holds_the_inverse_n_extrapolation(tmp_path):
+    """One cell is one N; the headline number (the 1/N extrapolation over the cells) is in the
+    sweep's summary.csv, computed from the table (issue 11)."""
+    from diffsim.observe import extrapolate_inverse_n
+
+    config = tmp_path / "c.toml"
+    config.write_text(COLLAPSE_TINY)
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
+    table = list(csv.DictReader(open(out / "table.csv")))
+    summary = {r["quantity"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    for name in ("condensation", "freezing"):
+        pts = sorted((int(r["N"]), float(r["value"]), float(r["stderr"])) for r in table if r["quantity"] == f"t_collapse/{name}")
+        assert [p[0] for p in pts] == [8, 10] and all(np.isfinite(p[1]) for p in pts)
+        a, a_err, _ = extrapolate_inverse_n(*zip(*pts))
+        row = summary[f"t_collapse/{name}/extrapolated"]
+        assert float(row["value"]) == pytest.approx(a, rel=1e-12) and float(row["stderr"]) == pytest.approx(a_err, rel=1e-12)
+        assert row["n_dims"] == "2"
