@@ -31,6 +31,9 @@ __all__ = [
     "Estimate",
     "bootstrap",
     "extrapolate_inverse_n",
+    "crossing_step",
+    "descent_step",
+    "fit_power_law",
 ]
 
 
@@ -183,3 +186,58 @@ def extrapolate_inverse_n(dims, values, stderrs=None):
         chi2 = float(np.sum(((design @ coef) - v / s) ** 2)) / dof
         cov = cov * max(1.0, chi2)
     return float(coef[0]), float(np.sqrt(cov[0, 0])), float(coef[1])
+
+
+# ----------------------------------------------------------------------------- curves over training steps
+
+
+def crossing_step(steps, curve, level: float) -> float:
+    """First step at which ``curve >= level``, linear in log(step) between the bracketing
+    checkpoints (the step-0 checkpoint counts as step ``steps[1] / 2`` on the log axis); NaN if
+    never. ``steps [C]`` increasing, ``curve [C]``."""
+    steps = np.asarray(steps, dtype=float)
+    curve = np.asarray(curve, dtype=float)
+    log_s = np.log(np.where(steps > 0, steps, 0.5 * steps[steps > 0].min()))
+    hit = np.flatnonzero(curve >= level)
+    if hit.size == 0:
+        return float("nan")
+    i = int(hit[0])
+    if i == 0:
+        return float(steps[0])
+    c0, c1 = curve[i - 1], curve[i]
+    w = 0.0 if c1 == c0 else float(np.clip((level - c0) / (c1 - c0), 0.0, 1.0))
+    return float(np.exp(log_s[i - 1] + w * (log_s[i] - log_s[i - 1])))
+
+
+def descent_step(steps, loss, tolerance: float) -> float:
+    """First step at which ``loss - min(loss) <= tolerance (loss[0] - min(loss))`` (tau_gen),
+    interpolated like :func:`crossing_step`; NaN if the loss never decreased."""
+    loss = np.asarray(loss, dtype=float)
+    drop = loss[0] - np.nanmin(loss)
+    if not np.isfinite(drop) or drop <= 0:
+        return float("nan")
+    progress = (loss[0] - loss) / drop  # 0 at start, 1 at the minimum
+    return crossing_step(steps, progress, 1.0 - tolerance)
+
+
+def fit_power_law(x, y, stderr=None):
+    """Least-squares fit ``log y = log c + b log x`` over the finite positive points; returns
+    ``(b, stderr_b, c)`` (NaN with fewer than two points; ``stderr_b`` NaN with two). With ``stderr``
+    of y, the points are weighted by ``(y / stderr)^2`` (the delta-method variance of log y)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = np.log(x[keep]), np.log(y[keep])
+    if x.size < 2:
+        return float("nan"), float("nan"), float("nan")
+    w = np.ones_like(x)
+    if stderr is not None:
+        s = np.asarray(stderr, dtype=float)[keep] / np.exp(y)
+        w = np.where(np.isfinite(s) & (s > 0), 1.0 / np.maximum(s, 1e-3) ** 2, 1.0)
+    design = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)
+    err = float("nan")
+    if x.size > 2:
+        resid = design @ coef - y * np.sqrt(w)
+        cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / (x.size - 2)
+        err = float(np.sqrt(cov[1, 1]))
+    return float(coef[1]), err, float(np.exp(coef[0]))

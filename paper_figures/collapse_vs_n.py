@@ -17,8 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note, seed_mean
-from diffsim.observe import extrapolate_inverse_n
-from diffsim.studies.collapse import ESTIMATORS, CollapseConfig, collapse_theory
+from diffsim.studies.collapse import ESTIMATORS, CollapseConfig, collapse_theory, summarize
 
 EXPERIMENTS = ("collapse_gaussian", "collapse_mixture")
 STYLE = {
@@ -40,7 +39,7 @@ def panel(ax, results, alpha: float) -> None:
     table = results.table.where(alpha=alpha)
     cells = sorted({r["cell"] for r in table.rows})
     configs = {c: _config(results, c) for c in cells}
-    dims = np.array(sorted({configs[c].dims[0] for c in cells}), dtype=float)
+    dims = np.array(sorted({configs[c].dim for c in cells}), dtype=float)
     inv = 1.0 / dims
     x_fit = np.linspace(0.0, inv.max() * 1.05, 50)
     for name in ESTIMATORS:
@@ -51,14 +50,17 @@ def panel(ax, results, alpha: float) -> None:
         marker, color = STYLE[name]
         ax.errorbar(1.0 / n, t, yerr=err, fmt=marker, color=color, ms=4, capsize=2, label=name)
         ok = np.isfinite(t) & np.isfinite(err) & (err > 0)
-        if ok.sum() >= 3:
-            a, a_err, b = extrapolate_inverse_n(n[ok], t[ok], err[ok])
+        if ok.sum() >= 3:  # the study's own analysis over points, on the seed means
+            means = [{"N": int(ni), "quantity": f"t_collapse/{name}", "value": ti, "stderr": ei}
+                     for ni, ti, ei in zip(n[ok], t[ok], err[ok])]
+            (fit,) = summarize(means)
+            a, a_err, b = fit["value"], fit["stderr"], fit["slope"]
             ax.plot(x_fit, a + b * x_fit, "--", color=color, lw=0.8)
             ax.errorbar([0.0], [a], yerr=[a_err], fmt=marker, mfc="white", color=color, ms=5, capsize=2)
     config = configs[cells[0]]
     t_inf = collapse_theory(config)["t_collapse"]
-    t_finite = [collapse_theory(configs[c], configs[c].dims[0])["t_collapse_spectrum"] for c in cells]
-    n_cells = [configs[c].dims[0] for c in cells]
+    t_finite = [collapse_theory(configs[c])["t_collapse_spectrum"] for c in cells]
+    n_cells = [configs[c].dim for c in cells]
     order = np.argsort(n_cells)
     ax.axhline(t_inf, color="k", lw=1.2, label="theory, N → ∞")
     ax.plot(1.0 / np.array(n_cells)[order], np.array(t_finite)[order], "k:", marker="x", ms=4,

@@ -27,14 +27,8 @@ from diffsim.nets.checkpoint import checkpoint_path, checkpoint_steps, load_chec
 from diffsim.nets.train import TrainConfig, evaluation_score, init_ensemble, sample_times, train
 from diffsim.process import delta, m, sigma_from_t
 from diffsim.score import TrainingSet, empirical_score
-from diffsim.studies.denoiser import (
-    DenoiserConfig,
-    crossing_step,
-    descent_step,
-    fit_power_law,
-    masked_training_set,
-    run_denoiser,
-)
+from diffsim.observe import crossing_step, descent_step, fit_power_law
+from diffsim.studies.denoiser import DenoiserConfig, masked_training_set, run_denoiser
 
 # ----------------------------------------------------------------------------- models
 

@@ -157,11 +157,11 @@ class CollapseResult:
     def rows(self) -> list[dict]:
         """Tidy table: one row per quantity[, t]."""
         m = self.measurement
+        base = {"N": m.dim, "P": m.n_points}
         out = []
         for name, value in self.theory.items():
             if name.startswith("t_") and name != "t_collapse_spectrum" and isinstance(value, float):
-                out.append({"N": None, "P": None, "quantity": f"theory/{name}", "t": None, "value": value, "stderr": None})
-        base = {"N": m.dim, "P": m.n_points}
+                out.append({**base, "quantity": f"theory/{name}", "t": None, "value": value, "stderr": None})
         out.append({**base, "quantity": "theory/t_collapse_spectrum", "t": None,
                     "value": self.theory["t_collapse_spectrum"], "stderr": None})
         for name, (v, s) in m.estimates.items():
@@ -225,8 +225,9 @@ def extrapolate(results) -> dict:
 def summarize(rows: list[dict], by: tuple[str, ...] = ()) -> list[dict]:
     """Analyses over the points of a result table (sweep rows): for every group of rows sharing the
     columns ``by`` (e.g. ``alpha``, ``data``, ``seed``) and every estimator, the ``1/N``
-    extrapolation of ``t_collapse/<estimator>`` over the group's dimensions, with the theory
-    ``t_collapse`` beside it. Returns summary rows ``{*by, quantity, value, stderr, n_dims}``."""
+    extrapolation ``a + b/N`` of ``t_collapse/<estimator>`` over the group's dimensions, with the
+    theory ``t_collapse`` beside it. Returns summary rows ``{*by, quantity, value (a), stderr,
+    slope (b), n_dims}``."""
     groups: dict = {}
     for row in rows:
         q = row.get("quantity") or ""
@@ -240,15 +241,16 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ()) -> list[dict]:
     for key, g in groups.items():
         base = dict(zip(by, key))
         if g["theory"] is not None:
-            out.append({**base, "quantity": "theory/t_collapse", "value": g["theory"], "stderr": None, "n_dims": None})
+            out.append({**base, "quantity": "theory/t_collapse", "value": g["theory"], "stderr": None, "slope": None,
+                        "n_dims": None})
         for name, pts in g["est"].items():
             dims = sorted({p[0] for p in pts})
             if len(dims) < 2:
                 continue
             pts = sorted(pts)
-            a, a_err, _ = extrapolate_inverse_n([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
+            a, a_err, b = extrapolate_inverse_n([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts])
             out.append({**base, "quantity": f"t_collapse/{name}/extrapolated", "value": a, "stderr": a_err,
-                        "n_dims": len(dims)})
+                        "slope": b, "n_dims": len(dims)})
     return out
 
 
