@@ -75,17 +75,22 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
     return save_figure(fig, path)
 
 
-def _basin_axes(result, ax) -> None:
-    cfg = result.config
+def _basin_axes(results, ax) -> None:
+    cfg = results[0].config
     spec = asymptotic_spectrum(cfg.data, cfg.alpha_d, cfg.nonlinearity)
-    t_c, t_o = result.theory["t_collapse"], result.theory["t_onset"]
+    t_c, t_o = results[0].theory["t_collapse"], results[0].theory["t_onset"]
     dense = np.linspace(0.6 * t_c, 1.05 * t_o, 200)
     ax.plot(dense, basin_radius(dense, cfg.alpha, spec), "k-", lw=1.2, label="theory $r_b(t)$ ($N\\to\\infty$)")
-    for c, color in zip(result.cells, _colors(len(result.cells))):
-        ax.errorbar(cfg.times, c.basin_radius, yerr=c.basin_radius_stderr, fmt="o", ms=4, color=color,
-                    label=f"N={c.n}: median dominance radius")
+    for res, color in zip(results, _colors(len(results))):
+        c = res.measurement
+        ax.errorbar(c.times, c.basin_radius, yerr=c.basin_radius_stderr, fmt="o", ms=4, color=color,
+                    label=f"N={res.n}: median dominance radius")
+        bound = c.basin_radius_is_bound
+        if np.any(bound):
+            ax.plot(c.times[bound], np.full(int(bound.sum()), c.r_max), "^", ms=5, color=color, mfc="none",
+                    label=f"N={res.n}: lower bound (bisection limit)")
         if np.any(np.isfinite(c.attraction_radius)):
-            ax.plot(cfg.times, c.attraction_radius, "s--", ms=3, color=color, lw=0.8, label=f"N={c.n}: attraction radius")
+            ax.plot(c.times, c.attraction_radius, "s--", ms=3, color=color, lw=0.8, label=f"N={res.n}: attraction radius")
     for t, name in ((t_c, "$t_C$"), (t_o, "$t_o$")):
         ax.axvline(t, color="gray", ls=":")
         ax.text(t, ax.get_ylim()[1] * 0.95 if ax.get_ylim()[1] > 0 else 1.0, name, ha="center", fontsize=8)
@@ -95,54 +100,64 @@ def _basin_axes(result, ax) -> None:
     ax.legend(fontsize=7)
 
 
-def plot_basin_radius(result, path) -> Path:
-    """Median dominance (and attraction) radius per N vs the theoretical ``r_b(t)`` (section 6)."""
+def plot_basin_radius(results, path) -> Path:
+    """Median dominance (and attraction) radius per N vs the theoretical ``r_b(t)`` (section 6);
+    ``results``: traps results at one or several N."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    _basin_axes(result, ax)
+    _basin_axes(_as_list(results), ax)
     return save_figure(fig, path)
 
 
-def plot_trap_fraction(result, path) -> Path:
+def _as_list(results) -> list:
+    return list(results) if isinstance(results, (list, tuple)) else [results]
+
+
+def plot_trap_fraction(results, path) -> Path:
     """Left: fraction of training points owning a trap (mean-shift from ``m_t a_mu`` stays on mu, solid)
     and the fraction dominated at ``m_t a_mu`` itself (dashed) vs t, per N, with ``t_C`` and ``t_o``.
-    Right: basin radius vs ``r_b(t)``."""
-    cfg = result.config
+    Right: basin radius vs ``r_b(t)``. ``results``: traps results at one or several N."""
+    results = _as_list(results)
+    cfg = results[0].config
+    theory = results[0].theory
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for c, color in zip(result.cells, _colors(len(result.cells))):
-        ax.plot(cfg.times, c.trap_fraction, "o-", ms=3, color=color, label=f"N={c.n} (P={c.p}) trap")
-        ax.plot(cfg.times, c.start_dominated, "--", color=color, lw=0.9, label=f"N={c.n} dominated at $m_t a_\\mu$")
-    ax.axvline(result.theory["t_onset"], color="k", ls=":", label=f"theory $t_o$ = {result.theory['t_onset']:.3f}")
-    ax.axvline(result.theory["t_collapse"], color="gray", ls="-.", label=f"theory $t_C$ = {result.theory['t_collapse']:.3f}")
+    for res, color in zip(results, _colors(len(results))):
+        c = res.measurement
+        ax.plot(c.times, c.trap_fraction, "o-", ms=3, color=color, label=f"N={res.n} (P={res.p}) trap")
+        ax.plot(c.times, c.start_dominated, "--", color=color, lw=0.9, label=f"N={res.n} dominated at $m_t a_\\mu$")
+    ax.axvline(theory["t_onset"], color="k", ls=":", label=f"theory $t_o$ = {theory['t_onset']:.3f}")
+    ax.axvline(theory["t_collapse"], color="gray", ls="-.", label=f"theory $t_C$ = {theory['t_collapse']:.3f}")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("fraction of training points")
     ax.set_title(f"Traps of $-\\log p_t^e$: {cfg.data} data, $\\alpha$ = {cfg.alpha}")
     ax.legend(fontsize=7)
-    if any(np.any(np.isfinite(c.basin_radius)) for c in result.cells):
-        _basin_axes(result, ax2)
+    if any(np.any(np.isfinite(r.measurement.basin_radius)) or np.any(r.measurement.basin_radius_is_bound) for r in results):
+        _basin_axes(results, ax2)
     else:
         ax2.set_axis_off()
     return save_figure(fig, path)
 
 
-def plot_rem_y2(result, path) -> Path:
+def plot_rem_y2(results, path) -> Path:
     """Left: mean ``Y2`` (fresh queries, filled; queries noised from training points, hollow) vs t per N
-    against ``1 - k_c(t)`` (section 5). Right: ``(1/N) log Z`` vs the REM free energy."""
-    cfg = result.config
+    against ``1 - k_c(t)`` (section 5). Right: ``(1/N) log Z`` vs the REM free energy. ``results``: REM
+    results at one or several N."""
+    results = _as_list(results)
+    cfg = results[0].config
     spec = asymptotic_spectrum(cfg.data, cfg.alpha_d, cfg.nonlinearity)
-    t_c = result.theory["t_collapse"]
+    t_c = results[0].theory["t_collapse"]
     dense = np.linspace(0.5 * min(cfg.times), 1.05 * max(cfg.times), 200)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax.plot(dense, mean_y2(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory $1 - k_c(t)$")
     ax2.plot(dense, free_energy(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory (REM free energy)")
-    colors = dict(zip(cfg.dims, _colors(len(cfg.dims))))
-    for c in result.cells:
-        filled = c.kind == "fresh"
-        kw = dict(color=colors[c.n], mfc=colors[c.n] if filled else "none", ms=4)
-        ax.errorbar(cfg.times, c.mean_y2, yerr=c.y2_stderr, fmt="o-" if filled else "s--", lw=0.8,
-                    label=f"N={c.n} {c.kind}", **kw)
-        if filled:
-            ax2.errorbar(cfg.times, c.mean_log_z, yerr=c.log_z_stderr, fmt="o", label=f"N={c.n} fresh", **kw)
+    for res, color in zip(results, _colors(len(results))):
+        for kind, c in res.measurement.curves.items():
+            filled = kind == "fresh"
+            kw = dict(color=color, mfc=color if filled else "none", ms=4)
+            ax.errorbar(c.times, c.mean_y2, yerr=c.y2_stderr, fmt="o-" if filled else "s--", lw=0.8,
+                        label=f"N={res.n} {kind}", **kw)
+            if filled:
+                ax2.errorbar(c.times, c.mean_log_z, yerr=c.log_z_stderr, fmt="o", label=f"N={res.n} fresh", **kw)
     for a in (ax, ax2):
         a.axvline(t_c, color="gray", ls=":", label=f"$t_C$ = {t_c:.3f}")
         a.set_xlabel(TIME_LABEL)

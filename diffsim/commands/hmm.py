@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+from diffsim import _validate
 from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
 
 
@@ -76,29 +77,35 @@ def register(sub) -> None:
 
 
 def _traps(args) -> int:
-    from diffsim.studies.traps import TrapsConfig, run_traps
+    import dataclasses
 
-    config = TrapsConfig(
+    from diffsim.studies.traps import TrapsConfig, results_json, run_traps
+
+    base = TrapsConfig(
         data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        dims=tuple(args.dims), times=tuple(args.times), n_starts=args.starts, n_random=args.random,
+        times=tuple(args.times), n_starts=args.starts, n_random=args.random,
         step_size=args.step_size, traps=not args.no_traps, basin=not args.no_basin, attraction=args.attraction, seed=args.seed,
-    ).validate()
-    result = run_traps(config, progress=progress("traps"))
-    payload = result.to_json()
+    )
+    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
+    step = progress("traps")
+    results = [run_traps(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_trap_fraction
 
-        payload["figure"] = str(plot_trap_fraction(result, args.figure))
+        payload["figure"] = str(plot_trap_fraction(results, args.figure))
+    theory = results[0].theory
     lines = [
-        f"Traps of -log p_t^e, {config.data} data, alpha = {config.alpha}: theory t_C = {result.theory['t_collapse']:.4f}, "
-        f"t_o = {result.theory['t_onset']:.4f} (THEORY.md section 6)",
+        f"Traps of -log p_t^e, {base.data} data, alpha = {base.alpha}: theory t_C = {theory['t_collapse']:.4f}, "
+        f"t_o = {theory['t_onset']:.4f} (THEORY.md section 6)",
         f"{'N':>5} {'t':>7} {'trap frac':>9} {'start dom':>9} {'r basin':>8} {'r_b(t)':>8} {'spurious#':>9}",
     ]
     for row in payload["rows"]:
         r, f = row["basin_radius"], row["trap_fraction"]
+        radius = f">{row['basin_radius_lower_bound']:.3f}" if row["basin_radius_is_bound"] else ("-" if r is None else f"{r:.3f}")
         lines.append(
-            f"{row['N']:>5} {row['t']:>7.3f} {'-' if f is None else f'{f:.3f}':>9} {row['start_dominated']:>9.3f} "
-            f"{'-' if r is None else f'{r:.3f}':>8} {row['theory_basin_radius_spectrum']:>8.3f} "
+            f"{row['N']:>5} {row['t']:>7.3g} {'-' if f is None else f'{f:.3f}':>9} {row['start_dominated']:>9.3f} "
+            f"{radius:>8} {row['theory_basin_radius_spectrum']:>8.3f} "
             f"{'-' if row['spurious_count'] is None else int(row['spurious_count']):>9}"
         )
     emit(payload, "\n".join(lines), args.json)
@@ -106,20 +113,24 @@ def _traps(args) -> int:
 
 
 def _rem(args) -> int:
-    from diffsim.studies.rem import RemConfig, run_rem
+    import dataclasses
 
-    config = RemConfig(
+    from diffsim.studies.rem import RemConfig, results_json, run_rem
+
+    base = RemConfig(
         data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        dims=tuple(args.dims), times=tuple(args.times), n_queries=args.queries, seed=args.seed,
-    ).validate()
-    result = run_rem(config, progress=progress("rem"))
-    payload = result.to_json()
+        times=tuple(args.times), n_queries=args.queries, seed=args.seed,
+    )
+    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
+    step = progress("rem")
+    results = [run_rem(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_rem_y2
 
-        payload["figure"] = str(plot_rem_y2(result, args.figure))
+        payload["figure"] = str(plot_rem_y2(results, args.figure))
     lines = [
-        f"REM statistics, {config.data} data, alpha = {config.alpha}: theory t_C = {result.theory['t_collapse']:.4f} "
+        f"REM statistics, {base.data} data, alpha = {base.alpha}: theory t_C = {payload['t_collapse']:.4f} "
         "(THEORY.md section 5); fresh queries",
         f"{'N':>5} {'t':>7} {'mean Y2':>15} {'1 - k_c':>8} {'(1/N)logZ':>10} {'theory':>8}",
     ]
