@@ -33,11 +33,15 @@ def _colors(k: int, cmap=plt.cm.viridis):
     return cmap(np.linspace(0.1, 0.85, max(k, 1)))
 
 
-def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
+def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
     """Left: MP collapse time ``t_C(alpha, alpha_D)`` (color map, contours) with the simulated linear-HMM
     points (``1/N``-extrapolated ``estimator``, spectrum-corrected) as colored dots. Right: the scaled
     collapse time ``alpha_D (exp(2 t_C) - 1)`` vs the latent load ``alpha / alpha_D``, theory curves for
-    several ``alpha_D`` (and the ``alpha_D -> 0`` limit ``1 / (exp(2 r) - 1)``) with every measured cell."""
+    several ``alpha_D`` (and the ``alpha_D -> 0`` limit ``1 / (exp(2 r) - 1)``) with every measured point.
+    ``results``: hmm-collapse results (points at several N are extrapolated)."""
+    from diffsim.studies.hmm_collapse import extrapolate
+
+    results = _as_list(results)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     alpha_ds = np.linspace(0.05, 1.0, 40)
     alphas = np.linspace(0.02, 0.4, 40)
@@ -47,7 +51,7 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
     cs = ax.contour(alpha_ds, alphas, grid, levels=[0.1, 0.2, 0.4, 0.6, 0.8, 1.0], colors="w", linewidths=0.6)
     ax.clabel(cs, fontsize=7)
     fig.colorbar(mesh, ax=ax, label="$t_C$ (Marchenko-Pastur theory)")
-    for (alpha, alpha_d, model, name), (v, _) in result.extrapolated.items():
+    for (alpha, alpha_d, model, name), (v, _) in extrapolate(results).items():
         if model == "linear" and name == f"{estimator}/spectrum_corrected":
             ax.scatter([alpha_d], [alpha], c=[v], cmap="magma", vmin=0, vmax=vmax, edgecolors="c", s=70, zorder=3)
     ax.set_xlabel("latent ratio $\\alpha_D = D/N$")
@@ -60,13 +64,14 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
         t_c = collapse_time_hmm_linear(ratios * ad, ad)
         ax2.plot(ratios, ad * np.expm1(2 * t_c), "-", color=color, lw=1, label=f"theory $\\alpha_D$={ad}")
     markers = {"linear": "o", "tanh": "s", "relu": "^", "sign": "v", "gaussian": "x"}
-    for c in result.cells:
+    for r in results:
+        c = r.config
         if c.model == "gaussian":
             continue
-        v, s = c.estimates[estimator]
+        v, s = r.estimates[estimator]
         scale = c.alpha_d * np.expm1(2 * v)
         ax2.errorbar([c.alpha / c.alpha_d], [scale], yerr=[c.alpha_d * 2 * np.exp(2 * v) * s], fmt=markers.get(c.model, "o"),
-                     ms=4, alpha=0.7, label=f"{c.model} N={c.n} ($\\alpha_D$={c.alpha_d})")
+                     ms=4, alpha=0.7, label=f"{c.model} N={c.dim} ($\\alpha_D$={c.alpha_d})")
     ax2.set_yscale("log")
     ax2.set_xlabel("latent load $r = \\alpha/\\alpha_D = \\log P / D$")
     ax2.set_ylabel("$\\alpha_D\\,(e^{2 t_C}-1)$")
@@ -170,33 +175,38 @@ def plot_rem_y2(results, path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_generalization_time(result, path) -> Path:
+def plot_generalization_time(results, path) -> Path:
     """Left: generalization error ``KL(p_0 || q_t) / D`` vs t (points) and its REM theory (lines) per
-    (alpha_D, N). Right: ``t_g`` (measured at each N, theory at finite and infinite N) and ``t_C`` vs alpha_D."""
+    (alpha_D, N). Right: ``t_g`` (measured at the largest N, theory as ``N -> inf``) and ``t_C`` vs alpha_D.
+    ``results``: generalization results (one per point)."""
+    results = _as_list(results)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = _colors(len(result.cells), plt.cm.plasma)
-    for c, color in zip(result.cells, colors):
-        ax.errorbar(c.times, c.kl, yerr=c.kl_stderr, fmt="o", ms=3, color=color, label=f"$\\alpha_D$={c.alpha_d} N={c.n}")
-        ax.plot(c.times, c.kl_theory, "-", color=color, lw=0.8)
-        ax.axvline(c.t_g[0], color=color, ls=":", lw=0.8)
+    colors = _colors(len(results), plt.cm.plasma)
+    for r, color in zip(results, colors):
+        c = r.measurement
+        ax.errorbar(c.times, r.kl, yerr=c.cross_entropy_stderr, fmt="o", ms=3, color=color,
+                    label=f"$\\alpha_D$={r.alpha_d} N={r.n}")
+        ax.plot(c.times, r.kl_theory, "-", color=color, lw=0.8)
+        ax.axvline(c.t_g.value, color=color, ls=":", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("$KL(p_0\\,\\|\\,q_t)/D$ on the latent subspace")
     ax.set_title("Generalization error (points: Monte Carlo, lines: REM theory)")
     ax.legend(fontsize=6)
-    ads = sorted(result.asymptotic)
-    ax2.plot(ads, [result.asymptotic[a]["t_g"] for a in ads], "b-", label="$t_g$ theory ($N\\to\\infty$)")
-    ax2.plot(ads, [result.asymptotic[a]["t_collapse"] for a in ads], "r-", label="$t_C$ theory ($N\\to\\infty$)")
-    largest = max(c.n for c in result.cells)
-    for c in result.cells:
-        if c.n == largest:
-            ax2.errorbar([c.alpha_d], [c.t_g[0]], yerr=[c.t_g[1]], fmt="bo", ms=5)
-            ax2.plot([c.alpha_d], [c.t_g_sw], "c^", ms=5)
+    asymptotic = {r.alpha_d: (r.t_g_asymptotic, r.t_collapse_asymptotic) for r in results}
+    ads = sorted(asymptotic)
+    ax2.plot(ads, [asymptotic[a][0] for a in ads], "b-", label="$t_g$ theory ($N\\to\\infty$)")
+    ax2.plot(ads, [asymptotic[a][1] for a in ads], "r-", label="$t_C$ theory ($N\\to\\infty$)")
+    largest = max(r.n for r in results)
+    for r in results:
+        if r.n == largest:
+            ax2.errorbar([r.alpha_d], [r.measurement.t_g.value], yerr=[r.measurement.t_g.stderr], fmt="bo", ms=5)
+            ax2.plot([r.alpha_d], [r.measurement.t_g_sw.value], "c^", ms=5)
     ax2.plot([], [], "bo", label=f"$t_g$ measured (N={largest})")
     ax2.plot([], [], "c^", label="$t_g^{sw}$ ($\\hat x_0$, sliced $W_2$)")
     ax2.set_xlabel("latent ratio $\\alpha_D$")
     ax2.set_ylabel("time")
-    ax2.set_title(f"$t_g$ and $t_C$ vs $\\alpha_D$ at $\\alpha$ = {result.config.alpha}")
+    ax2.set_title(f"$t_g$ and $t_C$ vs $\\alpha_D$ at $\\alpha$ = {results[0].config.alpha}")
     ax2.legend(fontsize=7)
     return save_figure(fig, path)

@@ -144,18 +144,23 @@ def _rem(args) -> int:
 
 
 def _hmm_collapse(args) -> int:
-    from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
+    from diffsim.studies.hmm_collapse import HmmCollapseConfig, results_json, run_hmm_collapse
 
-    config = HmmCollapseConfig(
-        pairs=tuple(args.pairs), models=tuple(args.models), dims=tuple(args.dims), n_datasets=args.datasets,
-        n_samples=args.samples, seed=args.seed,
-    ).validate()
-    result = run_hmm_collapse(config, progress=progress("hmm-collapse"))
-    payload = result.to_json()
+    for pair in args.pairs:
+        if len(pair) != 2:
+            raise _validate.ConfigError(f"pairs entry {pair!r} is out of range: expected (alpha, alpha_d)")
+    configs = [
+        HmmCollapseConfig(alpha=alpha, alpha_d=alpha_d, model=model, dim=n, n_datasets=args.datasets,
+                          n_samples=args.samples, seed=args.seed).validate()
+        for alpha, alpha_d in args.pairs for model in args.models for n in _validate.dims_at_load(args.dims, alpha)
+    ]
+    step = progress("hmm-collapse", len(configs))
+    results = [run_hmm_collapse(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_phase_diagram
 
-        payload["figure"] = str(plot_phase_diagram(result, args.figure))
+        payload["figure"] = str(plot_phase_diagram(results, args.figure))
     lines = [
         "Collapse time on the hidden manifold (own / condensation estimators, forward-noised queries)",
         f"{'alpha':>6} {'a_D':>5} {'model':>8} {'N':>6} {'own':>16} {'condensation':>16} {'t_C(spec)':>9} "
@@ -180,25 +185,29 @@ def _hmm_collapse(args) -> int:
 
 
 def _generalization(args) -> int:
-    from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, run_generalization
+    from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, results_json, run_generalization
 
-    config = GeneralizationConfig(
-        data=args.data, alpha=args.alpha, alpha_ds=tuple(args.alpha_ds), dims=tuple(args.dims), n_test=args.test,
-        seed=args.seed,
-    ).validate()
-    result = run_generalization(config, progress=progress("generalization"))
-    payload = result.to_json()
+    alpha_ds = (1.0,) if args.data == "gaussian" else tuple(args.alpha_ds)
+    configs = [
+        GeneralizationConfig(data=args.data, alpha=args.alpha, alpha_d=alpha_d, dim=n, n_test=args.test,
+                             seed=args.seed).validate()
+        for alpha_d in alpha_ds for n in _validate.dims_at_load(args.dims, args.alpha)
+    ]
+    step = progress("generalization", len(configs))
+    results = [run_generalization(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_generalization_time
 
-        payload["figure"] = str(plot_generalization_time(result, args.figure))
+        payload["figure"] = str(plot_generalization_time(results, args.figure))
     lines = [f"Generalization time: {DEFINITION}",
              f"{'alpha_d':>7} {'N':>5} {'D':>4} {'t_g':>16} {'t_g theory':>10} {'t_g sw':>7} {'t_C':>7} {'t_g(inf)':>8} {'t_C(inf)':>8}"]
     for row in payload["rows"]:
         if row["quantity"] == "t_g":
+            sw = "-" if row["t_g_sw"] is None else f"{row['t_g_sw']:.4f}"
             lines.append(
                 f"{row['alpha_d']:>7} {row['N']:>5} {row['D']:>4} {row['t_g']:>8.4f} ±{row['t_g_stderr']:.4f} "
-                f"{row['t_g_theory']:>10.4f} {row['t_g_sw']:>7.4f} {row['t_collapse']:>7.4f} "
+                f"{row['t_g_theory']:>10.4f} {sw:>7} {row['t_collapse']:>7.4f} "
                 f"{row['t_g_asymptotic']:>8.4f} {row['t_collapse_asymptotic']:>8.4f}"
             )
     emit(payload, "\n".join(lines), args.json)
