@@ -26,6 +26,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+import numpy as np
+
+from diffsim._validate import ConfigError
 from diffsim.process import delta, m
 from diffsim.score.empirical import TrainingSet, posterior
 
@@ -45,6 +48,8 @@ __all__ = [
     "attraction_radius",
     "random_directions",
     "distinct_count",
+    "smallest_time",
+    "check_times",
 ]
 
 OWN, OTHER, SPURIOUS = 0, 1, 2
@@ -206,3 +211,29 @@ def distinct_count(x, mask, *, tol: float):
     earlier = jnp.tril(jnp.ones(d2.shape, bool), k=-1)
     covered = jnp.any(earlier & mask[None, :] & (d2 < tol**2), axis=1)
     return jnp.sum(mask & ~covered)
+
+
+_LOGIT_MARGIN = 64.0  # headroom of the largest logit |a|^2 / Delta_t below the largest float
+
+
+def smallest_time(dtype, max_sq_norm: float) -> float:
+    """Smallest time at which the posterior of a training set with ``max |a_mu|^2 = max_sq_norm`` is
+    computable in ``dtype``: the logits ``(m_t x.a - m_t^2 |a|^2 / 2) / Delta_t`` stay below the largest
+    float by a margin of 64, and ``Delta_t = -expm1(-2t)`` is a normal number. Below it the logits
+    overflow (or ``Delta_t`` flushes to 0) and every weight is NaN: the landscape is not measurable."""
+    info = jnp.finfo(dtype)
+    delta_min = max(float(info.tiny), _LOGIT_MARGIN * max(float(max_sq_norm), 1.0) / float(info.max))
+    return float(-0.5 * np.log1p(-delta_min))
+
+
+def check_times(times, dtype, max_sq_norm: float, *, upper: float = 20.0) -> None:
+    """Raise :class:`ConfigError` naming ``times`` and the allowed range unless every time lies in
+    ``[smallest_time(dtype, max_sq_norm), upper]``."""
+    low = smallest_time(dtype, max_sq_norm)
+    for t in np.atleast_1d(np.asarray(times, dtype=np.float64)):
+        if not (low <= t <= upper):
+            raise ConfigError(
+                f"times={float(t)!r} is out of range: expected {low:.3g} <= t <= {upper:g} (below {low:.3g} the "
+                f"posterior logits |a|^2 / Delta_t overflow {jnp.dtype(dtype).name} for training points with "
+                f"max |a|^2 = {float(max_sq_norm):.3g})"
+            )

@@ -33,11 +33,15 @@ def _colors(k: int, cmap=plt.cm.viridis):
     return cmap(np.linspace(0.1, 0.85, max(k, 1)))
 
 
-def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
+def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
     """Left: MP collapse time ``t_C(alpha, alpha_D)`` (color map, contours) with the simulated linear-HMM
     points (``1/N``-extrapolated ``estimator``, spectrum-corrected) as colored dots. Right: the scaled
     collapse time ``alpha_D (exp(2 t_C) - 1)`` vs the latent load ``alpha / alpha_D``, theory curves for
-    several ``alpha_D`` (and the ``alpha_D -> 0`` limit ``1 / (exp(2 r) - 1)``) with every measured cell."""
+    several ``alpha_D`` (and the ``alpha_D -> 0`` limit ``1 / (exp(2 r) - 1)``) with every measured point.
+    ``results``: hmm-collapse results (points at several N are extrapolated)."""
+    from diffsim.studies.hmm_collapse import extrapolate
+
+    results = _as_list(results)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
     alpha_ds = np.linspace(0.05, 1.0, 40)
     alphas = np.linspace(0.02, 0.4, 40)
@@ -47,7 +51,7 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
     cs = ax.contour(alpha_ds, alphas, grid, levels=[0.1, 0.2, 0.4, 0.6, 0.8, 1.0], colors="w", linewidths=0.6)
     ax.clabel(cs, fontsize=7)
     fig.colorbar(mesh, ax=ax, label="$t_C$ (Marchenko-Pastur theory)")
-    for (alpha, alpha_d, model, name), (v, _) in result.extrapolated.items():
+    for (alpha, alpha_d, model, name), (v, _) in extrapolate(results).items():
         if model == "linear" and name == f"{estimator}/spectrum_corrected":
             ax.scatter([alpha_d], [alpha], c=[v], cmap="magma", vmin=0, vmax=vmax, edgecolors="c", s=70, zorder=3)
     ax.set_xlabel("latent ratio $\\alpha_D = D/N$")
@@ -60,13 +64,14 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
         t_c = collapse_time_hmm_linear(ratios * ad, ad)
         ax2.plot(ratios, ad * np.expm1(2 * t_c), "-", color=color, lw=1, label=f"theory $\\alpha_D$={ad}")
     markers = {"linear": "o", "tanh": "s", "relu": "^", "sign": "v", "gaussian": "x"}
-    for c in result.cells:
+    for r in results:
+        c = r.config
         if c.model == "gaussian":
             continue
-        v, s = c.estimates[estimator]
+        v, s = r.estimates[estimator]
         scale = c.alpha_d * np.expm1(2 * v)
         ax2.errorbar([c.alpha / c.alpha_d], [scale], yerr=[c.alpha_d * 2 * np.exp(2 * v) * s], fmt=markers.get(c.model, "o"),
-                     ms=4, alpha=0.7, label=f"{c.model} N={c.n} ($\\alpha_D$={c.alpha_d})")
+                     ms=4, alpha=0.7, label=f"{c.model} N={c.dim} ($\\alpha_D$={c.alpha_d})")
     ax2.set_yscale("log")
     ax2.set_xlabel("latent load $r = \\alpha/\\alpha_D = \\log P / D$")
     ax2.set_ylabel("$\\alpha_D\\,(e^{2 t_C}-1)$")
@@ -75,17 +80,22 @@ def plot_phase_diagram(result, path, *, estimator: str = "own") -> Path:
     return save_figure(fig, path)
 
 
-def _basin_axes(result, ax) -> None:
-    cfg = result.config
+def _basin_axes(results, ax) -> None:
+    cfg = results[0].config
     spec = asymptotic_spectrum(cfg.data, cfg.alpha_d, cfg.nonlinearity)
-    t_c, t_o = result.theory["t_collapse"], result.theory["t_onset"]
+    t_c, t_o = results[0].theory["t_collapse"], results[0].theory["t_onset"]
     dense = np.linspace(0.6 * t_c, 1.05 * t_o, 200)
     ax.plot(dense, basin_radius(dense, cfg.alpha, spec), "k-", lw=1.2, label="theory $r_b(t)$ ($N\\to\\infty$)")
-    for c, color in zip(result.cells, _colors(len(result.cells))):
-        ax.errorbar(cfg.times, c.basin_radius, yerr=c.basin_radius_stderr, fmt="o", ms=4, color=color,
-                    label=f"N={c.n}: median dominance radius")
+    for res, color in zip(results, _colors(len(results))):
+        c = res.measurement
+        ax.errorbar(c.times, c.basin_radius, yerr=c.basin_radius_stderr, fmt="o", ms=4, color=color,
+                    label=f"N={res.n}: median dominance radius")
+        bound = c.basin_radius_is_bound
+        if np.any(bound):
+            ax.plot(c.times[bound], np.full(int(bound.sum()), c.r_max), "^", ms=5, color=color, mfc="none",
+                    label=f"N={res.n}: lower bound (bisection limit)")
         if np.any(np.isfinite(c.attraction_radius)):
-            ax.plot(cfg.times, c.attraction_radius, "s--", ms=3, color=color, lw=0.8, label=f"N={c.n}: attraction radius")
+            ax.plot(c.times, c.attraction_radius, "s--", ms=3, color=color, lw=0.8, label=f"N={res.n}: attraction radius")
     for t, name in ((t_c, "$t_C$"), (t_o, "$t_o$")):
         ax.axvline(t, color="gray", ls=":")
         ax.text(t, ax.get_ylim()[1] * 0.95 if ax.get_ylim()[1] > 0 else 1.0, name, ha="center", fontsize=8)
@@ -95,54 +105,64 @@ def _basin_axes(result, ax) -> None:
     ax.legend(fontsize=7)
 
 
-def plot_basin_radius(result, path) -> Path:
-    """Median dominance (and attraction) radius per N vs the theoretical ``r_b(t)`` (section 6)."""
+def plot_basin_radius(results, path) -> Path:
+    """Median dominance (and attraction) radius per N vs the theoretical ``r_b(t)`` (section 6);
+    ``results``: traps results at one or several N."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    _basin_axes(result, ax)
+    _basin_axes(_as_list(results), ax)
     return save_figure(fig, path)
 
 
-def plot_trap_fraction(result, path) -> Path:
+def _as_list(results) -> list:
+    return list(results) if isinstance(results, (list, tuple)) else [results]
+
+
+def plot_trap_fraction(results, path) -> Path:
     """Left: fraction of training points owning a trap (mean-shift from ``m_t a_mu`` stays on mu, solid)
     and the fraction dominated at ``m_t a_mu`` itself (dashed) vs t, per N, with ``t_C`` and ``t_o``.
-    Right: basin radius vs ``r_b(t)``."""
-    cfg = result.config
+    Right: basin radius vs ``r_b(t)``. ``results``: traps results at one or several N."""
+    results = _as_list(results)
+    cfg = results[0].config
+    theory = results[0].theory
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for c, color in zip(result.cells, _colors(len(result.cells))):
-        ax.plot(cfg.times, c.trap_fraction, "o-", ms=3, color=color, label=f"N={c.n} (P={c.p}) trap")
-        ax.plot(cfg.times, c.start_dominated, "--", color=color, lw=0.9, label=f"N={c.n} dominated at $m_t a_\\mu$")
-    ax.axvline(result.theory["t_onset"], color="k", ls=":", label=f"theory $t_o$ = {result.theory['t_onset']:.3f}")
-    ax.axvline(result.theory["t_collapse"], color="gray", ls="-.", label=f"theory $t_C$ = {result.theory['t_collapse']:.3f}")
+    for res, color in zip(results, _colors(len(results))):
+        c = res.measurement
+        ax.plot(c.times, c.trap_fraction, "o-", ms=3, color=color, label=f"N={res.n} (P={res.p}) trap")
+        ax.plot(c.times, c.start_dominated, "--", color=color, lw=0.9, label=f"N={res.n} dominated at $m_t a_\\mu$")
+    ax.axvline(theory["t_onset"], color="k", ls=":", label=f"theory $t_o$ = {theory['t_onset']:.3f}")
+    ax.axvline(theory["t_collapse"], color="gray", ls="-.", label=f"theory $t_C$ = {theory['t_collapse']:.3f}")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("fraction of training points")
     ax.set_title(f"Traps of $-\\log p_t^e$: {cfg.data} data, $\\alpha$ = {cfg.alpha}")
     ax.legend(fontsize=7)
-    if any(np.any(np.isfinite(c.basin_radius)) for c in result.cells):
-        _basin_axes(result, ax2)
+    if any(np.any(np.isfinite(r.measurement.basin_radius)) or np.any(r.measurement.basin_radius_is_bound) for r in results):
+        _basin_axes(results, ax2)
     else:
         ax2.set_axis_off()
     return save_figure(fig, path)
 
 
-def plot_rem_y2(result, path) -> Path:
+def plot_rem_y2(results, path) -> Path:
     """Left: mean ``Y2`` (fresh queries, filled; queries noised from training points, hollow) vs t per N
-    against ``1 - k_c(t)`` (section 5). Right: ``(1/N) log Z`` vs the REM free energy."""
-    cfg = result.config
+    against ``1 - k_c(t)`` (section 5). Right: ``(1/N) log Z`` vs the REM free energy. ``results``: REM
+    results at one or several N."""
+    results = _as_list(results)
+    cfg = results[0].config
     spec = asymptotic_spectrum(cfg.data, cfg.alpha_d, cfg.nonlinearity)
-    t_c = result.theory["t_collapse"]
+    t_c = results[0].theory["t_collapse"]
     dense = np.linspace(0.5 * min(cfg.times), 1.05 * max(cfg.times), 200)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax.plot(dense, mean_y2(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory $1 - k_c(t)$")
     ax2.plot(dense, free_energy(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory (REM free energy)")
-    colors = dict(zip(cfg.dims, _colors(len(cfg.dims))))
-    for c in result.cells:
-        filled = c.kind == "fresh"
-        kw = dict(color=colors[c.n], mfc=colors[c.n] if filled else "none", ms=4)
-        ax.errorbar(cfg.times, c.mean_y2, yerr=c.y2_stderr, fmt="o-" if filled else "s--", lw=0.8,
-                    label=f"N={c.n} {c.kind}", **kw)
-        if filled:
-            ax2.errorbar(cfg.times, c.mean_log_z, yerr=c.log_z_stderr, fmt="o", label=f"N={c.n} fresh", **kw)
+    for res, color in zip(results, _colors(len(results))):
+        for kind, c in res.measurement.curves.items():
+            filled = kind == "fresh"
+            kw = dict(color=color, mfc=color if filled else "none", ms=4)
+            ax.errorbar(c.times, c.mean_y2, yerr=c.y2_stderr, fmt="o-" if filled else "s--", lw=0.8,
+                        label=f"N={res.n} {kind}", **kw)
+            if filled:
+                ax2.errorbar(c.times, c.mean_log_z, yerr=c.log_z_stderr, fmt="o", label=f"N={res.n} fresh", **kw)
     for a in (ax, ax2):
         a.axvline(t_c, color="gray", ls=":", label=f"$t_C$ = {t_c:.3f}")
         a.set_xlabel(TIME_LABEL)
@@ -155,33 +175,38 @@ def plot_rem_y2(result, path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_generalization_time(result, path) -> Path:
+def plot_generalization_time(results, path) -> Path:
     """Left: generalization error ``KL(p_0 || q_t) / D`` vs t (points) and its REM theory (lines) per
-    (alpha_D, N). Right: ``t_g`` (measured at each N, theory at finite and infinite N) and ``t_C`` vs alpha_D."""
+    (alpha_D, N). Right: ``t_g`` (measured at the largest N, theory as ``N -> inf``) and ``t_C`` vs alpha_D.
+    ``results``: generalization results (one per point)."""
+    results = _as_list(results)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = _colors(len(result.cells), plt.cm.plasma)
-    for c, color in zip(result.cells, colors):
-        ax.errorbar(c.times, c.kl, yerr=c.kl_stderr, fmt="o", ms=3, color=color, label=f"$\\alpha_D$={c.alpha_d} N={c.n}")
-        ax.plot(c.times, c.kl_theory, "-", color=color, lw=0.8)
-        ax.axvline(c.t_g[0], color=color, ls=":", lw=0.8)
+    colors = _colors(len(results), plt.cm.plasma)
+    for r, color in zip(results, colors):
+        c = r.measurement
+        ax.errorbar(c.times, r.kl, yerr=c.cross_entropy_stderr, fmt="o", ms=3, color=color,
+                    label=f"$\\alpha_D$={r.alpha_d} N={r.n}")
+        ax.plot(c.times, r.kl_theory, "-", color=color, lw=0.8)
+        ax.axvline(c.t_g.value, color=color, ls=":", lw=0.8)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("$KL(p_0\\,\\|\\,q_t)/D$ on the latent subspace")
     ax.set_title("Generalization error (points: Monte Carlo, lines: REM theory)")
     ax.legend(fontsize=6)
-    ads = sorted(result.asymptotic)
-    ax2.plot(ads, [result.asymptotic[a]["t_g"] for a in ads], "b-", label="$t_g$ theory ($N\\to\\infty$)")
-    ax2.plot(ads, [result.asymptotic[a]["t_collapse"] for a in ads], "r-", label="$t_C$ theory ($N\\to\\infty$)")
-    largest = max(c.n for c in result.cells)
-    for c in result.cells:
-        if c.n == largest:
-            ax2.errorbar([c.alpha_d], [c.t_g[0]], yerr=[c.t_g[1]], fmt="bo", ms=5)
-            ax2.plot([c.alpha_d], [c.t_g_sw], "c^", ms=5)
+    asymptotic = {r.alpha_d: (r.t_g_asymptotic, r.t_collapse_asymptotic) for r in results}
+    ads = sorted(asymptotic)
+    ax2.plot(ads, [asymptotic[a][0] for a in ads], "b-", label="$t_g$ theory ($N\\to\\infty$)")
+    ax2.plot(ads, [asymptotic[a][1] for a in ads], "r-", label="$t_C$ theory ($N\\to\\infty$)")
+    largest = max(r.n for r in results)
+    for r in results:
+        if r.n == largest:
+            ax2.errorbar([r.alpha_d], [r.measurement.t_g.value], yerr=[r.measurement.t_g.stderr], fmt="bo", ms=5)
+            ax2.plot([r.alpha_d], [r.measurement.t_g_sw.value], "c^", ms=5)
     ax2.plot([], [], "bo", label=f"$t_g$ measured (N={largest})")
     ax2.plot([], [], "c^", label="$t_g^{sw}$ ($\\hat x_0$, sliced $W_2$)")
     ax2.set_xlabel("latent ratio $\\alpha_D$")
     ax2.set_ylabel("time")
-    ax2.set_title(f"$t_g$ and $t_C$ vs $\\alpha_D$ at $\\alpha$ = {result.config.alpha}")
+    ax2.set_title(f"$t_g$ and $t_C$ vs $\\alpha_D$ at $\\alpha$ = {results[0].config.alpha}")
     ax2.legend(fontsize=7)
     return save_figure(fig, path)

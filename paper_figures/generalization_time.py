@@ -4,7 +4,7 @@ Paper claim (THEORY.md section 7, [open]; the operational definition is the gene
 stopping the empirical-score dynamics at t gives the Gaussian KDE q_t of the training set with
 bandwidth^2 = exp(2t) - 1; its KL divergence from the data law per latent dimension,
 G(t) = KL(p_0 || q_t) / D, is minimal at t_g. The r = 0 REM prediction ([derived] in
-diffsim.studies.generalization) puts t_g strictly below t_C: the best generalizing time is reached
+diffsim.theory.generalization) puts t_g strictly below t_C: the best generalizing time is reached
 before memorization sets in, and both grow as the manifold gets thinner (smaller alpha_D raises the
 latent load log P / D = alpha / alpha_D).
 
@@ -12,8 +12,7 @@ Left: G(t) (Monte Carlo points, REM theory lines) per alpha_D at the largest N, 
 Right: t_g vs alpha_D measured at each N, with the REM theory for t_g and t_C (N -> infinity, lines;
 finite-N spectrum, ticks) and the sliced-Wasserstein variant t_g^sw for comparison.
 
-Reads: results/generalization/<scale>/table.csv. Theory: diffsim.studies.generalization closed forms
-(no simulation).
+Reads: results/generalization/<scale>/table.csv. Theory: diffsim.theory.generalization (no simulation).
 """
 
 from __future__ import annotations
@@ -24,8 +23,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note
-from diffsim.studies.generalization import generalization_time_theory, latent_spectrum
 from diffsim.theory.collapse import collapse_time
+from diffsim.theory.generalization import generalization_time, latent_spectrum
 from diffsim.theory.spectrum import Spectrum
 
 EXPERIMENTS = ("generalization",)
@@ -36,7 +35,7 @@ def _theory(alpha: float, alpha_d: float, data: str) -> tuple[float, float]:
     """``(t_g, t_C)`` as ``N -> infinity`` on the latent subspace (load ``alpha / alpha_D``)."""
     lat = Spectrum.isotropic(1.0) if data == "gaussian" else latent_spectrum(Spectrum.marchenko_pastur(alpha_d))
     alpha_lat = alpha / alpha_d
-    return generalization_time_theory(alpha_lat, lat), float(collapse_time(alpha_lat, lat))
+    return generalization_time(alpha_lat, lat), float(collapse_time(alpha_lat, lat))
 
 
 def _mean(rows, column: str, stderr: str | None = None) -> tuple[float, float]:

@@ -10,7 +10,7 @@ Left: theory t_C(alpha, alpha_D) as a colour map, measured linear-HMM t_C (1/N-e
 corrected) as dots on the same colour scale. Right: t_C vs alpha_D per (alpha, model): theory curves,
 extrapolated estimates with their bootstrap errors, and the isotropic reference.
 
-Reads: results/hmm_collapse/<scale>/table.csv (estimator ``own``). Theory: diffsim.theory (no simulation).
+Reads: results/hmm_collapse/<scale>/table.csv (estimator ``own``, extrapolated in 1/N here). Theory: diffsim.theory (no simulation).
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note
-from diffsim.theory.hmm import hmm_collapse_theory
+from diffsim.studies.hmm_collapse import extrapolated_rows
 from diffsim.theory.collapse import collapse_time_hmm_linear
+from diffsim.theory.hmm import hmm_collapse_theory
 
 EXPERIMENTS = ("hmm_collapse",)
 ESTIMATE = "own/spectrum_corrected/extrapolated"
@@ -28,10 +29,11 @@ MARKERS = {"linear": "o", "tanh": "s", "relu": "^", "sign": "v", "gaussian": "x"
 
 
 def _estimates(table, model: str) -> list[tuple[float, float, float, float]]:
-    """``(alpha, alpha_d, mean t_C, stderr)`` over seeds for ``model``'s extrapolated estimate."""
-    rows = table.where(model=model, estimator=ESTIMATE)
+    """``(alpha, alpha_d, mean t_C, stderr)`` over seeds for ``model``'s extrapolated estimate (the
+    ``1/N`` extrapolation of each (alpha, alpha_D, model, seed) over the table's points)."""
+    rows = [r for r in extrapolated_rows(table.where(model=model).rows) if r["estimator"] == ESTIMATE]
     groups: dict = {}
-    for r in rows.rows:
+    for r in rows:
         groups.setdefault((r["alpha"], r["alpha_d"]), []).append(r)
     out = []
     for (alpha, alpha_d), rs in sorted(groups.items()):

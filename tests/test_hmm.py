@@ -17,13 +17,9 @@ import pytest
 
 from diffsim import ConfigError, data
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, _activation, _sample_chunks, activation_moments
-from diffsim.studies.generalization import (
-    GeneralizationConfig,
-    generalization_error_theory,
-    latent_spectrum,
-    run_generalization,
-)
-from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
+from diffsim.studies.generalization import GeneralizationConfig, run_generalization
+from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolate, run_hmm_collapse
+from diffsim.theory.generalization import generalization_error, latent_spectrum
 from diffsim.theory import Spectrum, collapse_time_hmm_linear, collapse_time_isotropic
 
 KEY = jax.random.PRNGKey(11)
@@ -122,13 +118,26 @@ def test_make_hmm_and_bad_input():
 LINEAR_PAIRS = {(0.1, 0.5): (40, 60, 80), (0.08, 0.25): (60, 80, 100)}
 
 
+class _Points:
+    """Points of the hmm-collapse study at several (model, N), with their 1/N extrapolations."""
+
+    def __init__(self, results):
+        self.results = results
+        self.extrapolated = extrapolate(results)
+
+    def cell(self, alpha, alpha_d, model, n):
+        return next(r for r in self.results if (r.config.alpha, r.config.alpha_d, r.config.model, r.n) == (alpha, alpha_d, model, n))
+
+
+def _run(pairs, models, dims, **kwargs):
+    return _Points([run_hmm_collapse(HmmCollapseConfig(alpha=a, alpha_d=ad, model=m, dim=n, **kwargs))
+                    for a, ad in pairs for m in models for n in dims])
+
+
 @pytest.fixture(scope="module")
 def linear_collapse():
-    out = {}
-    for pair, dims in LINEAR_PAIRS.items():
-        cfg = HmmCollapseConfig(pairs=(pair,), models=("linear",), dims=dims, n_datasets=4, n_samples=256, n_times=32)
-        out[pair] = run_hmm_collapse(cfg)
-    return out
+    return {pair: _run((pair,), ("linear",), dims, n_datasets=4, n_samples=256, n_times=32)
+            for pair, dims in LINEAR_PAIRS.items()}
 
 
 @pytest.mark.parametrize("pair", list(LINEAR_PAIRS))
@@ -158,9 +167,8 @@ def test_linear_hmm_collapse_approaches_marchenko_pastur(linear_collapse, pair):
 
 @pytest.fixture(scope="module")
 def nonlinear_collapse():
-    cfg = HmmCollapseConfig(pairs=((0.1, 0.1),), models=("linear", "tanh", "relu", "sign", "gaussian"),
-                            dims=(60,), n_datasets=2, n_samples=512, n_times=32)
-    return run_hmm_collapse(cfg)
+    return _run(((0.1, 0.1),), ("linear", "tanh", "relu", "sign", "gaussian"), (60,), n_datasets=2, n_samples=512,
+                n_times=32)
 
 
 def test_nonlinear_manifolds_escape_the_curse_of_dimensionality(nonlinear_collapse):
@@ -183,7 +191,7 @@ def test_nonlinear_manifolds_escape_the_curse_of_dimensionality(nonlinear_collap
 def test_linear_hmm_collapse_at_small_latent_ratio_and_larger_n():
     # (0.05, 0.25): P = 403, 2981, 22026 at N = 120, 160, 200 (D = 30, 40, 50).
     alpha, alpha_d, dims = 0.05, 0.25, (120, 160, 200)
-    r = run_hmm_collapse(HmmCollapseConfig(pairs=((alpha, alpha_d),), dims=dims, n_datasets=4, n_samples=256))
+    r = _run(((alpha, alpha_d),), ("linear",), dims, n_datasets=4, n_samples=256)
     t_mp = float(collapse_time_hmm_linear(alpha, alpha_d))
     gaps = [r.cell(alpha, alpha_d, "linear", n).estimates["own"][0] - t_mp for n in dims]
     assert gaps[0] > gaps[1] > gaps[2] > 0
@@ -209,8 +217,7 @@ def test_trajectory_collapse_estimators_on_the_linear_hmm():
 
 @pytest.mark.slow
 def test_nonlinear_ordering_persists_at_larger_n():
-    r = run_hmm_collapse(HmmCollapseConfig(pairs=((0.1, 0.1),), models=("linear", "tanh", "relu", "sign", "gaussian"),
-                                           dims=(60, 80, 100), n_datasets=2))
+    r = _run(((0.1, 0.1),), ("linear", "tanh", "relu", "sign", "gaussian"), (60, 80, 100), n_datasets=2)
     for n in (80, 100):
         est = {m: r.cell(0.1, 0.1, m, n).estimates["own"][0] for m in ("linear", "tanh", "relu", "sign", "gaussian")}
         for m in ("tanh", "relu", "sign"):
@@ -229,20 +236,19 @@ def test_generalization_error_is_the_gaussian_kl_where_the_kde_is_not_condensed(
     s = np.expm1(2 * t)[:, None]
     lam = lat.eigenvalues
     kl = 0.5 * lat.average(np.log1p(s / lam) - s / (lam + s))
-    np.testing.assert_allclose(generalization_error_theory(t, 0.2, lat), kl, rtol=1e-9)
+    np.testing.assert_allclose(generalization_error(t, 0.2, lat), kl, rtol=1e-9)
 
 
 @pytest.fixture(scope="module")
 def generalization():
-    cfg = GeneralizationConfig(data="hmm", alpha=0.1, alpha_ds=(0.5,), dims=(40, 60), n_times=18, n_test=512,
-                               n_proj=0)
-    return run_generalization(cfg)
+    return [run_generalization(GeneralizationConfig(data="hmm", alpha=0.1, alpha_d=0.5, dim=n, n_times=18, n_test=512,
+                                                    n_proj=0)) for n in (40, 60)]
 
 
 def test_generalization_time_lies_inside_the_memorization_phase(generalization):
     # Measured (seed 0): t_g = 0.500 (N = 40), 0.474 (N = 60); theory (finite-N spectrum) 0.416, 0.410,
     # N -> inf 0.426; t_C = 0.766, 0.761 (MP 0.778).
-    rows = [r for r in generalization.rows() if r["quantity"] == "t_g"]
+    rows = [r for res in generalization for r in res.rows() if r["quantity"] == "t_g"]
     print([(r["N"], round(r["t_g"], 4), round(r["t_g_theory"], 4), round(r["t_collapse"], 4)) for r in rows])
     for r in rows:
         assert r["t_g"] < 0.8 * r["t_collapse"], r
@@ -250,16 +256,17 @@ def test_generalization_time_lies_inside_the_memorization_phase(generalization):
     gaps = [abs(r["t_g"] - r["t_g_theory"]) for r in rows]
     assert gaps[1] < gaps[0]
     # above t_C the measured KL is the theory's (Gaussian KL of the smoothed law) to Monte-Carlo accuracy
-    for c in generalization.cells:
-        above = c.times > 1.2 * c.t_collapse
-        assert np.all(np.abs(c.kl[above] - c.kl_theory[above]) < 5 * c.kl_stderr[above] + 0.01 * c.kl_theory[above])
+    for c in generalization:
+        above = c.measurement.times > 1.2 * c.t_collapse
+        err = c.measurement.cross_entropy_stderr[above]
+        assert np.all(np.abs(c.kl[above] - c.kl_theory[above]) < 5 * err + 0.01 * c.kl_theory[above])
 
 
 def test_hmm_figures(linear_collapse, nonlinear_collapse, generalization, tmp_path):
     from diffsim.plot_hmm import plot_generalization_time, plot_phase_diagram
 
     for name, result in (("phase_a", linear_collapse[(0.1, 0.5)]), ("phase_nl", nonlinear_collapse)):
-        assert plot_phase_diagram(result, tmp_path / f"{name}.png").stat().st_size > 10_000
+        assert plot_phase_diagram(result.results, tmp_path / f"{name}.png").stat().st_size > 10_000
     assert plot_generalization_time(generalization, tmp_path / "tg.png").stat().st_size > 10_000
 
 

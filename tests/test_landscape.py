@@ -24,6 +24,8 @@ from diffsim.cli import main
 from diffsim.observe import crossing_time
 from diffsim.process import delta, m
 from diffsim.score import TrainingSet, empirical_log_density, empirical_score
+from diffsim import ConfigError
+from diffsim.measure.traps import measure_traps
 from diffsim.studies.traps import TrapsConfig, run_traps
 from diffsim.theory import Spectrum, collapse_time, trap_onset_time
 
@@ -81,11 +83,14 @@ def test_dominance_radius_is_where_the_own_weight_crosses_one_half(x64):
     assert bool(jnp.all(jnp.where(ok, inside > 0.5, True))) and bool(jnp.all(jnp.where(ok, outside <= 0.5, True)))
 
 
+def _run(dims, **kwargs):
+    """Traps results at each N, in order (one study point per N)."""
+    return [run_traps(TrapsConfig(dim=n, **kwargs)) for n in dims]
+
+
 @pytest.fixture(scope="module")
 def step():
-    cfg = TrapsConfig(data="gaussian", alpha=0.2, dims=(20, 30, 40), times=STEP_TIMES, n_starts=128, n_random=0,
-                      basin=False)
-    return run_traps(cfg)
+    return _run((20, 30, 40), data="gaussian", alpha=0.2, times=STEP_TIMES, n_starts=128, n_random=0, basin=False)
 
 
 def _crossing(times, fraction, level):
@@ -96,7 +101,7 @@ def _crossing(times, fraction, level):
 def test_trap_fraction_is_a_step_that_sharpens_and_moves_toward_onset(step):
     times = np.array(STEP_TIMES)
     mid, width, mid_r0 = [], [], []
-    for c in step.cells:
+    for c in (r.measurement for r in step):
         assert c.max_residual < 1e-4
         assert np.all(c.trap_fraction[times < T_C] > 0.9)  # below t_C every point owns a trap
         assert np.all(c.trap_fraction[times > T_O] == 0.0)  # above t_o none does
@@ -119,20 +124,20 @@ def test_trap_fraction_is_a_step_that_sharpens_and_moves_toward_onset(step):
 
 def test_basin_radius_matches_rb_between_collapse_and_onset():
     times = (0.6, 0.65, 0.69, 0.74)
-    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dims=(30, 50), times=times, n_starts=256, n_random=0,
-                              traps=False))
+    r = _run((30, 50), data="gaussian", alpha=0.2, times=times, n_starts=256, n_random=0, traps=False)
     errors = {}
-    for c in r.cells:
+    for c in r:
         rb = c.theory_spectrum["basin_radius"]
         assert np.all((np.array(times) > c.theory_spectrum["t_collapse"]) & (np.array(times) < c.theory_spectrum["t_onset"]))
-        errors[c.n] = c.basin_radius / rb - 1.0
+        assert not np.any(c.measurement.basin_radius_is_bound)
+        errors[c.n] = c.measurement.basin_radius / rb - 1.0
     print("relative error of the basin radius", {n: np.round(e, 3).tolist() for n, e in errors.items()})
     assert np.all(np.abs(errors[50]) < 0.10)
     assert np.mean(np.abs(errors[50])) < np.mean(np.abs(errors[30]))
 
 
 def test_random_starts_end_on_training_points_below_collapse_and_on_one_mixture_state_far_above():
-    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dims=(20,), times=(0.25, 1.6), n_starts=8, n_random=64,
+    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=20, times=(0.25, 1.6), n_starts=8, n_random=64,
                               basin=False))
     row_low, row_high = r.rows()
     assert row_low["random_to_training"] == 1.0 and row_low["spurious_count"] == 0
@@ -165,16 +170,16 @@ def test_trap_fraction_step_at_larger_n_and_on_the_linear_hmm():
     # N = 20 vs 50, 256 probed points: trap midpoint 0.626 -> 0.700; the r = 0 criterion's interquartile
     # width shrinks 0.083 -> 0.058 (measured), the trap fraction's does not (0.050 -> 0.047).
     times = tuple(np.round(np.linspace(0.56, 0.88, 33), 4))
-    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dims=(20, 50), times=times, n_starts=256, n_random=0, basin=False))
+    r = [x.measurement for x in _run((20, 50), data="gaussian", alpha=0.2, times=times, n_starts=256, n_random=0, basin=False)]
     t = np.array(times)
-    mids = [_crossing(t, c.trap_fraction, 0.5) for c in r.cells]
-    iqr_r0 = [_crossing(t, c.start_dominated, 0.25) - _crossing(t, c.start_dominated, 0.75) for c in r.cells]
+    mids = [_crossing(t, c.trap_fraction, 0.5) for c in r]
+    iqr_r0 = [_crossing(t, c.start_dominated, 0.25) - _crossing(t, c.start_dominated, 0.75) for c in r]
     assert mids[0] + 0.05 < mids[1] < T_O
     assert iqr_r0[1] < iqr_r0[0]
-    hmm = run_traps(TrapsConfig(data="hmm", alpha=0.1, alpha_d=0.5, dims=(40, 60), times=(0.85, 0.9, 0.95, 1.0),
-                                n_starts=128, n_random=0, traps=False))
-    for c in hmm.cells[-1:]:
-        err = c.basin_radius / c.theory_spectrum["basin_radius"] - 1
+    hmm = _run((40, 60), data="hmm", alpha=0.1, alpha_d=0.5, times=(0.85, 0.9, 0.95, 1.0), n_starts=128, n_random=0,
+               traps=False)
+    for c in hmm[-1:]:
+        err = c.measurement.basin_radius / c.theory_spectrum["basin_radius"] - 1
         assert np.all(np.abs(err) < 0.15), err
 
 
@@ -184,7 +189,45 @@ def test_basin_radius_at_n_60():
     # over points); with 256 points and t up to 0.79 (r_b = 0.40) one seed gave -15% at 0.79 (2.4 sd).
     # With 1024 points (seeds 0, 1 at K = 512: +0.3%, -0.9% and +1.0%, +0.8% at t = 0.65, 0.75).
     times = (0.6, 0.65, 0.7, 0.75)
-    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dims=(60,), times=times, n_starts=1024, n_random=0, traps=False))
-    c = r.cells[0]
-    err = c.basin_radius / c.theory_spectrum["basin_radius"] - 1
+    c = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=60, times=times, n_starts=1024, n_random=0, traps=False))
+    err = c.measurement.basin_radius / c.theory_spectrum["basin_radius"] - 1
     assert np.all(np.abs(err) < 0.10), err
+
+
+def test_traps_refuse_times_where_the_posterior_overflows(capsys):
+    # t = 1e-40: Delta_t flushes to 0 in fp32 and every weight is NaN. Refused before any work, naming
+    # `times` and the smallest allowed time (from the dtype and max |a|^2), not "trap fraction 0, exit 0".
+    low = L.smallest_time(jnp.float32, 4.0 * 20)
+    assert 1e-40 < low < 1e-30
+    with pytest.raises(ConfigError, match=r"times=1e-40 is out of range: expected .* <= t <= 20"):
+        TrapsConfig(data="gaussian", alpha=0.2, dim=20, times=(1e-40, 0.5)).validate()
+    assert main(["traps", "--data", "gaussian", "--alpha", "0.2", "--dims", "20", "--times", "1e-40", "--json"]) == 2
+    assert "times=1e-40" in capsys.readouterr().err
+    pts = np.random.default_rng(0).standard_normal((50, 20)).astype(np.float32)
+    with pytest.raises(ConfigError, match="times=1e-40"):
+        measure_traps(jax.random.PRNGKey(0), TrainingSet.from_points(pts), times=[1e-40])
+
+
+def test_basin_radius_at_the_bisection_limit_is_a_lower_bound(capsys):
+    # t = 0.05 at alpha = 0.2: theory r_b = 4.4, beyond the bisection limit r_max = 3. The median radius
+    # is reported as a bound (None, basin_radius_is_bound, lower bound 3.0), not as 3.0. Same shapes as
+    # the basin test above at N = 30 (no new compilation).
+    r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=30, times=(0.05, 0.6), n_starts=256, n_random=0, traps=False))
+    low, mid = r.rows()
+    assert low["theory_basin_radius"] > 3.0
+    assert low["basin_radius"] is None and low["basin_radius_is_bound"] is True and low["basin_radius_lower_bound"] == 3.0
+    assert mid["basin_radius_is_bound"] is False and 0 < mid["basin_radius"] < 3.0 and mid["basin_radius_lower_bound"] is None
+    assert main(["traps", "--data", "gaussian", "--alpha", "0.2", "--dims", "30", "--times", "0.05,0.6", "--starts", "256",
+                 "--random", "0", "--no-traps", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows[0]["basin_radius_is_bound"] is True and rows[0]["basin_radius"] is None
+
+
+def test_measure_traps_on_a_user_array():
+    # Any [P, N] array: 55 points of N(0, I_20) from NumPy (the shapes of the `step` fixture at N = 20,
+    # so no new compilation). At t = 0.55 ~ t_C most probed points own a trap (0.8 here), at t = 0.87 > t_o none does.
+    train = TrainingSet.from_points(np.random.default_rng(1).standard_normal((55, 20)).astype(np.float32))
+    res = measure_traps(jax.random.PRNGKey(0), train, times=STEP_TIMES, n_starts=128, n_random=0, basin=False)
+    assert res.n_probed == 55 and res.n_points == 55 and res.dim == 20
+    assert res.trap_fraction[0] > 0.7 and res.trap_fraction[-1] == 0.0
+    assert np.all(np.isnan(res.basin_radius)) and not np.any(res.basin_radius_is_bound)

@@ -56,25 +56,32 @@ class _Unit:
         return jax.random.normal(key, (n, self.dim), jnp.float64)
 
 
+DIMS = (40, 70, 100)
+
+
+def _run(dims, **kwargs):
+    return {n: run_rem(RemConfig(dim=n, **kwargs)) for n in dims}
+
+
 @pytest.fixture(scope="module")
 def rem():
-    return run_rem(RemConfig(data="gaussian", alpha=0.1, dims=(40, 70, 100), times=BELOW + ABOVE, n_queries=1024))
+    return _run(DIMS, data="gaussian", alpha=0.1, times=BELOW + ABOVE, n_queries=1024)
 
 
-def _curve(result, n, kind, key):
-    cell = next(c for c in result.cells if c.n == n and c.kind == kind)
-    return np.asarray(getattr(cell, key)), cell
+def _curve(results, n, kind, key):
+    result = results[n]
+    return np.asarray(getattr(result.measurement.curves[kind], key)), result
 
 
 def test_fresh_y2_approaches_one_minus_kc_below_collapse(rem):
     below = slice(0, len(BELOW))
     gaps, errs = [], []
-    for n in rem.config.dims:
+    for n in DIMS:
         y2, cell = _curve(rem, n, "fresh", "mean_y2")
         theory = 1.0 - condensation_point(np.array(BELOW), math.log(cell.p) / n, Spectrum.isotropic(1.0))
         np.testing.assert_allclose(cell.theory_spectrum["y2_fresh"][below], theory, rtol=1e-12)
         gaps.append(float(np.mean(y2[below] - theory)))
-        errs.append(float(np.sqrt(np.sum(cell.y2_stderr[below] ** 2)) / len(BELOW)))
+        errs.append(float(np.sqrt(np.sum(cell.measurement.curves["fresh"].y2_stderr[below] ** 2)) / len(BELOW)))
     print("mean gap E[Y2] - (1 - k_c) over t < t_C:", [round(g, 4) for g in gaps], "+-", [round(e, 4) for e in errs])
     assert gaps[0] > gaps[1] > gaps[2] > 0
     assert gaps[1] - gaps[2] > 2 * math.hypot(errs[1], errs[2])  # a resolved decrease, not noise
@@ -83,15 +90,15 @@ def test_fresh_y2_approaches_one_minus_kc_below_collapse(rem):
 
 def test_fresh_y2_vanishes_above_collapse(rem):
     above = slice(len(BELOW), None)
-    means = [_curve(rem, n, "fresh", "mean_y2")[0][above] for n in rem.config.dims]
+    means = [_curve(rem, n, "fresh", "mean_y2")[0][above] for n in DIMS]
     assert np.all(means[0] > means[1]) and np.all(means[1] > means[2])
     assert np.all(means[2] < 0.12)
-    assert np.all(rem.theory["y2_fresh"][above] == 0.0)
+    assert np.all(rem[100].theory["y2_fresh"][above] == 0.0)
 
 
 def test_log_partition_function_approaches_the_rem_free_energy(rem):
     gaps = []
-    for n in rem.config.dims:
+    for n in DIMS:
         log_z, cell = _curve(rem, n, "fresh", "mean_log_z")
         theory = free_energy(np.array(BELOW + ABOVE), math.log(cell.p) / n, Spectrum.isotropic(1.0))
         gaps.append(float(np.mean(np.abs(log_z - theory))))
@@ -101,7 +108,7 @@ def test_log_partition_function_approaches_the_rem_free_energy(rem):
 
 def test_training_queries_are_dominated_by_their_own_point_exactly_below_collapse(rem):
     below, above = slice(0, len(BELOW)), slice(len(BELOW), None)
-    y2 = [_curve(rem, n, "train", "mean_y2")[0] for n in rem.config.dims]
+    y2 = [_curve(rem, n, "train", "mean_y2")[0] for n in DIMS]
     assert np.all(y2[-1][:3] > 0.9)  # t <= 0.7 t_C
     assert np.all(y2[-1][above] < 0.15)
     assert np.mean(y2[-1][below]) > np.mean(y2[0][below])  # sharpening: higher below,
@@ -128,15 +135,15 @@ def test_rem_command_json_rows(capsys):
 def test_rem_figure(rem, tmp_path):
     from diffsim.plot_hmm import plot_rem_y2
 
-    path = plot_rem_y2(rem, tmp_path / "rem.pdf")
+    path = plot_rem_y2(list(rem.values()), tmp_path / "rem.pdf")
     assert path.exists() and path.stat().st_size > 5_000
 
 
 @pytest.mark.slow
 def test_fresh_y2_gap_keeps_shrinking_at_larger_n():
-    r = run_rem(RemConfig(data="gaussian", alpha=0.1, dims=(70, 100, 130), times=BELOW, n_queries=2048))
+    r = _run((70, 100, 130), data="gaussian", alpha=0.1, times=BELOW, n_queries=2048)
     gaps = []
-    for n in r.config.dims:
+    for n in r:
         y2, cell = _curve(r, n, "fresh", "mean_y2")
         gaps.append(float(np.mean(y2 - cell.theory_spectrum["y2_fresh"])))
     print("gaps", gaps)
@@ -145,11 +152,32 @@ def test_fresh_y2_gap_keeps_shrinking_at_larger_n():
 
 @pytest.mark.slow
 def test_linear_hmm_y2_approaches_one_minus_kc():
-    r = run_rem(RemConfig(data="hmm", alpha=0.1, alpha_d=0.5, dims=(40, 70, 100), n_queries=1024,
-                          times=(0.35, 0.45, 0.55, 0.65, 0.75)))
+    r = _run(DIMS, data="hmm", alpha=0.1, alpha_d=0.5, n_queries=1024, times=(0.35, 0.45, 0.55, 0.65, 0.75))
     gaps = []
-    for n in r.config.dims:
+    for n in r:
         y2, cell = _curve(r, n, "fresh", "mean_y2")
         gaps.append(float(np.mean(y2 - cell.theory_spectrum["y2_fresh"])))
     print("linear HMM gaps", gaps)
     assert gaps[0] > gaps[1] > gaps[2] > 0
+
+
+def test_measure_rem_on_a_user_array(rem):
+    # Any [P, N] array: 55 points of N(0, I_40) from NumPy, held-out points as an array (the shapes of
+    # the fixture at N = 40: no new compilation). Fresh queries sit above 1 - k_c by the finite-N gap
+    # of the fixture (0.12-0.28 here below t_C, 0.08 at 1.8 t_C); training queries are dominated by their
+    # point below t_C, not far above.
+    from diffsim.measure.rem import measure_rem
+
+    rng = np.random.default_rng(0)
+    times = BELOW + ABOVE
+    train = TrainingSet.from_points(rng.standard_normal((55, 40)).astype(np.float32))
+    held_out = rng.standard_normal((len(times) * 1024, 40)).astype(np.float32)
+    res = measure_rem(jax.random.PRNGKey(0), train, times=times, n_queries=1024, fresh=held_out)
+    assert set(res.curves) == {"fresh", "train"} and res.n_points == 55 and res.dim == 40
+    theory = 1.0 - condensation_point(np.array(times), math.log(55) / 40, Spectrum.isotropic(1.0))
+    gap = res.curves["fresh"].mean_y2 - theory
+    assert np.all(gap > 0) and np.all(gap[: len(BELOW)] < 0.35) and gap[-1] < 0.15
+    y2 = res.curves["train"].mean_y2
+    assert y2[0] > 0.9 and y2[-1] < 0.5
+    with pytest.raises(ValueError, match="fresh points of shape"):
+        measure_rem(jax.random.PRNGKey(0), train, times=[0.5], n_queries=64, fresh=held_out[:10])

@@ -374,21 +374,20 @@ def test_figures_quick_from_scratch(tmp_path):
 
 
 def test_long_cells_report_the_studys_own_progress_and_the_same_rows(tmp_path):
-    """Within-cell progress: a study that reports (here per dimension) writes indented lines between
+    """Within-cell progress: a study that reports (here per query kind) writes indented lines between
     the sweep's cell lines; the rows do not depend on whether progress is shown."""
     import io
 
     from diffsim.sweep import run_experiment
 
-    raw = {"study": "rem", "seeds": [0], "params": {"alpha": 0.2, "dims": [8, 10], "times": [0.3, 0.8],
-                                                    "n_queries": 16}}
+    raw = {"study": "rem", "seeds": [0], "params": {"alpha": 0.2, "dim": 10, "times": [0.3, 0.8], "n_queries": 16}}
     experiment = parse_experiment(raw, name="rem_progress")
     stream = io.StringIO()
     run_experiment(experiment, tmp_path / "shown", stream=stream)
     run_experiment(experiment, tmp_path / "quiet", quiet=True)
     lines = stream.getvalue().splitlines()
     within = [line for line in lines if line.startswith("    cell 0 seed 0: ")]
-    assert [line.split(": ")[1].split(" (")[0] for line in within] == ["N=8 done", "N=10 done"]
+    assert [line.split(": ")[1].split(" (")[0] for line in within] == ["N=10 fresh queries", "N=10 train queries"]
     assert lines.index(within[-1]) < next(i for i, line in enumerate(lines) if "1/1 cells" in line)
     assert read_table(tmp_path / "shown" / "table.csv") == read_table(tmp_path / "quiet" / "table.csv")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+from diffsim import _validate
 from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
 
 
@@ -76,29 +77,35 @@ def register(sub) -> None:
 
 
 def _traps(args) -> int:
-    from diffsim.studies.traps import TrapsConfig, run_traps
+    import dataclasses
 
-    config = TrapsConfig(
+    from diffsim.studies.traps import TrapsConfig, results_json, run_traps
+
+    base = TrapsConfig(
         data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        dims=tuple(args.dims), times=tuple(args.times), n_starts=args.starts, n_random=args.random,
+        times=tuple(args.times), n_starts=args.starts, n_random=args.random,
         step_size=args.step_size, traps=not args.no_traps, basin=not args.no_basin, attraction=args.attraction, seed=args.seed,
-    ).validate()
-    result = run_traps(config, progress=progress("traps"))
-    payload = result.to_json()
+    )
+    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
+    step = progress("traps")
+    results = [run_traps(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_trap_fraction
 
-        payload["figure"] = str(plot_trap_fraction(result, args.figure))
+        payload["figure"] = str(plot_trap_fraction(results, args.figure))
+    theory = results[0].theory
     lines = [
-        f"Traps of -log p_t^e, {config.data} data, alpha = {config.alpha}: theory t_C = {result.theory['t_collapse']:.4f}, "
-        f"t_o = {result.theory['t_onset']:.4f} (THEORY.md section 6)",
+        f"Traps of -log p_t^e, {base.data} data, alpha = {base.alpha}: theory t_C = {theory['t_collapse']:.4f}, "
+        f"t_o = {theory['t_onset']:.4f} (THEORY.md section 6)",
         f"{'N':>5} {'t':>7} {'trap frac':>9} {'start dom':>9} {'r basin':>8} {'r_b(t)':>8} {'spurious#':>9}",
     ]
     for row in payload["rows"]:
         r, f = row["basin_radius"], row["trap_fraction"]
+        radius = f">{row['basin_radius_lower_bound']:.3f}" if row["basin_radius_is_bound"] else ("-" if r is None else f"{r:.3f}")
         lines.append(
-            f"{row['N']:>5} {row['t']:>7.3f} {'-' if f is None else f'{f:.3f}':>9} {row['start_dominated']:>9.3f} "
-            f"{'-' if r is None else f'{r:.3f}':>8} {row['theory_basin_radius_spectrum']:>8.3f} "
+            f"{row['N']:>5} {row['t']:>7.3g} {'-' if f is None else f'{f:.3f}':>9} {row['start_dominated']:>9.3f} "
+            f"{radius:>8} {row['theory_basin_radius_spectrum']:>8.3f} "
             f"{'-' if row['spurious_count'] is None else int(row['spurious_count']):>9}"
         )
     emit(payload, "\n".join(lines), args.json)
@@ -106,20 +113,24 @@ def _traps(args) -> int:
 
 
 def _rem(args) -> int:
-    from diffsim.studies.rem import RemConfig, run_rem
+    import dataclasses
 
-    config = RemConfig(
+    from diffsim.studies.rem import RemConfig, results_json, run_rem
+
+    base = RemConfig(
         data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        dims=tuple(args.dims), times=tuple(args.times), n_queries=args.queries, seed=args.seed,
-    ).validate()
-    result = run_rem(config, progress=progress("rem"))
-    payload = result.to_json()
+        times=tuple(args.times), n_queries=args.queries, seed=args.seed,
+    )
+    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
+    step = progress("rem")
+    results = [run_rem(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_rem_y2
 
-        payload["figure"] = str(plot_rem_y2(result, args.figure))
+        payload["figure"] = str(plot_rem_y2(results, args.figure))
     lines = [
-        f"REM statistics, {config.data} data, alpha = {config.alpha}: theory t_C = {result.theory['t_collapse']:.4f} "
+        f"REM statistics, {base.data} data, alpha = {base.alpha}: theory t_C = {payload['t_collapse']:.4f} "
         "(THEORY.md section 5); fresh queries",
         f"{'N':>5} {'t':>7} {'mean Y2':>15} {'1 - k_c':>8} {'(1/N)logZ':>10} {'theory':>8}",
     ]
@@ -133,18 +144,23 @@ def _rem(args) -> int:
 
 
 def _hmm_collapse(args) -> int:
-    from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
+    from diffsim.studies.hmm_collapse import HmmCollapseConfig, results_json, run_hmm_collapse
 
-    config = HmmCollapseConfig(
-        pairs=tuple(args.pairs), models=tuple(args.models), dims=tuple(args.dims), n_datasets=args.datasets,
-        n_samples=args.samples, seed=args.seed,
-    ).validate()
-    result = run_hmm_collapse(config, progress=progress("hmm-collapse"))
-    payload = result.to_json()
+    for pair in args.pairs:
+        if len(pair) != 2:
+            raise _validate.ConfigError(f"pairs entry {pair!r} is out of range: expected (alpha, alpha_d)")
+    configs = [
+        HmmCollapseConfig(alpha=alpha, alpha_d=alpha_d, model=model, dim=n, n_datasets=args.datasets,
+                          n_samples=args.samples, seed=args.seed).validate()
+        for alpha, alpha_d in args.pairs for model in args.models for n in _validate.dims_at_load(args.dims, alpha)
+    ]
+    step = progress("hmm-collapse", len(configs))
+    results = [run_hmm_collapse(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_phase_diagram
 
-        payload["figure"] = str(plot_phase_diagram(result, args.figure))
+        payload["figure"] = str(plot_phase_diagram(results, args.figure))
     lines = [
         "Collapse time on the hidden manifold (own / condensation estimators, forward-noised queries)",
         f"{'alpha':>6} {'a_D':>5} {'model':>8} {'N':>6} {'own':>16} {'condensation':>16} {'t_C(spec)':>9} "
@@ -169,25 +185,29 @@ def _hmm_collapse(args) -> int:
 
 
 def _generalization(args) -> int:
-    from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, run_generalization
+    from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, results_json, run_generalization
 
-    config = GeneralizationConfig(
-        data=args.data, alpha=args.alpha, alpha_ds=tuple(args.alpha_ds), dims=tuple(args.dims), n_test=args.test,
-        seed=args.seed,
-    ).validate()
-    result = run_generalization(config, progress=progress("generalization"))
-    payload = result.to_json()
+    alpha_ds = (1.0,) if args.data == "gaussian" else tuple(args.alpha_ds)
+    configs = [
+        GeneralizationConfig(data=args.data, alpha=args.alpha, alpha_d=alpha_d, dim=n, n_test=args.test,
+                             seed=args.seed).validate()
+        for alpha_d in alpha_ds for n in _validate.dims_at_load(args.dims, args.alpha)
+    ]
+    step = progress("generalization", len(configs))
+    results = [run_generalization(c, progress=step) for c in configs]
+    payload = results_json(results)
     if args.figure:
         from diffsim.plot_hmm import plot_generalization_time
 
-        payload["figure"] = str(plot_generalization_time(result, args.figure))
+        payload["figure"] = str(plot_generalization_time(results, args.figure))
     lines = [f"Generalization time: {DEFINITION}",
              f"{'alpha_d':>7} {'N':>5} {'D':>4} {'t_g':>16} {'t_g theory':>10} {'t_g sw':>7} {'t_C':>7} {'t_g(inf)':>8} {'t_C(inf)':>8}"]
     for row in payload["rows"]:
         if row["quantity"] == "t_g":
+            sw = "-" if row["t_g_sw"] is None else f"{row['t_g_sw']:.4f}"
             lines.append(
                 f"{row['alpha_d']:>7} {row['N']:>5} {row['D']:>4} {row['t_g']:>8.4f} ±{row['t_g_stderr']:.4f} "
-                f"{row['t_g_theory']:>10.4f} {row['t_g_sw']:>7.4f} {row['t_collapse']:>7.4f} "
+                f"{row['t_g_theory']:>10.4f} {sw:>7} {row['t_collapse']:>7.4f} "
                 f"{row['t_g_asymptotic']:>8.4f} {row['t_collapse_asymptotic']:>8.4f}"
             )
     emit(payload, "\n".join(lines), args.json)

@@ -18,10 +18,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from diffsim._validate import ConfigError
 from diffsim.process import delta, m
 from diffsim.score import TrainingSet, posterior
 
-__all__ = ["Queries", "noised_training_queries", "fresh_queries", "query_statistics"]
+__all__ = ["Queries", "noised_training_queries", "held_out_points", "fresh_queries", "query_statistics"]
 
 
 class Queries(NamedTuple):
@@ -47,11 +48,30 @@ def noised_training_queries(key, train: TrainingSet, times, n_per_time: int) -> 
     return Queries(x, t, idx.astype(jnp.int32))
 
 
-def fresh_queries(key, model, times, n_per_time: int) -> Queries:
-    """``x = m_t a_0 + sqrt(Delta_t) xi`` with ``a_0`` a fresh sample of ``model`` (section 5)."""
+def held_out_points(key, fresh, n: int) -> jax.Array:
+    """``n`` held-out data points ``[n, N]`` from ``fresh``: an array ``[M, N]`` (its first ``n`` rows;
+    ``M >= n`` required), a callable ``(key, n) -> [n, N]``, or an object with ``sample(key, n)``
+    (a data model of :mod:`diffsim.data`)."""
+    if hasattr(fresh, "sample"):
+        return jnp.asarray(fresh.sample(key, n))
+    if callable(fresh):
+        return jnp.asarray(fresh(key, n))
+    points = jnp.asarray(fresh)
+    if points.ndim != 2 or points.shape[0] < n:
+        raise ConfigError(
+            f"fresh points of shape {tuple(points.shape)} are out of range: expected an array [M, N] with M >= {n} "
+            "(or a sampler (key, n) -> [n, N])"
+        )
+    return points[:n]
+
+
+def fresh_queries(key, fresh, times, n_per_time: int) -> Queries:
+    """``x = m_t a_0 + sqrt(Delta_t) xi`` with ``a_0`` a held-out data point (section 5): ``fresh`` is an
+    array of held-out points ``[M, N]``, a sampler ``(key, n) -> [n, N]`` or a data model
+    (:func:`held_out_points`)."""
     k_data, k_noise = jax.random.split(key)
     n_total = len(times) * n_per_time
-    a0 = jnp.asarray(model.sample(k_data, n_total))
+    a0 = held_out_points(k_data, fresh, n_total)
     t = _repeat_times(times, n_per_time, a0.dtype)
     xi = jax.random.normal(k_noise, a0.shape, a0.dtype)
     x = m(t)[:, None] * a0 + jnp.sqrt(delta(t))[:, None] * xi

@@ -1,4 +1,4 @@
-"""Moved to :mod:`diffsim.measure._queries` (re-exported here for older imports)."""
+"""Re-export of :mod:`diffsim.measure._queries` (moved there; kept for existing imports)."""
 
 from diffsim.measure._queries import Queries, fresh_queries, noised_training_queries, query_statistics
 

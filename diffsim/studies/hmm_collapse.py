@@ -1,9 +1,10 @@
 """Collapse time on the Hidden Manifold Model, linear and nonlinear (THEORY.md sections 2 and 4).
 
-For each ``(alpha, alpha_D)`` pair, data model and dimension N the study draws ``n_datasets``
+One point is one ``(alpha, alpha_D)``, data model and dimension N: the study draws ``n_datasets``
 independent feature matrices ``F`` and training sets of ``P = round(exp(alpha N))`` points and
-measures ``t_C`` from queries at fixed times drawn by forward noising (their law is exactly the
-marginal ``p_t^e`` of the backward empirical-score SDE, so no trajectory is integrated):
+measures ``t_C`` from queries at fixed times drawn by forward noising
+(:mod:`diffsim.measure.collapse_queries`; their law is exactly the marginal ``p_t^e`` of the backward
+empirical-score SDE, so no trajectory is integrated), pooled over the draws:
 
 * ``own``: time at which half of the queries noised from a training point have that point at
   posterior weight > 1/2 (the excess-entropy zero crossing of section 4, estimator 4, read at the
@@ -15,8 +16,8 @@ The trajectory estimators (freezing, clones) run through :mod:`diffsim.studies.c
 ``data="hmm"``. Theory reported with every row: the Marchenko-Pastur ``t_C`` of the linear HMM
 ([derived]), the Gaussian-equivalent ``t_C`` for nonlinear ``phi`` (an approximation), the
 isotropic-Gaussian ``t_C`` at the same ``alpha`` (what unstructured data would give), and the
-finite-N ``t_C`` of the exact covariance spectrum of each draw. The ``1/N`` extrapolation is given
-plain and *spectrum-corrected*: each estimate minus the offset ``t_C(exact covariance of the draw) -
+finite-N ``t_C`` of the exact covariance spectrum of each draw. The ``1/N`` extrapolation over points at
+several N (:func:`extrapolate`, :func:`extrapolated_rows`) is given plain and *spectrum-corrected*: each estimate minus the offset ``t_C(exact covariance of the draw) -
 t_C(N -> inf spectrum)``, which removes the O(1/N) sample-to-sample scatter of the Wishart spectrum
 of ``F`` (known exactly for every draw) and leaves the finite-size bias of the estimator itself. Models: ``linear``, ``tanh``,
 ``sign``, ``relu`` (HMM) and ``gaussian`` (isotropic ``N(0, I)``, the unstructured reference).
@@ -25,7 +26,7 @@ of ``F`` (known exactly for every draw) and leaves the finite-size bias of the e
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -34,26 +35,44 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.data.hmm import NONLINEARITIES
-from diffsim.observe import crossing_time, extrapolate_inverse_n
+from diffsim.measure._estimate import Estimate
+from diffsim.measure.collapse_queries import (
+    ESTIMATORS,
+    CollapseQueriesMeasurement,
+    collapse_from_indicators,
+    collapse_indicators,
+)
+from diffsim.observe import extrapolate_inverse_n
 from diffsim.score import TrainingSet
-from diffsim.studies._queries import noised_training_queries, query_statistics
+from diffsim.studies._common import config_json
 from diffsim.theory.collapse import collapse_time, collapse_time_hmm_linear, collapse_time_isotropic
 from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["MODELS", "ESTIMATORS", "HmmCollapseConfig", "HmmCollapseResult", "run_hmm_collapse", "hmm_collapse_theory"]
+__all__ = [
+    "MODELS",
+    "ESTIMATORS",
+    "HmmCollapseConfig",
+    "HmmCollapseResult",
+    "run_hmm_collapse",
+    "time_window",
+    "extrapolate",
+    "extrapolated_rows",
+    "results_json",
+]
 
 MODELS = NONLINEARITIES + ("gaussian",)
-ESTIMATORS = ("own", "condensation")
 
 
 @dataclass(frozen=True)
 class HmmCollapseConfig:
-    """Parameters (validated by :meth:`validate`); ``pairs`` are ``(alpha, alpha_d)``."""
+    """One point (validated by :meth:`validate`): load ``alpha``, latent ratio ``alpha_d``, data
+    ``model`` (an HMM nonlinearity or ``gaussian``) and dimension ``dim``."""
 
-    pairs: tuple[tuple[float, float], ...] = ((0.1, 0.5),)
-    models: tuple[str, ...] = ("linear",)
-    dims: tuple[int, ...] = (40, 60, 80)
+    alpha: float = 0.1
+    alpha_d: float = 0.5
+    model: str = "linear"
+    dim: int = 60
     n_datasets: int = 2
     n_samples: int = 256
     n_times: int = 40
@@ -61,17 +80,11 @@ class HmmCollapseConfig:
     n_bootstrap: int = 200
 
     def validate(self) -> "HmmCollapseConfig":
-        if not self.pairs:
-            raise _validate.ConfigError("pairs=() is out of range: expected at least one (alpha, alpha_d)")
-        for pair in self.pairs:
-            if len(pair) != 2:
-                raise _validate.ConfigError(f"pairs entry {pair!r} is out of range: expected (alpha, alpha_d)")
-            _validate.positive("alpha", pair[0], upper=5.0)
-            _validate.positive("alpha_d", pair[1], upper=1.0)
-        for name in self.models:
-            _validate.choice("models", name, MODELS)
-        for alpha, _ in self.pairs:
-            _validate.dims_at_load(self.dims, alpha, bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n)
+        _validate.positive("alpha", self.alpha, upper=5.0)
+        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
+        _validate.choice("model", self.model, MODELS)
+        _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
+        _validate.dims_at_load((self.dim,), self.alpha, bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n)
         _validate.integer("n_datasets", self.n_datasets, minimum=1)
         _validate.integer("n_samples", self.n_samples, minimum=8)
         _validate.integer("n_times", self.n_times, minimum=4)
@@ -81,76 +94,44 @@ class HmmCollapseConfig:
 
 
 @dataclass(frozen=True)
-class CellResult:
-    """One (alpha, alpha_d, model, N): estimates ``{name: (value, stderr)}`` and the curves behind them."""
+class HmmCollapseResult:
+    """One point: the pooled measurement, ``t_C`` of the draws' exact spectra (mean) and the theory."""
 
-    alpha: float
-    alpha_d: float
-    model: str
-    n: int
+    config: HmmCollapseConfig
+    measurement: CollapseQueriesMeasurement
     p: int
     latent_dim: int
-    estimates: dict
     t_collapse_spectrum: float
-    times: np.ndarray
-    own_fraction: np.ndarray
-    condensed_fraction: np.ndarray
+    theory: dict  # hmm_collapse_theory
 
+    @property
+    def n(self) -> int:
+        return self.config.dim
 
-@dataclass(frozen=True)
-class HmmCollapseResult:
-    config: HmmCollapseConfig
-    theory: dict  # "(alpha, alpha_d, model)" -> hmm_collapse_theory
-    cells: tuple[CellResult, ...]
-    extrapolated: dict  # (alpha, alpha_d, model, estimator) -> (value, stderr)
-
-    def cell(self, alpha, alpha_d, model, n) -> CellResult:
-        for c in self.cells:
-            if (c.alpha, c.alpha_d, c.model, c.n) == (alpha, alpha_d, model, n):
-                return c
-        raise KeyError((alpha, alpha_d, model, n))
+    @property
+    def estimates(self) -> dict:
+        return self.measurement.estimates
 
     def rows(self) -> list[dict]:
-        """Tidy table: one row per (alpha, alpha_d, model, N, estimator), with the theory values,
-        plus rows with ``N = None`` for the ``1/N -> 0`` extrapolations."""
-        out = []
-        for c in self.cells:
-            th = self.theory[_theory_key(c.alpha, c.alpha_d, c.model)]
-            for name, (v, s) in c.estimates.items():
-                out.append({
-                    "alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.n, "P": c.p, "D": c.latent_dim,
-                    "estimator": name, "t_collapse": v, "stderr": s,
-                    "t_collapse_spectrum": c.t_collapse_spectrum, **th,
-                })
-        for (alpha, alpha_d, model, name), (v, s) in self.extrapolated.items():  # noqa: B007
-            out.append({
-                "alpha": alpha, "alpha_d": alpha_d, "model": model, "N": None, "P": None, "D": None,
-                "estimator": f"{name}/extrapolated", "t_collapse": v, "stderr": s, "t_collapse_spectrum": None,
-                **self.theory[_theory_key(alpha, alpha_d, model)],
-            })
-        return out
+        """Tidy table: one row per estimator, with the theory values."""
+        c = self.config
+        return [{
+            "alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.dim, "P": self.p, "D": self.latent_dim,
+            "estimator": name, "t_collapse": est.value, "stderr": est.stderr,
+            "t_collapse_spectrum": self.t_collapse_spectrum, **self.theory,
+        } for name, est in self.measurement.estimates.items()]
+
+    def curves(self) -> dict:
+        c, m = self.config, self.measurement
+        return {"alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.dim, "t": m.times.tolist(),
+                "own_fraction": m.own_fraction.tolist(), "condensed_fraction": m.condensed_fraction.tolist()}
 
     def to_json(self) -> dict:
-        return {
-            "config": _config_json(self.config),
-            "definition": "t_C: half of the forward-noised queries have a posterior weight > 1/2 "
-                          "(own: on the point they were noised from; condensation: on any point)",
-            "rows": self.rows(),
-            "curves": [
-                {"alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.n, "t": c.times.tolist(),
-                 "own_fraction": c.own_fraction.tolist(), "condensed_fraction": c.condensed_fraction.tolist()}
-                for c in self.cells
-            ],
-        }
+        return results_json([self])
 
 
-def _config_json(config) -> dict:
-    return {k: [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v
-            for k, v in asdict(config).items()}
-
-
-def _theory_key(alpha, alpha_d, model) -> str:
-    return f"{alpha}/{alpha_d}/{model}"
+DEFINITION = ("t_C: half of the forward-noised queries have a posterior weight > 1/2 "
+              "(own: on the point they were noised from; condensation: on any point)")
 
 
 def _make_model(model: str, n: int, alpha_d: float, key):
@@ -172,85 +153,89 @@ def training_set(model, key, *, n_points: int) -> TrainingSet:
     return TrainingSet.from_points(model.sample(key, n_points))
 
 
-@partial(jax.jit, static_argnames=("n_samples",))
-def _collapse_indicators(train: TrainingSet, query_key, times, *, n_samples: int):
-    """Forward-noised queries and their ``(own, condensed)`` ``[T, S]`` booleans: own weight > 1/2, max
-    weight > 1/2. One compile per training-set shape (P, N), shared by every data model of that shape."""
-    stats = query_statistics(noised_training_queries(query_key, train, times, n_samples), train)
-    shape = (times.shape[0], n_samples)
-    return stats["own_log_weight"].reshape(shape) > -math.log(2.0), stats["max_weight"].reshape(shape) > 0.5
-
-
-@partial(jax.jit, static_argnames=("n_boot",))
-def crossing_with_error(key, times, indicators, *, n_boot: int = 200):
-    """Time at which the mean of ``indicators`` ``[T, S]`` (times decreasing) first reaches 1/2, and its
-    bootstrap standard error over the S samples: ``(value, stderr)`` scalars."""
-    value = crossing_time(times, jnp.mean(indicators, 1), 0.5)
-    idx = jax.random.randint(key, (n_boot, indicators.shape[1]), 0, indicators.shape[1])
-    reps = jax.vmap(lambda i: crossing_time(times, jnp.mean(indicators[:, i], 1), 0.5))(idx)
-    finite = jnp.isfinite(reps)
-    mean = jnp.sum(jnp.where(finite, reps, 0.0)) / jnp.sum(finite)
-    var = jnp.sum(jnp.where(finite, (reps - mean) ** 2, 0.0)) / jnp.maximum(jnp.sum(finite) - 1, 1)
-    return value, jnp.sqrt(var)
-
-
-def _measure_cell(config: HmmCollapseConfig, alpha, alpha_d, model, n, key) -> CellResult:
-    p = round(math.exp(alpha * n))
+def run_hmm_collapse(config: HmmCollapseConfig, key=None, *, progress=None) -> HmmCollapseResult:
+    """Data -> measure -> theory at one point; ``key`` defaults to ``PRNGKey(seed)``; the point uses
+    ``fold_in(fold_in(fold_in(key, 0), model index), N)``, so points are independent of which others run.
+    Each of the ``n_datasets`` draws uses ``split(point key, n_datasets)`` (features, data, queries)."""
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    alpha, alpha_d, model, n = config.alpha, config.alpha_d, config.model, config.dim
+    point_key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 0), MODELS.index(model)), n)
+    p = data.points_at_load(alpha, n)
     times = time_window(alpha, alpha_d, config.n_times)
     own, cond, t_spec = [], [], []
-    for k in jax.random.split(key, config.n_datasets):  # a handful of independent datasets
+    for k in jax.random.split(point_key, config.n_datasets):  # a handful of independent datasets
         feature_key, data_key, query_key = jax.random.split(k, 3)
         model_obj = _make_model(model, n, alpha_d, feature_key)
         train = training_set(model_obj, data_key, n_points=p)
-        o, c = _collapse_indicators(train, query_key, jnp.asarray(times, jnp.float32), n_samples=config.n_samples)
+        o, c = collapse_indicators(query_key, train, jnp.asarray(times, jnp.float32), n_queries=config.n_samples)
         own.append(o)
         cond.append(c)
         spec = Spectrum.from_eigenvalues(model_obj.covariance_spectrum())
         t_spec.append(float(collapse_time(math.log(p) / n, spec)))
-    own = jnp.concatenate(own, axis=1).astype(jnp.float32)
-    cond = jnp.concatenate(cond, axis=1).astype(jnp.float32)
-    t = jnp.asarray(times, jnp.float32)
-    boot_own, boot_cond = jax.random.split(jax.random.fold_in(key, 1))
-    estimates = {
-        name: tuple(float(v) for v in crossing_with_error(k, t, ind, n_boot=config.n_bootstrap))
-        for name, k, ind in (("own", boot_own, own), ("condensation", boot_cond, cond))
-    }
+    measurement = collapse_from_indicators(point_key, times, jnp.concatenate(own, axis=1), jnp.concatenate(cond, axis=1),
+                                           n_boot=config.n_bootstrap)
+    if progress is not None:
+        progress(f"alpha={alpha} alpha_d={alpha_d} {model} N={n}")
     d = n if model == "gaussian" else max(1, round(alpha_d * n))
-    return CellResult(alpha, alpha_d, model, n, p, d, estimates, float(np.mean(t_spec)), times,
-                      np.asarray(jnp.mean(own, 1)), np.asarray(jnp.mean(cond, 1)))
+    theory = hmm_collapse_theory(alpha, alpha_d, "linear" if model == "gaussian" else model)
+    return HmmCollapseResult(config, measurement, p, d, float(np.mean(t_spec)), theory)
 
 
-def _spectral_reference(theory: dict, model: str) -> float:
+# ----------------------------------------------------------------------------- analyses over points
+
+
+def _spectral_reference(row: dict) -> float:
     """``N -> inf`` ``t_C`` of the Gaussian with this model's covariance: isotropic, Marchenko-Pastur,
     or (nonlinear phi) the Gaussian-equivalent spectrum."""
-    if model == "gaussian":
-        return theory["t_collapse_isotropic"]
-    return theory["t_collapse_gaussian_equivalent"]
+    if row["model"] == "gaussian":
+        return row["t_collapse_isotropic"]
+    return row["t_collapse_gaussian_equivalent"]
 
 
-def run_hmm_collapse(config: HmmCollapseConfig, key=None, *, progress=None) -> HmmCollapseResult:
-    """Run the study; ``key`` defaults to ``PRNGKey(seed)``; each cell uses a key folded from
-    (pair index, model, N), so cells are independent of which others are run."""
-    config.validate()
-    key = jax.random.PRNGKey(config.seed) if key is None else key
-    cells, theory, extrapolated = [], {}, {}
-    for i, (alpha, alpha_d) in enumerate(config.pairs):
-        pair_key = jax.random.fold_in(key, i)
-        for model in config.models:
-            nl = "linear" if model == "gaussian" else model
-            theory[_theory_key(alpha, alpha_d, model)] = hmm_collapse_theory(alpha, alpha_d, nl)
-            model_key = jax.random.fold_in(pair_key, MODELS.index(model))
-            row = [_measure_cell(config, alpha, alpha_d, model, n, jax.random.fold_in(model_key, n)) for n in config.dims]
-            cells.extend(row)
-            if progress is not None:
-                progress(f"alpha={alpha} alpha_d={alpha_d} {model}")
-            if len(row) >= 2:
-                reference = _spectral_reference(theory[_theory_key(alpha, alpha_d, model)], model)
-                dims, corrections = [c.n for c in row], [c.t_collapse_spectrum - reference for c in row]
-                for name in ESTIMATORS:
-                    vals, errs = [c.estimates[name][0] for c in row], [c.estimates[name][1] for c in row]
-                    extrapolated[(alpha, alpha_d, model, name)] = extrapolate_inverse_n(dims, vals, errs)[:2]
-                    corrected = [v - dc for v, dc in zip(vals, corrections)]
-                    extrapolated[(alpha, alpha_d, model, f"{name}/spectrum_corrected")] = extrapolate_inverse_n(
-                        dims, corrected, errs)[:2]
-    return HmmCollapseResult(config, theory, tuple(cells), extrapolated)
+def extrapolated_rows(rows: list[dict]) -> list[dict]:
+    """``1/N -> 0`` extrapolations of a row table (rows of points at several N; grouped by
+    ``(alpha, alpha_d, model)`` and, when present, ``seed``): for each estimator a row with ``N = None``
+    and ``estimator`` ``"<name>/extrapolated"`` and ``"<name>/spectrum_corrected/extrapolated"`` (each
+    estimate minus ``t_C(exact spectrum of the draw) - t_C(N -> inf spectrum)``), with the theory
+    columns. Groups with fewer than two N are left out."""
+    groups: dict = {}
+    for r in rows:
+        if r.get("N") is None or r["estimator"] not in ESTIMATORS:
+            continue
+        groups.setdefault((r["alpha"], r["alpha_d"], r["model"], r.get("seed")), []).append(r)
+    out = []
+    theory_keys = ("t_collapse_linear_hmm", "t_collapse_gaussian_equivalent", "t_collapse_isotropic")
+    for (alpha, alpha_d, model, seed), group in groups.items():
+        for name in ESTIMATORS:
+            pts = sorted((r for r in group if r["estimator"] == name), key=lambda r: r["N"])
+            if len(pts) < 2:
+                continue
+            dims = [r["N"] for r in pts]
+            vals = [r["t_collapse"] for r in pts]
+            errs = [r["stderr"] for r in pts]
+            corrected = [v - (r["t_collapse_spectrum"] - _spectral_reference(r)) for v, r in zip(vals, pts)]
+            base = {"alpha": alpha, "alpha_d": alpha_d, "model": model, "N": None, "P": None, "D": None,
+                    "t_collapse_spectrum": None, **{k: pts[0][k] for k in theory_keys}}
+            if seed is not None:
+                base["seed"] = seed
+            for label, values in ((name, vals), (f"{name}/spectrum_corrected", corrected)):
+                v, s = extrapolate_inverse_n(dims, values, errs)[:2]
+                out.append({**base, "estimator": f"{label}/extrapolated", "t_collapse": v, "stderr": s})
+    return out
+
+
+def extrapolate(results: list[HmmCollapseResult]) -> dict:
+    """``{(alpha, alpha_d, model, estimator): Estimate}`` of the ``1/N -> 0`` extrapolations over the
+    points in ``results`` (``estimator``: ``own``, ``own/spectrum_corrected``, ``condensation``, ...)."""
+    rows = [row for r in results for row in r.rows()]
+    return {(r["alpha"], r["alpha_d"], r["model"], r["estimator"].removesuffix("/extrapolated")):
+            Estimate(r["t_collapse"], r["stderr"]) for r in extrapolated_rows(rows)}
+
+
+def results_json(results: list[HmmCollapseResult]) -> dict:
+    """One JSON object for several points: configs, rows (with the extrapolation rows where a group has
+    at least two N) and the curves behind every estimate."""
+    rows = [row for r in results for row in r.rows()]
+    return {"configs": [config_json(r.config) for r in results], "definition": DEFINITION,
+            "rows": rows + extrapolated_rows(rows), "curves": [r.curves() for r in results]}

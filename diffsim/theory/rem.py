@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffsim.theory.collapse import _bisect, _broadcast, _check_load, _check_time, rho
+from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
+from diffsim.theory.collapse import collapse_time, rho
 from diffsim.theory.spectrum import Spectrum, _check_range
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "free_energy",
     "weight_entropy",
     "weight_entropy_condensed",
+    "rem_theory",
 ]
 
 _LOG_K_LOWER = -700.0  # bisection for k_c runs in log k over [exp(-700), 1]
@@ -168,6 +170,28 @@ def weight_entropy_condensed(t, alpha, spectrum: Spectrum) -> np.ndarray:
     k_c = condensation_point(t, alpha, spectrum)
     with np.errstate(divide="ignore"):
         return np.where(k_c < 1.0, _digamma(np.ones_like(k_c)) - _digamma(1.0 - k_c), np.inf)
+
+
+def rem_theory(times, alpha, spectrum: Spectrum) -> dict:
+    """Every REM prediction of section 5 at ``times`` ``[T]``, each ``[T]``, and the scalar ``t_collapse``.
+
+    Fresh queries: ``y2_fresh = 1 - k_c`` (:func:`mean_y2`), ``log_z_fresh`` (:func:`free_energy`),
+    ``entropy_per_dim_fresh`` (``max(0, s(1))``, :func:`weight_entropy`) and ``entropy_fresh`` (total,
+    ``psi(1) - psi(1 - k_c)``, inf above ``t_C``, :func:`weight_entropy_condensed`). Queries noised from
+    a training point: ``y2_train`` (1 below ``t_C``, 0 above) and ``log_z_train = max(-1/2, free energy)``.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    t_c = float(collapse_time(alpha, spectrum))
+    f = free_energy(times, alpha, spectrum)
+    return {
+        "t_collapse": t_c,
+        "y2_fresh": mean_y2(times, alpha, spectrum),
+        "y2_train": (times < t_c).astype(float),
+        "log_z_fresh": f,
+        "log_z_train": np.maximum(-0.5, f),
+        "entropy_per_dim_fresh": weight_entropy(times, alpha, spectrum),
+        "entropy_fresh": weight_entropy_condensed(times, alpha, spectrum),
+    }
 
 
 def _digamma(x: np.ndarray) -> np.ndarray:

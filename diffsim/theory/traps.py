@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
 from diffsim.theory.collapse import (
-    _bisect,
-    _broadcast,
-    _check_load,
-    _check_time,
+    collapse_time,
     mutual_information,
     rho,
     signal_fraction,
@@ -30,7 +28,7 @@ from diffsim.theory.collapse import (
 from diffsim.theory.rem import _free_energy
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["basin_radius_annealed", "basin_radius", "trap_onset_time"]
+__all__ = ["basin_radius_annealed", "basin_radius", "trap_onset_time", "traps_theory"]
 
 _RADIUS_TOL = 1e-12
 
@@ -71,3 +69,13 @@ def basin_radius(t, alpha, spectrum: Spectrum) -> np.ndarray:
         hi = np.where(own_wins, 2.0 * hi, hi)
     radius = _bisect(own_minus_others, zero, hi, tol=_RADIUS_TOL)
     return np.where(own_minus_others(zero) > 0, radius, 0.0)
+
+
+def traps_theory(times, alpha, spectrum: Spectrum) -> dict:
+    """The predictions of section 6: ``t_onset`` (:func:`trap_onset_time`), ``t_collapse`` (scalars)
+    and ``basin_radius`` ``r_b`` at ``times`` ``[T]`` (:func:`basin_radius`)."""
+    return {
+        "t_onset": float(trap_onset_time(alpha, spectrum)),
+        "t_collapse": float(collapse_time(alpha, spectrum)),
+        "basin_radius": basin_radius(np.asarray(times, dtype=np.float64), alpha, spectrum),
+    }
