@@ -20,7 +20,20 @@ from diffsim import data, measure, observe, process, theory
 from diffsim._protocols import DataModel, Drift, StudyConfig, StudyResult
 from diffsim._validate import ConfigError
 from diffsim.data import GaussianMixture, GaussianSpectrum, HiddenManifold, IsotropicGaussian, TwoClusterMixture
-from diffsim.measure import CollapseMeasurement, SpeciationMeasurement, measure_collapse, measure_speciation
+from diffsim.measure import (
+    CollapseMeasurement,
+    CollapseQueriesMeasurement,
+    GeneralizationMeasurement,
+    RemMeasurement,
+    SpeciationMeasurement,
+    TrapsMeasurement,
+    measure_collapse,
+    measure_collapse_queries,
+    measure_generalization,
+    measure_rem,
+    measure_speciation,
+    measure_traps,
+)
 from diffsim.observe import Estimate, memorization_fraction, memorized
 from diffsim.process import sigma_from_t, t_from_sigma, time_grid
 from diffsim.sample import Trajectories, sample
@@ -47,5 +60,7 @@ __all__ = [
     "sample", "Trajectories", "time_grid", "sigma_from_t", "t_from_sigma",
     # measurements
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
+    "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
+    "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement",
     "memorized", "memorization_fraction",
 ]

@@ -6,13 +6,26 @@ array with ``TrainingSet.from_points``) and returns a frozen result whose estima
 """
 
 from diffsim.measure.collapse import CollapseMeasurement, measure_collapse
+from diffsim.measure.collapse_queries import CollapseQueriesMeasurement, measure_collapse_queries
+from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
+from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
+from diffsim.measure.traps import TrapsMeasurement, measure_traps
 from diffsim.observe import Estimate
 
 __all__ = [
     "Estimate",
     "CollapseMeasurement",
     "measure_collapse",
+    "CollapseQueriesMeasurement",
+    "measure_collapse_queries",
+    "GeneralizationMeasurement",
+    "measure_generalization",
+    "RemCurves",
+    "RemMeasurement",
+    "measure_rem",
     "SpeciationMeasurement",
     "measure_speciation",
+    "TrapsMeasurement",
+    "measure_traps",
 ]

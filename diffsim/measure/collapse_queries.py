@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.measure._queries import noised_training_queries, query_statistics
 from diffsim.observe import crossing_time
 from diffsim.score import TrainingSet

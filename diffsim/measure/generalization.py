@@ -26,12 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.measure._queries import Queries, noised_training_queries, query_statistics
+from diffsim.metrics import sliced_wasserstein
 from diffsim.process import m
 from diffsim.score import TrainingSet
 
-__all__ = ["GeneralizationMeasurement", "measure_generalization", "sliced_wasserstein"]
+__all__ = ["GeneralizationMeasurement", "measure_generalization"]
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,6 @@ class GeneralizationMeasurement:
     sw: np.ndarray
     t_g: Estimate
     t_g_sw: Estimate
-
-
-def sliced_wasserstein(key, x, y, n_proj: int):
-    """Sliced 2-Wasserstein distance between two equal-size samples ``[M, D]``, per dimension:
-    ``sqrt(mean_theta W2^2(theta.x, theta.y))`` over ``n_proj`` random unit directions."""
-    theta = jax.random.normal(key, (n_proj, x.shape[1]), x.dtype)
-    theta = theta / jnp.linalg.norm(theta, axis=1, keepdims=True)
-    px, py = jnp.sort(x @ theta.T, axis=0), jnp.sort(y @ theta.T, axis=0)
-    return jnp.sqrt(jnp.mean((px - py) ** 2))
 
 
 def argmin_log_parabola(times: np.ndarray, values: np.ndarray) -> float:
@@ -109,6 +101,6 @@ def measure_generalization(key, train: TrainingSet, held_out, *, times, n_proj: 
         queries = noised_training_queries(jax.random.fold_in(key, 7), train, times, n_test)
         den = query_statistics(queries, train, with_denoised=True)["denoised"].reshape(n_t, n_test, d)
         proj_key = jax.random.fold_in(key, 8)
-        sw = np.array([float(sliced_wasserstein(proj_key, den[j], test, n_proj)) for j in range(n_t)])
+        sw = np.asarray(jax.vmap(lambda d: sliced_wasserstein(proj_key, d, test, n_proj))(den))
         t_g_sw = Estimate(argmin_log_parabola(times, sw), float("nan"))
     return GeneralizationMeasurement(train.n_points, d, times, ce, ce_err, sw, t_g, t_g_sw)

@@ -43,7 +43,7 @@ from diffsim.landscape import (
     random_directions,
     trap_starts,
 )
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.measure._queries import fresh_queries
 from diffsim.score import TrainingSet
 

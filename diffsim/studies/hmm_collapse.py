@@ -35,7 +35,7 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.data.hmm import NONLINEARITIES
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.measure.collapse_queries import (
     ESTIMATORS,
     CollapseQueriesMeasurement,

@@ -1,4 +1,4 @@
-"""Closed-form theory in float64 NumPy (THEORY.md sections 3-6).
+"""Closed-form theory in float64 NumPy (THEORY.md sections 2-7). Every closed form of the package is here.
 
 * :mod:`~diffsim.theory.spectrum`: :class:`Spectrum`, the spectral measure every formula depends on
   (empirical, isotropic, Marchenko-Pastur for the linear hidden-manifold model).
@@ -6,6 +6,8 @@
 * :mod:`~diffsim.theory.speciation`: speciation time and the two-cluster clone agreement ``phi(t)``.
 * :mod:`~diffsim.theory.rem`: random-energy-model statistics of the posterior weights.
 * :mod:`~diffsim.theory.traps`: basin radius of the training points.
+* :mod:`~diffsim.theory.generalization`: the KDE generalization error ``G(t)`` on the latent subspace
+  and its minimiser ``t_g`` (THEORY.md section 7).
 * :mod:`~diffsim.theory.hmm`: hidden-manifold activation moments, Gaussian-equivalent and asymptotic spectra,
   collapse times of the linear / Gaussian-equivalent / isotropic models.
 
@@ -22,6 +24,7 @@ from diffsim.theory.collapse import (
     signal_fraction,
     trap_onset_time,
 )
+from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.hmm import (
     NONLINEARITIES,
     ActivationMoments,
@@ -35,6 +38,7 @@ from diffsim.theory.rem import (
     free_energy,
     mean_y2,
     rem_entropy,
+    rem_theory,
     rem_phi,
     rem_phi_derivative,
     weight_entropy,
@@ -47,7 +51,7 @@ from diffsim.theory.speciation import (
     two_cluster_largest_eigenvalue,
 )
 from diffsim.theory.spectrum import Spectrum
-from diffsim.theory.traps import basin_radius, basin_radius_annealed
+from diffsim.theory.traps import basin_radius, basin_radius_annealed, traps_theory
 
 __all__ = [
     "Spectrum",
@@ -79,4 +83,10 @@ __all__ = [
     "gaussian_equivalent_spectrum",
     "asymptotic_spectrum",
     "hmm_collapse_theory",
+    "rem_theory",
+    "traps_theory",
+    "latent_spectrum",
+    "gaussian_entropy",
+    "generalization_error",
+    "generalization_time",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffsim.theory.collapse import _broadcast, _check_time
+from diffsim.theory._numerics import _broadcast, _check_time
 from diffsim.theory.spectrum import _check_range
 
 __all__ = [
