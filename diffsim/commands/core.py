@@ -70,7 +70,7 @@ def _theory_collapse(args) -> int:
     if args.data == "gaussian":
         payload["t_onset"] = float(trap_onset_time(alpha, Spectrum.isotropic(sigma**2)))
     if args.data == "hmm":
-        payload.update(_hmm_theory(alpha, args.alpha_d, args.nonlinearity))
+        payload.update(_hmm_predictions(alpha, args.alpha_d, args.nonlinearity))
     if args.data == "mixture" and args.dim is not None:
         mtilde = _validate.positive("mtilde", args.mtilde)
         payload["t_speciation"] = float(speciation_time(args.dim * mtilde**2 + sigma**2))
@@ -79,7 +79,7 @@ def _theory_collapse(args) -> int:
     return 0
 
 
-def _hmm_theory(alpha: float, alpha_d, nonlinearity) -> dict:
+def _hmm_predictions(alpha: float, alpha_d, nonlinearity) -> dict:
     """Hidden-manifold theory (sections 4 and 6): ``t_collapse`` and ``t_onset`` of the Gaussian with the
     model's ``N -> inf`` spectrum (Marchenko-Pastur for linear phi, [derived]; Gaussian-equivalent for
     nonlinear phi, an approximation), plus the linear-HMM and isotropic collapse times."""

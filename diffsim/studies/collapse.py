@@ -2,7 +2,7 @@
 
 One config is one point: a data model, a load ``alpha`` and a dimension ``dim`` (``P =
 round(exp(alpha N))`` training points). The study is config -> data -> :func:`diffsim.measure.measure_collapse`
--> rows; the theory for the point (:func:`collapse_theory`) is a separate call. Analyses over points,
+-> rows; the theory for the point (:func:`collapse_predictions`) is a separate call. Analyses over points,
 such as the extrapolation in ``1/N`` (:func:`extrapolate`), are functions of results or of result
 tables, shared by the CLI, the sweep summary and the figures.
 """
@@ -22,9 +22,10 @@ from diffsim.observe import extrapolate_inverse_n
 from diffsim.score import TrainingSet
 from diffsim.theory.collapse import collapse_time, collapse_time_isotropic, excess_entropy
 from diffsim.theory.hmm import hmm_collapse_theory
+from diffsim.theory.speciation import speciation_time, two_cluster_largest_eigenvalue
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["ESTIMATORS", "CollapseConfig", "CollapseResult", "run_collapse", "collapse_theory", "extrapolate",
+__all__ = ["ESTIMATORS", "CollapseConfig", "CollapseResult", "run_collapse", "collapse_predictions", "extrapolate",
            "summarize", "collapse_payload"]
 
 # Options passed through to measure_collapse (the rest of the config chooses the data).
@@ -106,7 +107,7 @@ class CollapseConfig:
         return {name: getattr(self, name) for name in _MEASURE_OPTIONS}
 
 
-def collapse_theory(config: CollapseConfig, model=None) -> dict:
+def collapse_predictions(config: CollapseConfig, model=None) -> dict:
     """Theory for this point: ``t_collapse`` (isotropic formula with the (cluster) variance
     sigma^2, the N -> infinity prediction), ``t_speciation`` for the mixture, and
     ``t_collapse_spectrum`` from the finite-N covariance spectrum at ``alpha = log(P)/N`` (of
@@ -123,7 +124,7 @@ def collapse_theory(config: CollapseConfig, model=None) -> dict:
     else:
         out = {"t_collapse": float(collapse_time_isotropic(config.alpha, config.sigma))}
     if config.data == "mixture":
-        out["t_speciation"] = 0.5 * math.log(n * config.mtilde**2 + config.sigma**2)
+        out["t_speciation"] = float(speciation_time(two_cluster_largest_eigenvalue(math.sqrt(n) * config.mtilde, config.sigma)))
     model = _make_model(config, None) if model is None else model
     spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
     out["t_collapse_spectrum"] = float(collapse_time(math.log(config.n_points) / n, spec))
@@ -197,7 +198,7 @@ def run_collapse(config: CollapseConfig, key=None, *, progress=None) -> Collapse
     data_key = jax.random.split(key, 6)[0]
     model = _make_model(config, data_key)
     train = TrainingSet.from_points(model.sample(data_key, config.n_points))
-    theory = collapse_theory(config, model)
+    theory = collapse_predictions(config, model)
     measurement = measure_collapse(key, train, t_ref=theory["t_collapse_spectrum"], **config.measure_options)
     spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
     ent_t = np.exp(np.linspace(np.log(4.0 * measurement.t_ref), np.log(0.25 * measurement.t_ref), config.entropy_times))

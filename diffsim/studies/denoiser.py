@@ -556,7 +556,7 @@ def _data_model(config: DenoiserConfig, key):
                      alpha_d=config.alpha_d, nonlinearity=config.nonlinearity, key=key)
 
 
-def _collapse_theory(model, config: DenoiserConfig) -> dict:
+def _collapse_times(model, config: DenoiserConfig) -> dict:
     """``t_C`` of the empirical-score dynamics per P from the data's covariance spectrum (section 4)."""
     spec = Spectrum.from_eigenvalues(np.maximum(model.covariance_spectrum(), 0.0))
     return {p: float(collapse_time(math.log(p) / config.dim, spec)) for p in config.n_train}
@@ -657,5 +657,5 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
                 tau_gen=descent_step(steps, loss_curve, config.gen_tolerance),
                 tau_mem=crossing_step(steps, curves["memorization"], config.mem_threshold),
             ))
-    return DenoiserResult(config, tuple(members), {"t_collapse": _collapse_theory(model, config)}, ref_stats,
+    return DenoiserResult(config, tuple(members), {"t_collapse": _collapse_times(model, config)}, ref_stats,
                           time.time() - start)

@@ -10,7 +10,39 @@ from collections.abc import Callable
 
 import numpy as np
 
-from diffsim.theory.spectrum import _check_range
+from diffsim._validate import ConfigError
+
+
+def _check_range(
+    name: str,
+    value,
+    *,
+    low: float = -np.inf,
+    high: float = np.inf,
+    low_closed: bool = False,
+    high_closed: bool = False,
+) -> np.ndarray:
+    """Return ``value`` as a float64 array after checking every entry lies in the given interval.
+
+    Raises :class:`~diffsim._validate.ConfigError` (a ``ValueError``) naming the parameter, the first
+    offending value and the allowed range, e.g. ``alpha_d=1.5 is out of range: expected 0 < alpha_d <= 1``.
+    NaN is always rejected; infinities only where a closed infinite bound allows them.
+    """
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a real number or array of real numbers") from None
+    above = arr >= low if low_closed else arr > low
+    below = arr <= high if high_closed else arr < high
+    ok = above & below
+    if not np.all(ok):
+        bad = float(arr[~ok].flat[0]) if arr.ndim else arr.item()
+        where = "" if arr.ndim == 0 else " (first offending entry)"
+        lo_op, hi_op = ("<=" if low_closed else "<"), ("<=" if high_closed else "<")
+        allowed = f"{low:g} {lo_op} {name} {hi_op} {high:g}"
+        raise ConfigError(f"{name}={bad!r}{where} is out of range: expected {allowed}")
+    return arr
+
 
 __all__: list[str] = []
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from diffsim._validate import ConfigError
 from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
-from diffsim.theory.spectrum import Spectrum, _check_range
+from diffsim.theory._numerics import _check_range
+from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
     "rho",

@@ -26,7 +26,8 @@ import numpy as np
 
 from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
 from diffsim.theory.collapse import collapse_time, rho
-from diffsim.theory.spectrum import Spectrum, _check_range
+from diffsim.theory._numerics import _check_range
+from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
     "rem_phi",
@@ -86,7 +87,10 @@ def _condensation_point(g, r2, alpha, spectrum: Spectrum):
     return np.where(condensed, np.exp(log_k), 1.0)
 
 
-def _free_energy(g, r2, alpha, spectrum: Spectrum):
+def free_energy_from_rho(g, r2, alpha, spectrum: Spectrum):
+    """Quenched REM free energy per dimension (section 6) at signal-to-noise ratios ``g = rho_i(t)``
+    (``[..., n]`` on the spectrum's nodes) and squared query radius ``r2``: ``(alpha + phi(k_c)) / k_c``,
+    ``k_c = 1`` where the sum is not condensed. Used by :mod:`diffsim.theory.traps`."""
     k_c = _condensation_point(g, r2, alpha, spectrum)[..., None]
     return (alpha + _phi(k_c, g, r2, spectrum)) / k_c[..., 0]
 
@@ -146,7 +150,7 @@ def free_energy(t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
     minimum of ``(alpha + phi(k)) / k`` over ``k in (0, 1]`` (its ``k``-derivative is ``-s(k) / k^2``),
     so it never exceeds the annealed ``alpha + phi(1)``. ``t``, ``alpha``, ``r`` broadcast.
     """
-    return _free_energy(*_at_times(t, alpha, spectrum, r), spectrum)
+    return free_energy_from_rho(*_at_times(t, alpha, spectrum, r), spectrum)
 
 
 def weight_entropy(t, alpha, spectrum: Spectrum) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from diffsim.theory._numerics import _broadcast, _check_time
-from diffsim.theory.spectrum import _check_range
+from diffsim.theory._numerics import _check_range
 
 __all__ = [
     "speciation_time",

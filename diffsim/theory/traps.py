@@ -25,7 +25,7 @@ from diffsim.theory.collapse import (
     signal_fraction,
     trap_onset_time,
 )
-from diffsim.theory.rem import _free_energy
+from diffsim.theory.rem import free_energy_from_rho
 from diffsim.theory.spectrum import Spectrum
 
 __all__ = ["basin_radius_annealed", "basin_radius", "trap_onset_time", "traps_theory"]
@@ -58,7 +58,7 @@ def basin_radius(t, alpha, spectrum: Spectrum) -> np.ndarray:
     g = rho(t, spectrum)
 
     def own_minus_others(r):
-        return -0.5 * r**2 - _free_energy(g, (r**2)[..., None], alpha, spectrum)
+        return -0.5 * r**2 - free_energy_from_rho(g, (r**2)[..., None], alpha, spectrum)
 
     zero = np.zeros(t.shape)
     hi = np.maximum(2.0 * basin_radius_annealed(t, alpha, spectrum), 1.0)
