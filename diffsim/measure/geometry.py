@@ -193,14 +193,14 @@ def measure_geometry(
     z_w = jax.random.normal(k_w, (n_s, n_queries, train.dim), dtype)
     sig_w = jnp.broadcast_to(jnp.asarray(sigmas, dtype)[:, None], (n_s, n_queries))
     y_w = train.points[idx] + sig_w[..., None] * z_w
-    max_weight = _blocked(lambda y, s: posterior_concentration(y, s, train), y_w, sig_w, block)
+    max_weight = _max_weights(y_w, sig_w, train, block=block)
 
     # C: queries x + sigma z on held-out points.
     m = held_out.shape[0]
     z_c = jax.random.normal(k_c, (n_s, m, train.dim), dtype)
     sig_c = jnp.broadcast_to(jnp.asarray(sigmas, dtype)[:, None], (n_s, m))
     y_c = held_out[None] + sig_c[..., None] * z_c
-    counts = _blocked(lambda y, s: shell_counts(y, s, train, r_in, r_out), y_c, sig_c, block)
+    counts = _shell_counts_blocked(y_c, sig_c, train, r_in, r_out, block=block)
     covered = counts > 0
 
     mw = np.asarray(max_weight, dtype=np.float64)
@@ -222,6 +222,16 @@ def measure_geometry(
         max_weight=mw, covered=np.asarray(covered), sigma_w=sigma_w, sigma_cov=sigma_cov, log_width=log_width,
         n_points=train.n_points, dim=train.dim, shell_c=float(shell_c), r_in=r_in, r_out=r_out,
     )
+
+
+@partial(jax.jit, static_argnames=("block",))
+def _max_weights(y, sig, train, *, block: int):
+    return _blocked(lambda yy, ss: posterior_concentration(yy, ss, train), y, sig, block)
+
+
+@partial(jax.jit, static_argnames=("block",))
+def _shell_counts_blocked(y, sig, train, r_in, r_out, *, block: int):
+    return _blocked(lambda yy, ss: shell_counts(yy, ss, train, r_in, r_out), y, sig, block)
 
 
 def _blocked(fn, y, sig, block: int):
