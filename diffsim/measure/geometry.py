@@ -133,12 +133,31 @@ class GeometryMeasurement:
     r_out: float
 
 
-def _bootstrap_curves(key, per_query: np.ndarray, n_boot: int) -> np.ndarray:
+def _bootstrap_curves(key, per_query, n_boot: int):
     """``[n_boot, S]`` bootstrap replicas of the per-sigma means of ``per_query`` ``[S, Q]``
     (queries resampled independently at each sigma)."""
     s, q = per_query.shape
-    idx = np.asarray(jax.random.randint(key, (n_boot, s, q), 0, q))
-    return np.take_along_axis(per_query[None], idx, axis=2).mean(axis=2)
+    idx = jax.random.randint(key, (n_boot, s, q), 0, q)
+    return jnp.take_along_axis(jnp.broadcast_to(per_query[None], (n_boot, s, q)), idx, axis=2).mean(axis=2)
+
+
+@partial(jax.jit, static_argnames=("n_queries", "block", "n_boot"))
+def _measure_arrays(key, train, held_out, sigmas, r_in, r_out, *, n_queries, block, n_boot):
+    """Per-query max weights ``[S, n_queries]`` (training queries), coverage indicators ``[S, M]``
+    (held-out queries) and their bootstrap replicas of the per-sigma means ``[n_boot, S]``: one
+    compiled program."""
+    k_idx, k_w, k_c, k_boot = jax.random.split(key, 4)
+    n_s, dtype, dim = sigmas.shape[0], train.chunks.dtype, train.dim
+    idx = jax.random.randint(k_idx, (n_s, n_queries), 0, train.n_points)
+    sig_w = jnp.broadcast_to(sigmas[:, None], (n_s, n_queries))
+    y_w = train.points[idx] + sig_w[..., None] * jax.random.normal(k_w, (n_s, n_queries, dim), dtype)
+    max_weight = _blocked(lambda yy, ss: posterior_concentration(yy, ss, train), y_w, sig_w, block)
+    m = held_out.shape[0]
+    sig_c = jnp.broadcast_to(sigmas[:, None], (n_s, m))
+    y_c = held_out[None] + sig_c[..., None] * jax.random.normal(k_c, (n_s, m, dim), dtype)
+    covered = _blocked(lambda yy, ss: shell_counts(yy, ss, train, r_in, r_out), y_c, sig_c, block) > 0
+    kb_w, kb_c = jax.random.split(k_boot)
+    return max_weight, covered, _bootstrap_curves(kb_w, max_weight, n_boot), _bootstrap_curves(kb_c, covered.astype(dtype), n_boot)
 
 
 def _crossing_estimate(sigmas, curve, reps, level=0.5) -> tuple[Estimate, np.ndarray]:
@@ -184,31 +203,13 @@ def measure_geometry(
             f"held_out has shape {held_out.shape}: expected [M >= 2, N={train.dim}] held-out points"
         )
     r_in, r_out = shell_radii(train.dim, shell_c)
-    k_idx, k_w, k_c, k_boot = jax.random.split(key, 4)
-    n_s = sigmas.size
-    dtype = train.chunks.dtype
-
-    # W: queries a_j + sigma z on training points.
-    idx = jax.random.randint(k_idx, (n_s, n_queries), 0, train.n_points)
-    z_w = jax.random.normal(k_w, (n_s, n_queries, train.dim), dtype)
-    sig_w = jnp.broadcast_to(jnp.asarray(sigmas, dtype)[:, None], (n_s, n_queries))
-    y_w = train.points[idx] + sig_w[..., None] * z_w
-    max_weight = _max_weights(y_w, sig_w, train, block=block)
-
-    # C: queries x + sigma z on held-out points.
-    m = held_out.shape[0]
-    z_c = jax.random.normal(k_c, (n_s, m, train.dim), dtype)
-    sig_c = jnp.broadcast_to(jnp.asarray(sigmas, dtype)[:, None], (n_s, m))
-    y_c = held_out[None] + sig_c[..., None] * z_c
-    counts = _shell_counts_blocked(y_c, sig_c, train, r_in, r_out, block=block)
-    covered = counts > 0
-
-    mw = np.asarray(max_weight, dtype=np.float64)
-    cov = np.asarray(covered, dtype=np.float64)
-    kb_w, kb_c = jax.random.split(k_boot)
-    reps_w = _bootstrap_curves(kb_w, mw, n_boot)
-    reps_c = _bootstrap_curves(kb_c, cov, n_boot)
-    w_curve, c_curve = mw.mean(1), cov.mean(1)
+    n_boot = _validate.integer("n_boot", n_boot, minimum=2)
+    out = _measure_arrays(key, train, held_out, jnp.asarray(sigmas, train.chunks.dtype), r_in, r_out,
+                          n_queries=n_queries, block=block, n_boot=n_boot)
+    mw, covered, reps_w, reps_c = (np.asarray(a) for a in out)
+    mw = mw.astype(np.float64)
+    reps_w, reps_c = reps_w.astype(np.float64), reps_c.astype(np.float64)
+    w_curve, c_curve = mw.mean(1), covered.mean(1)
     sigma_w, boots_w = _crossing_estimate(sigmas, w_curve, reps_w)
     sigma_cov, boots_c = _crossing_estimate(sigmas, c_curve, reps_c)
     widths = np.log(boots_w / boots_c)
@@ -219,19 +220,9 @@ def measure_geometry(
     )
     return GeometryMeasurement(
         sigmas=sigmas, w=w_curve, w_stderr=reps_w.std(0, ddof=1), c=c_curve, c_stderr=reps_c.std(0, ddof=1),
-        max_weight=mw, covered=np.asarray(covered), sigma_w=sigma_w, sigma_cov=sigma_cov, log_width=log_width,
+        max_weight=mw, covered=covered, sigma_w=sigma_w, sigma_cov=sigma_cov, log_width=log_width,
         n_points=train.n_points, dim=train.dim, shell_c=float(shell_c), r_in=r_in, r_out=r_out,
     )
-
-
-@partial(jax.jit, static_argnames=("block",))
-def _max_weights(y, sig, train, *, block: int):
-    return _blocked(lambda yy, ss: posterior_concentration(yy, ss, train), y, sig, block)
-
-
-@partial(jax.jit, static_argnames=("block",))
-def _shell_counts_blocked(y, sig, train, r_in, r_out, *, block: int):
-    return _blocked(lambda yy, ss: shell_counts(yy, ss, train, r_in, r_out), y, sig, block)
 
 
 def _blocked(fn, y, sig, block: int):
