@@ -159,10 +159,11 @@ def _measure(model, n, seed=0):
     return measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=SIGMAS, n_queries=256, n_boot=100)
 
 
-def test_exact_coverage_edge_approaches_collapse_point_from_below():
+@pytest.mark.parametrize("hmm_dims", [(20, 40), pytest.param((20, 40, 80, 160), marks=pytest.mark.slow)])
+def test_exact_coverage_edge_approaches_collapse_point_from_below(hmm_dims):
     """sigma_cov (exact formula) rises towards sigma_C and stays below it, the gap shrinking with N:
     isotropic up to N = 1000 (P = e^200), linear HMM (alpha_D = 0.5, Marchenko-Pastur quantile
-    spectrum) up to N = 80."""
+    spectrum) at ``hmm_dims``."""
     sc = float(collapse_sigma(ALPHA, Spectrum.isotropic(1.0)))
     edges = np.array([coverage_edge_isotropic(round(math.exp(ALPHA * n)), n) for n in (20, 60, 200, 1000)])
     assert np.all(np.diff(edges) > 0) and np.all(edges < sc)
@@ -170,9 +171,9 @@ def test_exact_coverage_edge_approaches_collapse_point_from_below():
     assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.5 * gaps[0]  # slowly: ~N^-0.36 between N = 20 and 1000
     sc_mp = float(collapse_sigma(ALPHA, Spectrum.marchenko_pastur(0.5)))
     hmm = []
-    for n in (20, 40, 80):
+    for n in hmm_dims:
         lam = marchenko_pastur_eigenvalues(n, 0.5)
-        hmm.append(coverage_edge_spectrum(round(math.exp(ALPHA * n)), lam, n_y=128))
+        hmm.append(coverage_edge_spectrum(round(math.exp(ALPHA * n)), lam, n_y=96))
     assert np.all(np.diff(hmm) > 0) and np.all(np.array(hmm) < sc_mp)
 
 
@@ -208,3 +209,42 @@ def test_measured_edges_trend_slow():
     sc_mp = float(collapse_sigma(ALPHA, Spectrum.marchenko_pastur(0.5)))
     assert all(r.sigma_w.value > sc_mp > r.sigma_cov.value for r in hmm)
     assert np.all(np.diff([r.log_width.value for r in hmm]) < 0)
+
+
+# ----------------------------------------------------------------------------- window swaps
+
+from diffsim.measure.geometry import measure_memorization, window_swap  # noqa: E402
+from diffsim.score import EmpiricalScore  # noqa: E402
+
+
+def _disjoint(a, b, k=3.0):
+    """Intervals ``value +- k stderr`` (stderr floored at 1/n_samples) do not overlap."""
+    ea, eb = max(a.stderr, 1 / 256), max(b.stderr, 1 / 256)
+    return abs(a.value - b.value) > k * (ea + eb)
+
+
+def test_window_swap_exact_scores_small_sigma_decides_memorization():
+    """Exact scores, isotropic N = 20, P = 55, windows from the measured boundaries.
+
+    What the issue expected (medium-window empirical swap raises memorization) is measured here,
+    not assumed: with the exact true score below the window, the samples leave their training point
+    by ``~ sigma_cov sqrt(N)``, more than 1/3 of the nearest-neighbour spacing, so the medium window
+    does NOT memorize; memorization is decided in the small-sigma window, in both directions."""
+    n = 20
+    model = data.make("gaussian", n)
+    geo = _measure(model, n)
+    lo, hi = geo.sigma_cov.value, geo.sigma_w.value
+    train = TrainingSet.from_points(model.sample(jax.random.fold_in(jax.random.PRNGKey(0), 1), round(math.exp(ALPHA * n))))
+    emp, true = EmpiricalScore(train), model.score
+    key = jax.random.PRNGKey(1)
+
+    def frac(inside, outside, a, b):
+        return measure_memorization(key, train, window_swap(inside, outside, a, b), n_samples=256, n_steps=120, n_boot=100).memorized
+
+    baseline, full = frac(emp, true, 1e6, 1e7), frac(true, emp, 1e6, 1e7)  # all true, all empirical
+    assert baseline.value < 0.05 and full.value > 0.95
+    small, medium = frac(emp, true, 0.0, lo), frac(emp, true, lo, hi)
+    assert small.value > 0.9 and _disjoint(small, baseline)
+    assert medium.value < 0.05  # the medium window alone does not memorize with exact scores
+    # the other direction: the true score in the small window removes memorization, in the medium not
+    assert frac(true, emp, 0.0, lo).value < 0.05 and frac(true, emp, lo, hi).value > 0.95
