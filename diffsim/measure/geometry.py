@@ -1,0 +1,328 @@
+"""Posterior concentration and Gaussian-shell coverage (THEORY.md section 8, "Two Calm Ends").
+
+Variance-exploding clock: a query is ``y = x + sigma z`` and the posterior weights are
+``w_i(y, sigma) = softmax_i(-|y - a_i|^2 / (2 sigma^2))``. This is the OU query ``x_t = m_t y`` at
+``t = t_from_sigma(sigma)`` (``m_t^2 / Delta_t = 1 / sigma^2``), so the weights come from the
+library's streamed posterior :func:`diffsim.score.posterior` unchanged.
+
+* posterior concentration ``W_sigma = E max_i w_i(a_j + sigma z, sigma)``, queries built on
+  *training* points ``a_j`` (``j`` uniform);
+* Gaussian-shell coverage ``C_sigma = P(x + sigma z in union_i S_sigma(a_i))`` with the shell
+  ``S_sigma(a) = {y : sigma r_in <= |y - a| <= sigma r_out}``, ``r_in^2 = N - 2 sqrt(c N)``,
+  ``r_out^2 = N + 2 sqrt(c N) + 2 c``, queries built on *held-out* points ``x``.
+
+Coverage is a new streamed reduction (:func:`shell_counts`): one ``lax.scan`` over the training
+chunks counts, for each query, the training points in its shell; memory ``O(B * chunk)``, so P = 1e6
+runs on a laptop. Each curve gets a bootstrap standard error over queries, and the regime
+boundaries ``sigma_cov`` (C = 1/2) and ``sigma_w`` (W = 1/2) are read from the curves by linear
+interpolation in ``log sigma`` with bootstrap errors (the queries resampled at every sigma).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsim import _validate
+from diffsim.measure._estimate import Estimate
+from diffsim.process import t_from_sigma
+from diffsim.score import TrainingSet, posterior
+
+__all__ = [
+    "GeometryMeasurement",
+    "measure_geometry",
+    "shell_radii",
+    "shell_counts",
+    "posterior_concentration",
+    "level_crossing",
+    "WindowSwap",
+    "window_swap",
+    "SwapMeasurement",
+    "measure_memorization",
+]
+
+HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def shell_radii(dim: int, c: float = 5.0) -> tuple[float, float]:
+    """``(r_in, r_out)`` of the Gaussian shell (Lemma 4.5 of arXiv 2602.17846):
+    ``r_in^2 = max(0, N - 2 sqrt(c N))``, ``r_out^2 = N + 2 sqrt(c N) + 2 c``."""
+    dim = _validate.integer("dim", dim, minimum=1)
+    c = _validate.positive("c", c)
+    r_in2 = max(0.0, dim - 2.0 * math.sqrt(c * dim))
+    return math.sqrt(r_in2), math.sqrt(dim + 2.0 * math.sqrt(c * dim) + 2.0 * c)
+
+
+@partial(jax.jit, static_argnames=("precision",))
+def shell_counts(y, sigma, train: TrainingSet, r_in, r_out, *, precision=HIGHEST):
+    """Number of training points in each query's shell ``sigma r_in <= |y - a_i| <= sigma r_out``.
+
+    ``y`` ``[B, N]``, ``sigma`` scalar or ``[B]``; returns int32 ``[B]``. One ``lax.scan`` over the
+    training chunks with ``|y - a|^2 = |y|^2 - 2 y.a + |a|^2`` from one matmul per chunk: memory
+    ``O(B * chunk)``, never ``[B, P]``.
+    """
+    sigma = jnp.broadcast_to(jnp.asarray(sigma, y.dtype), y.shape[:1])
+    lo = jnp.square(sigma * r_in)
+    hi = jnp.square(sigma * r_out)
+    ysq = jnp.sum(jnp.square(y), axis=-1)
+
+    def body(count, chunk_data):
+        chunk, half_sq, mask = chunk_data
+        d2 = ysq[:, None] - 2.0 * jnp.matmul(y, chunk.T, precision=precision) + 2.0 * half_sq[None, :]
+        inside = (d2 >= lo[:, None]) & (d2 <= hi[:, None]) & mask[None, :]
+        return count + jnp.sum(inside, axis=1, dtype=jnp.int32), None
+
+    init = jnp.zeros(y.shape[:1], jnp.int32)
+    count, _ = jax.lax.scan(body, init, (train.chunks, train.half_sq_norms, train.mask))
+    return count
+
+
+@jax.jit
+def posterior_concentration(y, sigma, train: TrainingSet):
+    """``max_i w_i(y, sigma)`` ``[B]``: the streamed posterior at the OU query ``m_t y``,
+    ``t = t_from_sigma(sigma)`` (same weights as the VE softmax)."""
+    sigma = jnp.broadcast_to(jnp.asarray(sigma, y.dtype), y.shape[:1])
+    t = t_from_sigma(sigma)
+    return posterior(jnp.exp(-t)[:, None] * y, t, train).max_weight
+
+
+def level_crossing(sigmas, curve, level: float = 0.5) -> float:
+    """First ``sigma`` where a curve (on increasing ``sigmas``) crosses ``level``, by linear
+    interpolation in ``log sigma``; NaN if it never crosses. Works for rising (C) and falling (W)
+    curves: the crossing is between the first pair of neighbours on opposite sides of ``level``."""
+    s = np.log(np.asarray(sigmas, dtype=np.float64))
+    v = np.asarray(curve, dtype=np.float64) - level
+    sign = np.sign(v)
+    idx = np.nonzero(sign[:-1] * sign[1:] <= 0)[0]
+    idx = [i for i in idx if not (v[i] == 0 and v[i + 1] == 0)]
+    if not idx:
+        return float("nan")
+    i = idx[0]
+    if v[i] == v[i + 1]:
+        return float(np.exp(s[i]))
+    frac = v[i] / (v[i] - v[i + 1])
+    return float(np.exp(s[i] + frac * (s[i + 1] - s[i])))
+
+
+@dataclass(frozen=True)
+class GeometryMeasurement:
+    """Curves on ``sigmas`` ``[S]`` and boundaries.
+
+    ``w``, ``w_stderr``: posterior concentration ``W_sigma`` (training queries); ``c``, ``c_stderr``:
+    coverage ``C_sigma`` (held-out queries); ``max_weight`` ``[S, Q]`` and ``covered`` ``[S, Q]``
+    per query; ``sigma_w``, ``sigma_cov``: :class:`Estimate` of the W = 1/2 and C = 1/2 crossings;
+    ``log_width``: ``log(sigma_w / sigma_cov)`` (the danger zone's log-width; negative if the
+    edges cross), ``r_in``, ``r_out``, ``shell_c``: the shell.
+    """
+
+    sigmas: np.ndarray
+    w: np.ndarray
+    w_stderr: np.ndarray
+    c: np.ndarray
+    c_stderr: np.ndarray
+    max_weight: np.ndarray
+    covered: np.ndarray
+    sigma_w: Estimate
+    sigma_cov: Estimate
+    log_width: Estimate
+    n_points: int
+    dim: int
+    shell_c: float
+    r_in: float
+    r_out: float
+
+
+def _bootstrap_curves(key, per_query, n_boot: int):
+    """``[n_boot, S]`` bootstrap replicas of the per-sigma means of ``per_query`` ``[S, Q]``
+    (queries resampled independently at each sigma)."""
+    s, q = per_query.shape
+    idx = jax.random.randint(key, (n_boot, s, q), 0, q)
+    return jnp.take_along_axis(jnp.broadcast_to(per_query[None], (n_boot, s, q)), idx, axis=2).mean(axis=2)
+
+
+@partial(jax.jit, static_argnames=("n_queries", "block", "n_boot"))
+def _measure_arrays(key, train, held_out, sigmas, r_in, r_out, *, n_queries, block, n_boot):
+    """Per-query max weights ``[S, n_queries]`` (training queries), coverage indicators ``[S, M]``
+    (held-out queries) and their bootstrap replicas of the per-sigma means ``[n_boot, S]``: one
+    compiled program."""
+    k_idx, k_w, k_c, k_boot = jax.random.split(key, 4)
+    n_s, dtype, dim = sigmas.shape[0], train.chunks.dtype, train.dim
+    idx = jax.random.randint(k_idx, (n_s, n_queries), 0, train.n_points)
+    sig_w = jnp.broadcast_to(sigmas[:, None], (n_s, n_queries))
+    y_w = train.points[idx] + sig_w[..., None] * jax.random.normal(k_w, (n_s, n_queries, dim), dtype)
+    max_weight = _blocked(lambda yy, ss: posterior_concentration(yy, ss, train), y_w, sig_w, block)
+    m = held_out.shape[0]
+    sig_c = jnp.broadcast_to(sigmas[:, None], (n_s, m))
+    y_c = held_out[None] + sig_c[..., None] * jax.random.normal(k_c, (n_s, m, dim), dtype)
+    covered = _blocked(lambda yy, ss: shell_counts(yy, ss, train, r_in, r_out), y_c, sig_c, block) > 0
+    kb_w, kb_c = jax.random.split(k_boot)
+    return max_weight, covered, _bootstrap_curves(kb_w, max_weight, n_boot), _bootstrap_curves(kb_c, covered.astype(dtype), n_boot)
+
+
+def _crossing_estimate(sigmas, curve, reps, level=0.5) -> tuple[Estimate, np.ndarray]:
+    value = level_crossing(sigmas, curve, level)
+    boots = np.array([level_crossing(sigmas, r, level) for r in reps])
+    finite = boots[np.isfinite(boots)]
+    err = float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
+    return Estimate(value, err), boots
+
+
+def measure_geometry(
+    key,
+    train: TrainingSet,
+    *,
+    held_out,
+    sigmas,
+    n_queries: int = 512,
+    shell_c: float = 5.0,
+    block: int = 256,
+    n_boot: int = 200,
+) -> GeometryMeasurement:
+    """Posterior concentration ``W_sigma`` and shell coverage ``C_sigma`` on a sigma grid.
+
+    Args:
+      key: PRNG key (query indices, noise, bootstrap).
+      train: the training set ``a_1..a_P``.
+      held_out: ``[M, N]`` points of the same law not in ``train``; every one is used once per
+        sigma as a coverage query ``x + sigma z`` (so ``M`` is the coverage sample size).
+      sigmas: increasing noise levels ``[S]`` (VE clock).
+      n_queries: training queries ``a_j + sigma z`` per sigma for ``W``.
+      shell_c: the shell's ``c`` (default 5).
+      block: queries per streamed pass.
+      n_boot: bootstrap replicas.
+    """
+    sigmas = np.asarray(_validate.increasing("sigmas", sigmas), dtype=np.float64)
+    if sigmas[0] <= 0:
+        raise _validate.ConfigError(f"sigmas={tuple(sigmas)!r} is out of range: expected positive values")
+    n_queries = _validate.integer("n_queries", n_queries, minimum=2)
+    block = _validate.integer("block", block, minimum=1)
+    held_out = jnp.asarray(held_out, train.chunks.dtype)
+    if held_out.ndim != 2 or held_out.shape[1] != train.dim or held_out.shape[0] < 2:
+        raise _validate.ConfigError(
+            f"held_out has shape {held_out.shape}: expected [M >= 2, N={train.dim}] held-out points"
+        )
+    r_in, r_out = shell_radii(train.dim, shell_c)
+    n_boot = _validate.integer("n_boot", n_boot, minimum=2)
+    out = _measure_arrays(key, train, held_out, jnp.asarray(sigmas, train.chunks.dtype), r_in, r_out,
+                          n_queries=n_queries, block=block, n_boot=n_boot)
+    mw, covered, reps_w, reps_c = (np.asarray(a) for a in out)
+    mw = mw.astype(np.float64)
+    reps_w, reps_c = reps_w.astype(np.float64), reps_c.astype(np.float64)
+    w_curve, c_curve = mw.mean(1), covered.mean(1)
+    sigma_w, boots_w = _crossing_estimate(sigmas, w_curve, reps_w)
+    sigma_cov, boots_c = _crossing_estimate(sigmas, c_curve, reps_c)
+    widths = np.log(boots_w / boots_c)
+    widths = widths[np.isfinite(widths)]
+    log_width = Estimate(
+        float(np.log(sigma_w.value / sigma_cov.value)) if np.isfinite(sigma_w.value * sigma_cov.value) else float("nan"),
+        float(np.std(widths, ddof=1)) if widths.size > 1 else float("nan"),
+    )
+    return GeometryMeasurement(
+        sigmas=sigmas, w=w_curve, w_stderr=reps_w.std(0, ddof=1), c=c_curve, c_stderr=reps_c.std(0, ddof=1),
+        max_weight=mw, covered=covered, sigma_w=sigma_w, sigma_cov=sigma_cov, log_width=log_width,
+        n_points=train.n_points, dim=train.dim, shell_c=float(shell_c), r_in=r_in, r_out=r_out,
+    )
+
+
+def _blocked(fn, y, sig, block: int):
+    """Apply ``fn(y [b, N], sigma [b]) -> [b]`` to ``y`` ``[S, Q, N]`` in blocks of ``block`` queries
+    (``lax.map``), returning ``[S, Q]``."""
+    s, q, n = y.shape
+    flat_y, flat_s = y.reshape(s * q, n), sig.reshape(s * q)
+    total = s * q
+    n_blocks = -(-total // block)
+    pad = n_blocks * block - total
+    yb = jnp.pad(flat_y, ((0, pad), (0, 0))).reshape(n_blocks, block, n)
+    sb = jnp.pad(flat_s, (0, pad), constant_values=1.0).reshape(n_blocks, block)
+    out = jax.lax.map(lambda args: fn(*args), (yb, sb))
+    return out.reshape(-1)[:total].reshape(s, q)
+
+
+# ----------------------------------------------------------------------------- window swaps
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class WindowSwap:
+    """A drift that uses ``inside`` for ``sigma_lo <= sigma_t <= sigma_hi`` and ``outside`` elsewhere.
+
+    ``inside`` and ``outside`` are any drifts ``(x [B, N], t) -> score`` or ``-> (score, stats)``
+    that are pytrees (:class:`diffsim.score.EmpiricalScore`, :class:`diffsim.nets.LearnedScore`,
+    a data model's bound ``score`` wrapped by :func:`diffsim.sample.as_drift`; :func:`window_swap`
+    wraps them). The window edges are pytree data, so new windows do not recompile the sampler.
+    Returns the score only (the two drifts' statistics differ). With a scalar ``t`` only the chosen
+    drift is evaluated (``lax.cond``); with per-trajectory ``t`` ``[B]`` both are, and mixed.
+    """
+
+    inside: object
+    outside: object
+    sigma_lo: jax.Array
+    sigma_hi: jax.Array
+
+    def __call__(self, x, t):
+        t = jnp.asarray(t, x.dtype)
+        sigma = jnp.sqrt(jnp.expm1(2.0 * t))  # diffsim.process.sigma_from_t
+        in_window = (sigma >= self.sigma_lo) & (sigma <= self.sigma_hi)
+        if t.ndim == 0:
+            return jax.lax.cond(in_window, lambda: _score_only(self.inside, x, t), lambda: _score_only(self.outside, x, t))
+        return jnp.where(in_window[:, None], _score_only(self.inside, x, t), _score_only(self.outside, x, t))
+
+
+def _score_only(drift, x, t):
+    out = drift(x, t)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def window_swap(inside, outside, sigma_lo: float, sigma_hi: float) -> WindowSwap:
+    """Build a :class:`WindowSwap` (drifts wrapped by :func:`diffsim.sample.as_drift`); ``sigma_lo``
+    may be 0 and ``sigma_hi`` ``inf`` (windows that reach an end of the schedule)."""
+    from diffsim.sample import as_drift
+
+    lo, hi = float(sigma_lo), float(sigma_hi)
+    if not (lo >= 0 and hi > lo):
+        raise _validate.ConfigError(f"window=({sigma_lo!r}, {sigma_hi!r}) is out of range: expected 0 <= sigma_lo < sigma_hi")
+    return WindowSwap(as_drift(inside), as_drift(outside), jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32))
+
+
+@dataclass(frozen=True)
+class SwapMeasurement:
+    """Memorized fraction (1/3 rule) of samples drawn with a drift: ``memorized`` :class:`Estimate`
+    (bootstrap over samples), ``flags`` ``[B]`` per sample, ``samples`` ``[B, N]``."""
+
+    memorized: Estimate
+    flags: np.ndarray
+    samples: np.ndarray
+
+
+def measure_memorization(
+    key,
+    train: TrainingSet,
+    drift,
+    *,
+    n_samples: int = 512,
+    n_steps: int = 200,
+    t_max: float = 6.0,
+    t_min: float = 1e-3,
+    method: str = "sde",
+    n_boot: int = 200,
+) -> SwapMeasurement:
+    """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to
+    ``t_min`` on a log grid) and measure the memorized fraction (1/3 rule,
+    :func:`diffsim.observe.memorized`) with its bootstrap error."""
+    from diffsim.measure._estimate import bootstrap_estimate
+    from diffsim.observe import memorized
+    from diffsim.process import time_grid
+    from diffsim.sample import sample
+
+    n_samples = _validate.integer("n_samples", n_samples, minimum=2)
+    k_init, k_run, k_boot = jax.random.split(key, 3)
+    x0 = jax.random.normal(k_init, (n_samples, train.dim), train.chunks.dtype)
+    traj = sample(k_run, drift, x0, time_grid(t_max, t_min, n_steps), method=method)
+    flags = memorized(traj.final, train)
+    est = bootstrap_estimate(k_boot, lambda f: jnp.mean(f.astype(jnp.float32)), flags, axis=0, n_boot=n_boot)
+    return SwapMeasurement(est, np.asarray(flags), np.asarray(traj.final))

@@ -1,0 +1,297 @@
+"""The geometric picture of memorization, measured vs theory (THEORY.md section 8).
+
+One config = one point (one N, one load, one data model). ``run_geometry`` draws ``P = round(exp(alpha N))``
+training points and held-out points, measures ``W_sigma`` and ``C_sigma`` on a sigma grid
+(:func:`diffsim.measure.geometry.measure_geometry`), reads ``sigma_w`` (W = 1/2), ``sigma_cov``
+(C = 1/2) and the danger zone's log-width, and sets them against theory: the exact expected coverage
+and its edge (:mod:`diffsim.theory.geometry`; isotropic 1-D integral, or the generalized chi-square
+route with the model's exact covariance spectrum: exact for the linear HMM, the Gaussian equivalent
+for the mixture and nonlinear HMM) and the collapse point ``sigma_C``, the leading-order limit of both
+edges (no finite-N theory of ``sigma_w`` is offered: its theory value is ``sigma_C``).
+
+``run_swap`` samples with the exact true and exact empirical scores swapped inside sigma windows
+placed from the measured boundaries (small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large
+``[sigma_w, inf)``, and width-matched controls of the medium window's log-width just below and just
+above it), and reports the memorized fraction (1/3 rule) with bootstrap errors, in both directions.
+
+Analyses over several points: :func:`zone_table` (one row per result) and :func:`zone_trend` (the
+log-width against ``log N``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+from diffsim import _validate, data
+from diffsim.data.hmm import NONLINEARITIES
+from diffsim.measure.geometry import GeometryMeasurement, measure_geometry, measure_memorization, window_swap
+from diffsim.score import EmpiricalScore, TrainingSet
+from diffsim.studies._common import config_json
+from diffsim.theory.geometry import (
+    collapse_sigma,
+    coverage_edge_isotropic,
+    coverage_edge_spectrum,
+    coverage_isotropic,
+    coverage_spectrum,
+)
+from diffsim.theory.spectrum import Spectrum
+
+__all__ = [
+    "GeometryConfig", "GeometryResult", "run_geometry", "SwapConfig", "SwapResult", "run_swap",
+    "zone_table", "zone_trend", "default_sigmas",
+]
+
+
+def default_sigmas(n: int = 31, low: float = 0.05, high: float = 5.0) -> tuple[float, ...]:
+    """Log-spaced VE noise levels."""
+    return tuple(float(s) for s in np.exp(np.linspace(math.log(low), math.log(high), n)))
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """One point of the geometry study (validated by :meth:`validate`)."""
+
+    data: str = "gaussian"
+    dim: int = 20
+    alpha: float = 0.2
+    alpha_d: float = 0.5
+    nonlinearity: str = "linear"
+    sigmas: tuple[float, ...] = default_sigmas()
+    n_queries: int = 512
+    n_held_out: int = 512
+    shell_c: float = 5.0
+    n_theory: int = 256
+    seed: int = 0
+
+    def validate(self) -> "GeometryConfig":
+        _validate.choice("data", self.data, data.DATA_MODELS)
+        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
+        _validate.choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _validate.integer("dim", self.dim, minimum=2, maximum=4096)
+        _validate.positive("alpha", self.alpha, upper=5.0)
+        sig = _validate.increasing("sigmas", self.sigmas)
+        if sig[0] <= 0 or len(sig) < 3:
+            raise _validate.ConfigError(f"sigmas={self.sigmas!r} is out of range: expected >= 3 increasing positive values")
+        _validate.integer("n_queries", self.n_queries, minimum=8)
+        _validate.integer("n_held_out", self.n_held_out, minimum=8)
+        _validate.positive("shell_c", self.shell_c, upper=100.0)
+        _validate.integer("n_theory", self.n_theory, minimum=16)
+        _validate.integer("seed", self.seed, minimum=0)
+        p = self.n_points
+        if p < 2:
+            raise _validate.ConfigError(f"alpha * dim = {self.alpha * self.dim:g} gives P = {p}: expected P >= 2")
+        _validate.memory(f"P={p} training points in N={self.dim}", 4.0 * (p + self.n_held_out) * self.dim)
+        return self
+
+    @property
+    def n_points(self) -> int:
+        return round(math.exp(self.alpha * self.dim))
+
+
+def _theory(config: GeometryConfig, spectrum_eigs: np.ndarray, p: int, sigmas: np.ndarray) -> dict:
+    """Exact coverage curve and edge, sigma_C, and which route computed them."""
+    n = config.dim
+    alpha_n = math.log(p) / n
+    sc = float(collapse_sigma(alpha_n, Spectrum.from_eigenvalues(spectrum_eigs)))
+    if config.data == "gaussian":
+        curve = coverage_isotropic(sigmas, p, n, c=config.shell_c)
+        edge, route = coverage_edge_isotropic(p, n, c=config.shell_c), "isotropic"
+    else:
+        curve, _ = coverage_spectrum(sigmas, p, spectrum_eigs, c=config.shell_c, n_y=config.n_theory)
+        edge = coverage_edge_spectrum(p, spectrum_eigs, c=config.shell_c, n_y=config.n_theory)
+        exact = config.data == "hmm" and config.nonlinearity == "linear"
+        route = "spectrum" if exact else "gaussian_equivalent"
+    return {"sigma_c": sc, "c_curve": np.asarray(curve), "sigma_cov": float(edge), "route": route}
+
+
+@dataclass(frozen=True)
+class GeometryResult:
+    config: GeometryConfig
+    n_points: int
+    measurement: GeometryMeasurement
+    theory: dict
+
+    def rows(self) -> list[dict]:
+        """One row per (quantity, sigma): ``quantity`` in {W, C}; ``t`` the OU time of sigma."""
+        m = self.measurement
+        out = []
+        for j, s in enumerate(m.sigmas):
+            t = 0.5 * math.log1p(s * s)
+            out.append({"N": self.config.dim, "P": self.n_points, "quantity": "W", "sigma": float(s), "t": t,
+                        "value": float(m.w[j]), "stderr": float(m.w_stderr[j]), "theory": None})
+            out.append({"N": self.config.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
+                        "value": float(m.c[j]), "stderr": float(m.c_stderr[j]), "theory": float(self.theory["c_curve"][j])})
+        return out
+
+    def summary(self) -> dict:
+        """The boundaries: measured (value, stderr) and theory."""
+        m = self.measurement
+        th = self.theory
+        return {
+            "N": self.config.dim, "P": self.n_points, "data": self.config.data, "alpha_d": self.config.alpha_d,
+            "sigma_cov": _num(m.sigma_cov.value), "sigma_cov_stderr": _num(m.sigma_cov.stderr),
+            "sigma_w": _num(m.sigma_w.value), "sigma_w_stderr": _num(m.sigma_w.stderr),
+            "log_width": _num(m.log_width.value), "log_width_stderr": _num(m.log_width.stderr),
+            "sigma_cov_theory": _num(th["sigma_cov"]), "sigma_w_theory": _num(th["sigma_c"]),
+            "sigma_c": _num(th["sigma_c"]), "log_width_theory_leading": 0.0, "theory_route": th["route"],
+        }
+
+    def to_json(self) -> dict:
+        m = self.measurement
+        return {
+            "config": config_json(self.config), **self.summary(),
+            "sigma": [float(s) for s in m.sigmas], "W": _list(m.w), "W_stderr": _list(m.w_stderr),
+            "C": _list(m.c), "C_stderr": _list(m.c_stderr), "C_theory": _list(self.theory["c_curve"]),
+        }
+
+
+def _num(v):
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def _list(a):
+    return [_num(v) for v in np.asarray(a)]
+
+
+def _build(config, key):
+    model = data.make(config.data, config.dim, alpha_d=config.alpha_d, nonlinearity=config.nonlinearity,
+                      key=jax.random.fold_in(key, 0))
+    p = config.n_points
+    train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), p))
+    return model, train, p
+
+
+def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> GeometryResult:
+    """Measure W and C, their boundaries, and the theory, at one point; ``key`` defaults to
+    ``PRNGKey(seed)``."""
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    model, train, p = _build(config, key)
+    held = model.sample(jax.random.fold_in(key, 2), config.n_held_out)
+    sigmas = np.asarray(config.sigmas, dtype=np.float64)
+    meas = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=sigmas,
+                            n_queries=config.n_queries, shell_c=config.shell_c)
+    if progress is not None:
+        progress(f"N={config.dim} measured")
+    theory = _theory(config, np.asarray(model.covariance_spectrum(), dtype=np.float64), p, sigmas)
+    return GeometryResult(config, p, meas, theory)
+
+
+def zone_table(results) -> list[dict]:
+    """One summary row per result (N, P, edges measured and theory, log-width)."""
+    return [r.summary() for r in results]
+
+
+def zone_trend(results) -> dict:
+    """Least-squares slope of the measured log-width against ``log N`` (negative: the zone narrows),
+    and of the gaps ``sigma_w - sigma_C`` and ``sigma_C - sigma_cov``."""
+    rows = zone_table(results)
+    n = np.log([r["N"] for r in rows])
+
+    def slope(key):
+        v = np.array([r[key] if r[key] is not None else np.nan for r in rows], dtype=float)
+        ok = np.isfinite(v)
+        return float(np.polyfit(n[ok], v[ok], 1)[0]) if ok.sum() >= 2 else None
+
+    for r in rows:
+        r["gap_w"] = None if r["sigma_w"] is None else r["sigma_w"] - r["sigma_c"]
+        r["gap_cov"] = None if r["sigma_cov"] is None else r["sigma_c"] - r["sigma_cov"]
+    return {"log_width_slope": slope("log_width"), "gap_w_slope": slope("gap_w"), "gap_cov_slope": slope("gap_cov")}
+
+
+# ----------------------------------------------------------------------------- swaps
+
+WINDOWS = ("small", "medium", "large", "control_below", "control_above")
+DIRECTIONS = ("empirical_in_true", "true_in_empirical")
+
+
+@dataclass(frozen=True)
+class SwapConfig:
+    """One point of the swap study with exact scores (data ``gaussian`` or linear ``hmm``)."""
+
+    data: str = "gaussian"
+    dim: int = 20
+    alpha: float = 0.2
+    alpha_d: float = 0.5
+    n_samples: int = 512
+    n_steps: int = 200
+    method: str = "sde"
+    sigmas: tuple[float, ...] = default_sigmas()
+    n_queries: int = 256
+    seed: int = 0
+
+    def validate(self) -> "SwapConfig":
+        _validate.choice("data", self.data, ("gaussian", "hmm"))
+        _validate.choice("method", self.method, ("sde", "ode"))
+        _validate.integer("n_samples", self.n_samples, minimum=8)
+        _validate.integer("n_steps", self.n_steps, minimum=10)
+        GeometryConfig(data=self.data, dim=self.dim, alpha=self.alpha, alpha_d=self.alpha_d, sigmas=self.sigmas,
+                       n_queries=self.n_queries, n_held_out=self.n_queries, seed=self.seed).validate()
+        return self
+
+
+@dataclass(frozen=True)
+class SwapResult:
+    config: SwapConfig
+    sigma_cov: float
+    sigma_w: float
+    windows: dict  # name -> (lo, hi)
+    fractions: dict  # (direction, window) -> Estimate; also ("all_true", None), ("all_empirical", None)
+
+    def rows(self) -> list[dict]:
+        out = []
+        for (direction, window), est in self.fractions.items():
+            lo, hi = self.windows.get(window, (None, None))
+            out.append({"N": self.config.dim, "P": round(math.exp(self.config.alpha * self.config.dim)),
+                        "direction": direction, "window": window, "sigma_lo": _num(lo) if lo is not None else None,
+                        "sigma_hi": _num(hi) if hi is not None else None,
+                        "value": float(est.value), "stderr": _num(est.stderr)})
+        return out
+
+    def to_json(self) -> dict:
+        return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov), "sigma_w": _num(self.sigma_w),
+                "rows": self.rows()}
+
+
+def swap_windows(sigma_cov: float, sigma_w: float) -> dict:
+    """Small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large ``[sigma_w, inf)``, and controls
+    of the medium window's log-width ``k = sigma_w / sigma_cov``: ``[sigma_cov / k, sigma_cov]`` and
+    ``[sigma_w, k sigma_w]``."""
+    k = sigma_w / sigma_cov
+    return {"small": (0.0, sigma_cov), "medium": (sigma_cov, sigma_w), "large": (sigma_w, math.inf),
+            "control_below": (sigma_cov / k, sigma_cov), "control_above": (sigma_w, sigma_w * k)}
+
+
+def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
+    """Exact-score window swaps at windows placed from the measured boundaries."""
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    gcfg = GeometryConfig(data=config.data, dim=config.dim, alpha=config.alpha, alpha_d=config.alpha_d,
+                          sigmas=config.sigmas, n_queries=config.n_queries, n_held_out=config.n_queries)
+    model, train, _ = _build(gcfg, key)
+    held = model.sample(jax.random.fold_in(key, 2), config.n_queries)
+    geo = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=config.sigmas, n_queries=config.n_queries)
+    lo, hi = geo.sigma_cov.value, geo.sigma_w.value
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise _validate.ConfigError(f"the measured boundaries sigma_cov={lo}, sigma_w={hi} do not bracket a window: widen sigmas")
+    windows = swap_windows(lo, hi)
+    emp, true = EmpiricalScore(train), model.score
+    k_run = jax.random.fold_in(key, 4)  # the same noise for every window: paired comparisons
+
+    def frac(inside, outside, a, b):
+        return measure_memorization(k_run, train, window_swap(inside, outside, a, b), n_samples=config.n_samples,
+                                    n_steps=config.n_steps, method=config.method).memorized
+
+    fractions = {("all_true", None): frac(emp, true, 1e30, 1e31), ("all_empirical", None): frac(true, emp, 1e30, 1e31)}
+    for name, (a, b) in windows.items():
+        b = min(b, 1e30)
+        fractions[("empirical_in_true", name)] = frac(emp, true, a, b)
+        fractions[("true_in_empirical", name)] = frac(true, emp, a, b)
+        if progress is not None:
+            progress(f"window {name}")
+    return SwapResult(config, lo, hi, windows, fractions)
