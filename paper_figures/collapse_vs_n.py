@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from _common import load, parse_args, save, scale_note, seed_mean
-from diffsim.studies.collapse import ESTIMATORS, CollapseConfig, collapse_theory, summarize
+from diffsim.studies.collapse import ESTIMATORS, CollapseConfig, collapse_predictions, summarize
 
 EXPERIMENTS = ("collapse_gaussian", "collapse_mixture")
 STYLE = {
@@ -58,8 +58,8 @@ def panel(ax, results, alpha: float) -> None:
             ax.plot(x_fit, a + b * x_fit, "--", color=color, lw=0.8)
             ax.errorbar([0.0], [a], yerr=[a_err], fmt=marker, mfc="white", color=color, ms=5, capsize=2)
     config = configs[cells[0]]
-    t_inf = collapse_theory(config)["t_collapse"]
-    t_finite = [collapse_theory(configs[c])["t_collapse_spectrum"] for c in cells]
+    t_inf = collapse_predictions(config)["t_collapse"]
+    t_finite = [collapse_predictions(configs[c])["t_collapse_spectrum"] for c in cells]
     n_cells = [configs[c].dim for c in cells]
     order = np.argsort(n_cells)
     ax.axhline(t_inf, color="k", lw=1.2, label="theory, N → ∞")
