@@ -30,9 +30,12 @@ from diffsim.measure import (
     measure_collapse,
     measure_collapse_queries,
     measure_generalization,
+    measure_geometry,
+    measure_memorization,
     measure_rem,
     measure_speciation,
     measure_traps,
+    window_swap,
 )
 from diffsim.observe import Estimate, memorization_fraction, memorized
 from diffsim.process import sigma_from_t, t_from_sigma, time_grid
@@ -61,6 +64,7 @@ __all__ = [
     # measurements
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
-    "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement",
+    "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
+    "measure_memorization", "window_swap",
     "memorized", "memorization_fraction",
 ]

@@ -10,7 +10,8 @@ from diffsim._validate import ConfigError
 from diffsim.cli_util import OneLineParser
 
 # Command groups, each a module with ``register(subparsers)``; a study adds its module here.
-COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser")
+COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser",
+                   "diffsim.commands.geometry")
 
 
 def build_parser() -> OneLineParser:

@@ -8,6 +8,14 @@ array with ``TrainingSet.from_points``) and returns a frozen result whose estima
 from diffsim.measure.collapse import CollapseMeasurement, measure_collapse
 from diffsim.measure.collapse_queries import CollapseQueriesMeasurement, measure_collapse_queries
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
+from diffsim.measure.geometry import (
+    GeometryMeasurement,
+    SwapMeasurement,
+    WindowSwap,
+    measure_geometry,
+    measure_memorization,
+    window_swap,
+)
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
@@ -21,6 +29,12 @@ __all__ = [
     "measure_collapse_queries",
     "GeneralizationMeasurement",
     "measure_generalization",
+    "GeometryMeasurement",
+    "measure_geometry",
+    "SwapMeasurement",
+    "WindowSwap",
+    "window_swap",
+    "measure_memorization",
     "RemCurves",
     "RemMeasurement",
     "measure_rem",

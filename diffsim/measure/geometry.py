@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate, bootstrap
 from diffsim.process import t_from_sigma
 from diffsim.score import TrainingSet, posterior
 
@@ -314,7 +314,6 @@ def measure_memorization(
     """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to
     ``t_min`` on a log grid) and measure the memorized fraction (1/3 rule,
     :func:`diffsim.observe.memorized`) with its bootstrap error."""
-    from diffsim.measure._estimate import bootstrap_estimate
     from diffsim.observe import memorized
     from diffsim.process import time_grid
     from diffsim.sample import sample
@@ -324,5 +323,5 @@ def measure_memorization(
     x0 = jax.random.normal(k_init, (n_samples, train.dim), train.chunks.dtype)
     traj = sample(k_run, drift, x0, time_grid(t_max, t_min, n_steps), method=method)
     flags = memorized(traj.final, train)
-    est = bootstrap_estimate(k_boot, lambda f: jnp.mean(f.astype(jnp.float32)), flags, axis=0, n_boot=n_boot)
+    est = bootstrap(k_boot, lambda f: jnp.mean(f.astype(jnp.float32)), flags, axis=0, n_boot=n_boot)
     return SwapMeasurement(est, np.asarray(flags), np.asarray(traj.final))

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
+from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
 from diffsim.studies.rem import RemConfig, run_rem
@@ -49,3 +50,9 @@ register_study(Study("generalization", GeneralizationConfig, run_generalization,
                      "generalization time t_g (KL on the manifold) vs t_C over alpha_d"))
 register_study(Study("denoiser", DenoiserConfig, run_denoiser,
                      "trained denoisers vs empirical and true scores; tau_gen, tau_mem over P"))
+register_study(Study("geometry", GeometryConfig, run_geometry,
+                     "posterior concentration W and shell coverage C vs sigma; sigma_cov, sigma_w, danger zone vs exact "
+                     "coverage theory and sigma_C"))
+register_study(Study("geometry_swap", SwapConfig, run_swap,
+                     "exact true/empirical scores swapped inside sigma windows placed from the measured boundaries: "
+                     "memorized fraction"))

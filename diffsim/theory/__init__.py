@@ -8,6 +8,8 @@
 * :mod:`~diffsim.theory.traps`: basin radius of the training points.
 * :mod:`~diffsim.theory.generalization`: the KDE generalization error ``G(t)`` on the latent subspace
   and its minimiser ``t_g`` (THEORY.md section 7).
+* :mod:`~diffsim.theory.geometry`: exact finite-N expected shell coverage (isotropic and any spectrum),
+  the generalized chi-square CDF, the collapse point in the sigma clock (THEORY.md section 8).
 * :mod:`~diffsim.theory.hmm`: hidden-manifold activation moments, Gaussian-equivalent and asymptotic spectra,
   collapse times of the linear / Gaussian-equivalent / isotropic models.
 
@@ -23,6 +25,15 @@ from diffsim.theory.collapse import (
     rho,
     signal_fraction,
     trap_onset_time,
+)
+from diffsim.theory.geometry import (
+    collapse_sigma,
+    coverage_edge_isotropic,
+    coverage_edge_spectrum,
+    coverage_isotropic,
+    coverage_spectrum,
+    generalized_chi2_cdf,
+    shell_radii_squared,
 )
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.hmm import (
@@ -89,4 +100,11 @@ __all__ = [
     "gaussian_entropy",
     "generalization_error",
     "generalization_time",
+    "collapse_sigma",
+    "coverage_isotropic",
+    "coverage_spectrum",
+    "coverage_edge_isotropic",
+    "coverage_edge_spectrum",
+    "generalized_chi2_cdf",
+    "shell_radii_squared",
 ]
