@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.observe import Estimate, bootstrap
-from diffsim.process import t_from_sigma
+from diffsim.observe import Estimate, bootstrap, memorized
+from diffsim.process import t_from_sigma, time_grid
+from diffsim.sample import sample
 from diffsim.score import TrainingSet, posterior
 
 __all__ = [
@@ -314,10 +315,6 @@ def measure_memorization(
     """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to
     ``t_min`` on a log grid) and measure the memorized fraction (1/3 rule,
     :func:`diffsim.observe.memorized`) with its bootstrap error."""
-    from diffsim.observe import memorized
-    from diffsim.process import time_grid
-    from diffsim.sample import sample
-
     n_samples = _validate.integer("n_samples", n_samples, minimum=2)
     k_init, k_run, k_boot = jax.random.split(key, 3)
     x0 = jax.random.normal(k_init, (n_samples, train.dim), train.chunks.dtype)
