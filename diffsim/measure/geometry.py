@@ -31,7 +31,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.observe import Estimate, bootstrap, memorized
 from diffsim.process import t_from_sigma, time_grid
-from diffsim.sample import sample
+from diffsim.sample import as_drift, sample
 from diffsim.score import TrainingSet, posterior
 
 __all__ = [
@@ -282,7 +282,6 @@ def _score_only(drift, x, t):
 def window_swap(inside, outside, sigma_lo: float, sigma_hi: float) -> WindowSwap:
     """Build a :class:`WindowSwap` (drifts wrapped by :func:`diffsim.sample.as_drift`); ``sigma_lo``
     may be 0 and ``sigma_hi`` ``inf`` (windows that reach an end of the schedule)."""
-    from diffsim.sample import as_drift
 
     lo, hi = float(sigma_lo), float(sigma_hi)
     if not (lo >= 0 and hi > lo):
