@@ -3,6 +3,7 @@
 from diffsim.score.empirical import (
     Accumulator,
     EmpiricalScore,
+    Kernel,
     Posterior,
     TrainingSet,
     default_chunk_size,
@@ -20,6 +21,7 @@ from diffsim.score.empirical import (
 __all__ = [
     "Accumulator",
     "EmpiricalScore",
+    "Kernel",
     "Posterior",
     "TrainingSet",
     "default_chunk_size",
