@@ -58,7 +58,7 @@ def _check_times(t) -> None:
     else:
         return
     if not ok:
-        shown = t if np.ndim(t) == 0 else np.asarray(t)
+        shown = float(np.asarray(t)) if np.ndim(t) == 0 else np.asarray(t)
         raise _validate.ConfigError(f"t={shown!r} is out of range: expected finite times > 0")
 
 
