@@ -198,3 +198,15 @@ def test_cycle_finder_sees_relative_and_function_level_imports(tmp_path):
     message = describe(*cycles[0])
     assert "pkg.sub.a -> pkg.sub.b -> pkg.sub.a" in message
     assert "inside function g()" in message and "module level" in message
+
+
+SCORE_LAYERS = ["_accumulator", "_queries", "_layout", "_xla", "_fused", "fused", "empirical", "sharded"]
+
+
+def test_score_modules_import_downwards_only():
+    """``diffsim.score``'s modules in the order of its docstring: each imports only earlier ones."""
+    rank = {f"diffsim.score.{name}": k for k, name in enumerate(SCORE_LAYERS)}
+    rank["diffsim.score"] = len(SCORE_LAYERS)
+    assert set(rank) == {name for name in module_files(PACKAGE_ROOT) if name.startswith("diffsim.score")}
+    upward = [e for e in import_edges() if e.source in rank and e.target in rank and rank[e.target] >= rank[e.source]]
+    assert not upward, "\n".join(f"{e.source} imports {e.target} (line {e.line})" for e in upward)
