@@ -4,7 +4,7 @@ Modules, each importing only those above it (``tests/test_imports.py`` checks th
 
     _accumulator   Accumulator, merge / merge_across (the associative online log-sum-exp), finalize
     _queries       input checks at the API edge, per-query logit coefficients
-    _layout        TrainingSet, default_chunk_size
+    _layout        TrainingSet, default_chunk_size, masked_training_set
     _xla, _fused   the two implementations of the pass: chunked scan, Pallas kernel
     empirical      posterior, EmpiricalScore, empirical_score / denoiser / log_density, nearest_two
     sharded        the same on a device mesh (shard_map over points and queries)
@@ -29,6 +29,7 @@ from diffsim.score.empirical import (
     posterior_dense,
     score_from_posterior,
 )
+from diffsim.score._layout import masked_training_set
 
 __all__ = [
     "Accumulator",
@@ -41,6 +42,7 @@ __all__ = [
     "empirical_log_density",
     "empirical_score",
     "log_density_from_posterior",
+    "masked_training_set",
     "merge",
     "nearest_two",
     "posterior",

@@ -6,6 +6,7 @@ the concreteness test shared with the query checks).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ import jax.numpy as jnp
 from diffsim import _validate
 from diffsim.score._queries import as_float_array, is_concrete
 
-__all__ = ["TrainingSet", "default_chunk_size"]
+__all__ = ["TrainingSet", "default_chunk_size", "masked_training_set"]
 
 # Logits elements ``B * K`` per chunk: 2 MiB fp32 on CPU (they stay in cache between the passes
 # over them), 16 MiB on accelerators (stays in the 40-50 MB L2 of an A100/H100 while amortising
@@ -113,3 +114,16 @@ class TrainingSet:
     def points(self) -> jax.Array:
         """The ``[P, N]`` training points (an unpadded view)."""
         return self.chunks.reshape(-1, self.dim)[: self.n_points]
+
+
+def masked_training_set(points, n_real) -> TrainingSet:
+    """Training set of the first ``n_real`` rows of ``points [P_max, N]`` in the ``P_max`` layout.
+
+    The rows past ``n_real`` stay in the chunks but are masked out, so the posterior, the empirical
+    score and the nearest-point distances see exactly the ``n_real`` real points, while members of
+    different P share one shape (one compile, one ``vmap``). ``n_points`` of the result is the slot
+    count ``P_max``: do not use it for ``log p_t^e`` (which needs the true P).
+    """
+    full = TrainingSet.from_points(points)
+    real = (jnp.arange(full.mask.size) < n_real).reshape(full.mask.shape)
+    return dataclasses.replace(full, mask=full.mask & real)
