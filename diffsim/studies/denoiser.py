@@ -52,7 +52,7 @@ from diffsim.nets.models import LearnedScore
 from diffsim.observe import condensation_time, condensed_fraction, crossing_step, descent_step, fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.sample import sample
-from diffsim.score.empirical import TrainingSet, empirical_score, posterior
+from diffsim.score import TrainingSet, empirical_score, masked_training_set, posterior
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.spectrum import Spectrum
 
