@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,9 +25,10 @@ import numpy as np
 from diffsim import _validate
 from diffsim.process import time_grid
 
-__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue", "METHODS"]
+__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue", "METHODS", "Method"]
 
-METHODS = ("sde", "ode")
+Method = Literal["sde", "ode"]
+METHODS: tuple[Method, ...] = ("sde", "ode")
 
 
 class Trajectories(NamedTuple):
@@ -143,7 +144,7 @@ def sample(
     x_init,
     times,
     *,
-    method: str = "sde",
+    method: Method = "sde",
     record_every: int | None = None,
     keep_states: bool = False,
 ) -> Trajectories:
@@ -188,7 +189,7 @@ def branch_and_continue(
     *,
     n_clones: int = 2,
     n_steps: int = 200,
-    method: str = "sde",
+    method: Method = "sde",
 ) -> Trajectories:
     """Clone protocol: continue each branched state ``n_clones`` times with independent noise.
 
