@@ -1,9 +1,10 @@
 """Classifier-free guidance as a score combinator, and a deterministic DDIM sampler (THEORY.md section 9).
 
-A *conditional score* is any pytree callable ``(x [B, N], t, label) -> score [B, N]`` where ``label``
-is a scalar int32 (traced allowed) and ``label = -1`` is the unconditional branch:
-:class:`~diffsim.data.conditional.ClassConditionalSet` (``.score``: exact empirical scores, streamed),
-the data models of :mod:`diffsim.data.conditional` (``.conditional_score``: exact true scores) and
+A *conditional denoiser* is any pytree callable ``(x [B, N], t, label) -> x0_hat [B, N]`` where
+``label`` is a scalar int32 (traced allowed) and ``label = -1`` is the unconditional branch; the
+score follows as ``s = (m_t x0_hat - x) / Delta_t``. Provided by
+:class:`~diffsim.data.conditional.ClassConditionalSet` (``.denoiser``: exact empirical, streamed),
+the data models of :mod:`diffsim.data.conditional` (``.denoiser``: exact true posterior means) and
 :class:`diffsim.nets.conditional.ConditionalLearnedScore` (one network, label dropout).
 
 Guidance combines the two branches linearly,
@@ -62,33 +63,40 @@ def denoised(x, t, score):
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True, eq=False)
 class Guided:
-    """Classifier-free guidance ``s_g = s_u + g (s_c - s_u)`` as a drift ``(x, t) -> (s_g, stats)``.
+    """Classifier-free guidance ``x0_g = x0_u + g (x0_c - x0_u)`` as a score drift
+    ``(x, t) -> (s_g, stats)``, ``s_g = (m_t x0_g - x) / Delta_t = s_u + g (s_c - s_u)``.
+
+    The combination is taken on the denoisers, which every conditional model computes directly
+    (posterior means, closed forms, networks): recovering ``x0`` from a score,
+    ``(x + Delta_t s) / m_t``, loses ``1 / m_t`` digits at large t.
 
     Attributes:
-      score: conditional score ``(x, t, label) -> [B, N]`` (a pytree; module docstring).
-      label: scalar int32 condition (``-1`` gives the unconditional score for both branches).
-      guidance: scalar g (``g = 1``: the conditional score; ``g = 0``: the unconditional one).
+      denoiser: conditional denoiser ``(x, t, label) -> x0_hat [B, N]`` (a pytree; module docstring).
+      label: scalar int32 condition (``-1`` gives the unconditional branch for both).
+      guidance: scalar g (``g = 1``: the conditional model; ``g = 0``: the unconditional one).
     """
 
-    score: Any
+    denoiser: Any
     label: jax.Array
     guidance: jax.Array
 
     def branches(self, x, t):
-        """``(s_u, s_c)``, each ``[B, N]``."""
-        return self.score(x, t, jnp.asarray(-1, jnp.int32)), self.score(x, t, self.label)
+        """``(x0_u, x0_c)``, each ``[B, N]``."""
+        return self.denoiser(x, t, jnp.asarray(-1, jnp.int32)), self.denoiser(x, t, self.label)
 
     def __call__(self, x, t):
-        s_u, s_c = self.branches(x, t)
-        s_g = s_u + self.guidance * (s_c - s_u)
-        eps_diff = noise_prediction(x, t, s_c - s_u)
-        return s_g, {"denoised": denoised(x, t, s_g), "eps_difference": eps_diff}
+        x0_u, x0_c = self.branches(x, t)
+        x0_g = x0_u + self.guidance * (x0_c - x0_u)
+        tt = _column(x, t)
+        mt, dt = m(tt), delta(tt)
+        eps_diff = -(mt / jnp.sqrt(dt)) * (x0_c - x0_u)
+        return (mt * x0_g - x) / dt, {"denoised": x0_g, "eps_difference": eps_diff}
 
 
-def guided(score: Callable, label, guidance) -> Guided:
+def guided(denoiser: Callable, label, guidance) -> Guided:
     """:class:`Guided` with ``label`` and ``guidance`` as arrays (int32 and float32); a bound method
-    (``data.score``, ``model.conditional_score``) is wrapped as a pytree callable."""
-    return Guided(as_drift(score), jnp.asarray(label, jnp.int32), jnp.asarray(guidance, jnp.float32))
+    (``data.denoiser``, ``model.denoiser``) is wrapped as a pytree callable."""
+    return Guided(as_drift(denoiser), jnp.asarray(label, jnp.int32), jnp.asarray(guidance, jnp.float32))
 
 
 class DDIMTrajectories(NamedTuple):

@@ -152,15 +152,26 @@ class ClassMixture:
     def score(self, x, t):
         return self.mixture.score(x, t)
 
-    def conditional_score(self, x, t, label):
-        """Exact score of class ``label`` (scalar, traced allowed; -1: unconditional), ``[B, N]``."""
-        label = jnp.asarray(label, jnp.int32)
-        c = jnp.maximum(label, 0)
+    def _component_denoisers(self, x, t):
+        """``[K, B, N]`` posterior means ``(sigma_k^2 m_t x + Delta_t mu_k) / Gamma_k`` of each class."""
         tt = _times(x, t)
-        mt = m(tt)
-        gamma = delta(tt) + self.mixture.sigmas[c] ** 2 * mt**2
-        cond = (mt * self.mixture.means[c] - x) / gamma
-        return jnp.where(label < 0, self.mixture.score(x, t), cond)
+        mt, dt = m(tt), delta(tt)
+        s2 = self.mixture.sigmas[:, None, None] ** 2
+        return (s2 * mt * x[None] + dt * self.mixture.means[:, None, :]) / (dt + s2 * mt**2)
+
+    def denoiser(self, x, t, label):
+        """Exact posterior mean ``E[a | x_t = x, class]`` of class ``label`` (scalar, traced allowed;
+        -1: unconditional, the responsibility-weighted sum), ``[B, N]``."""
+        label = jnp.asarray(label, jnp.int32)
+        comp = self._component_denoisers(x, t)
+        r = self.mixture.responsibilities(x, t)  # [B, K]
+        uncond = jnp.einsum("bk,kbn->bn", r, comp)
+        return jnp.where(label < 0, uncond, comp[jnp.maximum(label, 0)])
+
+    def conditional_score(self, x, t, label):
+        """Exact score of class ``label`` (-1: unconditional), ``(m_t x0_hat - x) / Delta_t``, ``[B, N]``."""
+        tt = _times(x, t)
+        return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
 
 @jax.tree_util.register_dataclass
@@ -198,25 +209,36 @@ class ClassManifold:
             )
         return self.manifold.gaussian_equivalent()
 
+    def _per_class(self, x, t):
+        """``[K, B, N]`` posterior means ``b_c + U [m_t lambda / (m_t^2 lambda + Delta_t)] U^T (x - m_t b_c)``
+        and ``[K, B]`` log densities of each class (linear phi only)."""
+        gauss = self._exact()
+        tt = _times(x, t)
+        mt, dt = m(tt), delta(tt)
+        gain = mt * gauss.spikes[None, :] / (mt**2 * gauss.spikes[None, :] + dt)  # [B, D]
+
+        def one(b):
+            y = x - mt * b
+            return b + ((y @ gauss.basis) * gain) @ gauss.basis.T, gauss.log_density(y, t)
+
+        return jax.vmap(one)(self._centers())
+
+    def denoiser(self, x, t, label):
+        """Exact posterior mean of class ``label`` (linear phi only; -1: unconditional), ``[B, N]``."""
+        label = jnp.asarray(label, jnp.int32)
+        comp, logp = self._per_class(x, t)
+        r = jax.nn.softmax(jnp.log(self.weights)[:, None] + logp, axis=0)  # [K, B]
+        uncond = jnp.sum(r[:, :, None] * comp, axis=0)
+        return jnp.where(label < 0, uncond, comp[jnp.maximum(label, 0)])
+
     def conditional_score(self, x, t, label):
         """Exact score of class ``label`` (linear phi only; -1: unconditional), ``[B, N]``."""
-        label = jnp.asarray(label, jnp.int32)
-        shifted = x - m(_times(x, t)) * self._centers()[jnp.maximum(label, 0)]
-        return jnp.where(label < 0, self.score(x, t), self._exact().score(shifted, t))
+        tt = _times(x, t)
+        return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
     def score(self, x, t):
-        """Exact unconditional score (linear phi only): ``sum_c r_c(x) s_c(x)``, ``[B, N]``."""
-        gauss = self._exact()
-        centers = self._centers()
-        mt = m(_times(x, t))
-
-        def per_class(b):
-            shifted = x - mt * b
-            return gauss.score(shifted, t), gauss.log_density(shifted, t)
-
-        scores, logp = jax.vmap(per_class)(centers)  # [K, B, N], [K, B]
-        r = jax.nn.softmax(jnp.log(self.weights)[:, None] + logp, axis=0)
-        return jnp.sum(r[:, :, None] * scores, axis=0)
+        """Exact unconditional score (linear phi only), ``[B, N]``."""
+        return self.conditional_score(x, t, UNCONDITIONAL)
 
 
 def make_conditional(key, name: str, dim: int, class_counts, *, separation: float = 1.0, sigma: float = 1.0,

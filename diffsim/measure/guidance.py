@@ -159,27 +159,60 @@ def _targets(samples, data: ClassConditionalSet, labels):
     return jax.vmap(one)(labels, samples)
 
 
-@jax.jit
 def _collapsed(states, times, train: TrainingSet, target_index):
     """``[Q, S+1, B]``: the full-set empirical posterior of ``x_t`` puts weight > 1/2 on the target."""
     q, s, b, n = states.shape
     tt = jnp.broadcast_to(times[None, :, None], (q, s, b)).reshape(-1)
     post = posterior(states.reshape(-1, n), tt, train)
-    hit = (post.argmax.reshape(q, s, b) == target_index[:, None, :]) & (post.max_weight.reshape(q, s, b) > 0.5)
-    return hit
+    return (post.argmax.reshape(q, s, b) == target_index[:, None, :]) & (post.max_weight.reshape(q, s, b) > 0.5)
 
 
-def _bootstrap(key, fn, per_seed, n_boot):
-    """Stderr over seeds of ``fn(per_seed_resampled)`` for every pair: ``per_seed [Q, ..., B]``."""
-    b = per_seed.shape[-1]
-    idx = jax.random.randint(key, (n_boot, b), 0, b)
-    reps = np.asarray(jax.vmap(lambda i: fn(jnp.take(per_seed, i, axis=-1)))(idx))  # [n_boot, Q]
-    out = np.full(reps.shape[1], np.nan)
-    for j in range(reps.shape[1]):
-        col = reps[:, j][np.isfinite(reps[:, j])]
-        if col.size > 1:
-            out[j] = np.std(col, ddof=1)
-    return out
+@partial(jax.jit, static_argnames=("n_first_steps",))
+def _analyse(states, records, x_init, times, data: ClassConditionalSet, labels, boot_idx, *, n_first_steps):
+    """Per-seed curves ``[Q, S+1, B]``, per-seed values ``[Q, B]``, D1 / D2 / collapse time ``[Q]``
+    and their bootstrap replicas ``[n_boot, Q]`` (resampling the seeds with ``boot_idx [n_boot, B]``)."""
+    q, _, b, n = states.shape
+    samples = records["denoised"][:, -1]  # x0_hat_g at t_min: the sampler's output, [Q, B, N]
+    target_index = _targets(samples, data, labels)  # [Q, B]
+    target = data.points[target_index]  # [Q, B, N]
+    mu = jnp.mean(data.points, axis=0)
+    offset = target - mu  # x* - mu, [Q, B, N]
+
+    over = jnp.linalg.norm(records["denoised"] - mu, axis=-1) / jnp.linalg.norm(offset, axis=-1)[:, None]
+    diff = records["eps_difference"]  # [Q, S+1, B, N]
+    align = _cos(diff, offset[:, None])
+    mag = jnp.linalg.norm(diff, axis=-1)
+    w0, wT = jax.vmap(decomposition, in_axes=(0, 0, None))(states, target, x_init)  # [Q, S+1, B]
+    collapsed = _collapsed(states, times, data.train, target_index).astype(states.dtype)
+    mem = memorized(samples.reshape(-1, n), data.train).reshape(q, b).astype(states.dtype)
+    dist = jnp.linalg.norm(samples - target, axis=-1) / math.sqrt(n)
+
+    sched0, schedT = m(times), jnp.sqrt(delta(times))
+
+    def summary(w0_, wT_, col_):
+        d1 = jnp.sum(jnp.mean(w0_, -1) - sched0, -1)
+        d2 = -jnp.sum(jnp.mean(wT_, -1) - schedT, -1)
+        tc = jax.vmap(lambda c: crossing_time(times, c, 0.5))(jnp.mean(col_, -1))
+        return jnp.stack([d1, d2, tc])  # [3, Q]
+
+    value = summary(w0, wT, collapsed)
+    reps = jax.vmap(lambda i: summary(w0[..., i], wT[..., i], collapsed[..., i]))(boot_idx)  # [n_boot, 3, Q]
+    k = n_first_steps
+    return {
+        "over": over, "align_first": jnp.mean(align[:, :k], 1), "mag_first": jnp.mean(mag[:, :k], 1),
+        "align": align, "mag": mag, "w0": w0, "wT": wT, "collapsed": collapsed, "mem": mem, "dist": dist,
+        "summary": value, "summary_reps": reps,
+    }
+
+
+def _stderr(reps):
+    """Standard deviation over the first axis ignoring NaN (NaN with fewer than two finite)."""
+    reps = np.asarray(reps, dtype=float)
+    finite = np.isfinite(reps)
+    count = finite.sum(0)
+    mean = np.where(finite, reps, 0.0).sum(0) / np.maximum(count, 1)
+    var = np.where(finite, (reps - mean) ** 2, 0.0).sum(0) / np.maximum(count - 1, 1)
+    return np.where(count > 1, np.sqrt(var), np.nan)
 
 
 def measure_guidance(
@@ -187,7 +220,7 @@ def measure_guidance(
     train,
     labels=None,
     *,
-    score=None,
+    denoiser=None,
     score_name: str = "exact",
     guidance=DEFAULT_GUIDANCE,
     conditions=None,
@@ -207,8 +240,8 @@ def measure_guidance(
       key: PRNG key (initial noises, SDE noise, DSM draws, bootstrap).
       train: a :class:`~diffsim.data.conditional.ClassConditionalSet`, or a
         :class:`~diffsim.score.TrainingSet` with ``labels [P]``.
-      score: conditional score ``(x, t, label) -> [B, N]`` (label -1 unconditional, see
-        :mod:`diffsim.guidance`); default the exact empirical scores of ``train``. ``score_name``
+      denoiser: conditional denoiser ``(x, t, label) -> x0_hat [B, N]`` (label -1 unconditional, see
+        :mod:`diffsim.guidance`); default the exact empirical denoisers of ``train``. ``score_name``
         labels it in the result (``exact``, ``true``, ``net``).
       guidance: scales g; conditions: class labels (default all classes).
       n_trajectories: seeds B per pair (the same initial noises ``x_T`` for every pair).
@@ -234,48 +267,20 @@ def measure_guidance(
     times = time_grid(t_max, t_min, n_steps, grid)
     dim = data.train.dim
     n_pairs = len(conds) * len(scales)
-    _validate.memory("guided trajectories", 4.0 * 4 * n_pairs * (n_steps + 1) * n_trajectories * dim)
+    _validate.memory("guided trajectories", 4.0 * 6 * n_pairs * (n_steps + 1) * n_trajectories * dim)
 
     k_init, k_sde, k_loss, k_boot = jax.random.split(key, 4)
-    score = as_drift(data.score if score is None else score)
+    score = as_drift(data.denoiser if denoiser is None else denoiser)
     pair_labels = jnp.asarray(np.repeat(conds, len(scales)), jnp.int32)
     pair_scales = jnp.asarray(np.tile(scales, len(conds)), jnp.float32)
     x_init = jax.random.normal(k_init, (n_trajectories, dim))
     tgrid = jnp.asarray(times, jnp.float32)
     states, records = _trajectories(score, pair_labels, pair_scales, x_init, tgrid, k_sde, sampler=sampler)
 
-    samples = records["denoised"][:, -1]  # x0_hat_g at t_min: the sampler's output, [Q, B, N]
-    target_index = _targets(samples, data, pair_labels)  # [Q, B]
-    target = data.points[target_index]  # [Q, B, N]
-    mu = jnp.mean(data.points, axis=0)
-    offset = target - mu  # [Q, B, N]
-
-    over = jnp.linalg.norm(records["denoised"] - mu, axis=-1) / jnp.linalg.norm(offset, axis=-1)[:, None]  # [Q, S+1, B]
-    diff = records["eps_difference"]  # [Q, S+1, B, N]
-    align = _cos(diff, offset[:, None])  # [Q, S+1, B]
-    mag = jnp.linalg.norm(diff, axis=-1)
-    w0, wT = jax.vmap(decomposition, in_axes=(0, 0, None))(states, target, x_init)  # [Q, S+1, B]
-    collapsed = _collapsed(states, tgrid, data.train, target_index).astype(jnp.float32)  # [Q, S+1, B]
-    mem = memorized(samples.reshape(-1, dim), data.train).reshape(n_pairs, n_trajectories).astype(jnp.float32)
-    dist = jnp.linalg.norm(samples - target, axis=-1) / math.sqrt(dim)  # [Q, B]
-
-    sched0 = m(tgrid)[None, :]
-    schedT = jnp.sqrt(delta(tgrid))[None, :]
-    k = n_first_steps
-
-    def d1(w):  # w [Q, S+1, B'] -> [Q]
-        return jnp.sum(jnp.mean(w, -1) - sched0, -1)
-
-    def d2(w):
-        return -jnp.sum(jnp.mean(w, -1) - schedT, -1)
-
-    def collapse(mc):  # [Q, S+1, B'] -> [Q]
-        return jax.vmap(lambda c: crossing_time(tgrid, c, 0.5))(jnp.mean(mc, -1))
-
-    kb = jax.random.split(k_boot, 3)
-    d1_err = _bootstrap(kb[0], d1, w0, n_bootstrap)
-    d2_err = _bootstrap(kb[1], d2, wT, n_bootstrap)
-    tc_err = _bootstrap(kb[2], collapse, collapsed, n_bootstrap)
+    boot_idx = jax.random.randint(k_boot, (n_bootstrap, n_trajectories), 0, n_trajectories)
+    arr = _analyse(states, records, x_init, tgrid, data, pair_labels, boot_idx, n_first_steps=n_first_steps)
+    arr = {name: np.asarray(v) for name, v in arr.items()}
+    errs = _stderr(arr["summary_reps"])  # [3, Q]
 
     # DSM loss on the class's own training points, same draws (t, xi) for every pair
     rng = np.random.default_rng(int(jax.random.randint(k_loss, (), 0, 2**31 - 1)))
@@ -286,19 +291,15 @@ def measure_guidance(
     xi = jnp.asarray(rng.standard_normal((n_loss_samples, dim)), jnp.float32)
     losses = np.asarray(_dsm_losses(score, pair_labels, pair_scales, jnp.asarray(picks, jnp.float32), t_draw, xi))
 
-    arr = {name: np.asarray(v) for name, v in dict(over=over, align=align, mag=mag, w0=w0, wT=wT, mem=mem,
-                                                    dist=dist, collapsed=collapsed).items()}
-    d1_val, d2_val = np.asarray(d1(w0)), np.asarray(d2(wT))
-    tc_val = np.asarray(collapse(collapsed))
-    first = slice(0, k)
+    (d1_val, d2_val, tc_val), (d1_err, d2_err, tc_err) = arr["summary"], errs
     cells = []
     for q in range(n_pairs):
         est = {
             "overestimation": Estimate.of_mean(arr["over"][q, 0]),
             "D1": Estimate(float(d1_val[q]), float(d1_err[q])),
             "D2": Estimate(float(d2_val[q]), float(d2_err[q])),
-            "alignment": Estimate.of_mean(arr["align"][q, first].mean(0)),
-            "guidance_magnitude": Estimate.of_mean(arr["mag"][q, first].mean(0)),
+            "alignment": Estimate.of_mean(arr["align_first"][q]),
+            "guidance_magnitude": Estimate.of_mean(arr["mag_first"][q]),
             "memorized_fraction": Estimate.of_mean(arr["mem"][q]),
             "collapse_time": Estimate(float(tc_val[q]), float(tc_err[q])),
             "distance": Estimate.of_mean(arr["dist"][q]),
