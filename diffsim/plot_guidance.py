@@ -14,6 +14,11 @@ from diffsim.plot import plt, save_figure
 __all__ = ["draw_decomposition", "draw_deviation_vs_severity", "draw_guidance_sweep", "figure_from_rows"]
 
 
+def _true(value) -> bool:
+    """A boolean cell of a row (``True`` from a result, ``"true"`` from a CSV table)."""
+    return value is True or str(value).lower() == "true"
+
+
 def _cells(rows, score=None):
     return [r for r in rows if r.get("kind") == "cell" and (score is None or r["score"] == score)]
 
@@ -21,8 +26,8 @@ def _cells(rows, score=None):
 def _pick_conditions(rows, score, guidance):
     """A memorized condition (smallest class among memorized) and a generalized one (largest class)."""
     cells = [r for r in _cells(rows, score) if r["guidance"] == guidance]
-    mem = sorted((r for r in cells if r["memorized_condition"]), key=lambda r: r["n_class_points"])
-    gen = sorted((r for r in cells if not r["memorized_condition"]), key=lambda r: -r["n_class_points"])
+    mem = sorted((r for r in cells if _true(r["memorized_condition"])), key=lambda r: r["n_class_points"])
+    gen = sorted((r for r in cells if not _true(r["memorized_condition"])), key=lambda r: -r["n_class_points"])
     return (mem[0] if mem else None), (gen[0] if gen else None)
 
 

@@ -241,12 +241,13 @@ def summarize(meas: GuidanceMeasurement, memorized_condition: dict, *, small_cla
 
 
 def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> GuidanceResult:
-    """Build the data (``fold_in(key, 0)``), train the network if ``score = 'net'`` (``fold_in(key, 1)``)
-    and measure (``fold_in(key, 2)``)."""
+    """Build the data from ``config.seed`` alone (``fold_in(PRNGKey(seed), 0)``: every score of a
+    sweep sees the same training set), train the network if ``score = 'net'`` (``fold_in(key, 1)``)
+    and measure (``fold_in(key, 2)``); ``key`` defaults to ``PRNGKey(seed)``."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
     start = time.perf_counter()
-    model, data = make_conditional(jax.random.fold_in(key, 0), config.data, config.dim, config.class_counts,
+    model, data = make_conditional(jax.random.fold_in(jax.random.PRNGKey(config.seed), 0), config.data, config.dim, config.class_counts,
                                    separation=config.separation, sigma=config.sigma, alpha_d=config.alpha_d,
                                    nonlinearity=config.nonlinearity)
     losses = ()
