@@ -32,7 +32,6 @@ samplers are those of :func:`diffsim.sample.sample`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax

@@ -34,8 +34,15 @@ import numpy as np
 from diffsim import _validate
 from diffsim.data.conditional import CONDITIONAL_DATA, make_conditional
 from diffsim.data.hmm import NONLINEARITIES
-from diffsim.measure.guidance import DEFAULT_GUIDANCE, QUANTITIES, SAMPLERS, GuidanceMeasurement, correlations, \
-    detector_auc, measure_guidance
+from diffsim.measure.guidance import (
+    DEFAULT_GUIDANCE,
+    QUANTITIES,
+    SAMPLERS,
+    GuidanceMeasurement,
+    correlations,
+    detector_auc,
+    measure_guidance,
+)
 from diffsim.process import GRID_KINDS
 from diffsim.studies._common import config_json
 
