@@ -31,6 +31,7 @@ from diffsim.measure import (
     measure_collapse_queries,
     measure_generalization,
     measure_geometry,
+    measure_guidance,
     measure_memorization,
     measure_rem,
     measure_speciation,
@@ -65,6 +66,6 @@ __all__ = [
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
-    "measure_memorization", "window_swap",
+    "measure_memorization", "window_swap", "measure_guidance",
     "memorized", "memorization_fraction",
 ]

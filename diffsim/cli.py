@@ -11,7 +11,7 @@ from diffsim.cli_util import OneLineParser
 
 # Command groups, each a module with ``register(subparsers)``; a study adds its module here.
 COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser",
-                   "diffsim.commands.geometry")
+                   "diffsim.commands.geometry", "diffsim.commands.guidance")
 
 
 def build_parser() -> OneLineParser:

@@ -5,13 +5,15 @@ import math
 from typing import Literal
 
 from diffsim import _validate
+from diffsim.data.conditional import ClassConditionalSet, ClassManifold, ClassMixture, make_conditional
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, SpikedGaussian
 from diffsim.data.mixture import GaussianMixture, TwoClusterMixture
 
 __all__ = [
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
-    "SpikedGaussian", "NONLINEARITIES", "make", "DATA_MODELS", "points_at_load",
+    "SpikedGaussian", "NONLINEARITIES", "make", "make_conditional", "ClassConditionalSet", "ClassMixture",
+    "ClassManifold", "DATA_MODELS", "points_at_load",
 ]
 
 DataName = Literal["gaussian", "mixture", "hmm"]

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, _activation
+from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, activation
 from diffsim.data.mixture import GaussianMixture
 from diffsim.process import delta, m
 from diffsim.score import TrainingSet, posterior
@@ -197,7 +197,7 @@ class ClassManifold:
     def sample_class(self, key, c: int, n: int):
         f = self.manifold.features
         z = self.latent_means[c] + jax.random.normal(key, (n, f.shape[1]))
-        return _activation(self.manifold.nonlinearity, z @ f.T / math.sqrt(f.shape[1]))
+        return activation(self.manifold.nonlinearity, z @ f.T / math.sqrt(f.shape[1]))
 
     def _centers(self):
         return self.latent_means @ self.manifold.features.T / math.sqrt(self.manifold.latent_dim)  # [K, N]

@@ -41,12 +41,12 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 from diffsim import _validate
 from diffsim.data.conditional import ClassConditionalSet
 from diffsim.guidance import Guided, ddim_sample, noise_prediction
-from diffsim.measure._estimate import Estimate
-from diffsim.observe import crossing_time, memorized
+from diffsim.observe import Estimate, crossing_time, memorized
 from diffsim.process import GRID_KINDS, delta, m, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.score import TrainingSet, nearest_two, posterior
@@ -355,7 +355,6 @@ def detector_auc(key, scores, positive, *, n_bootstrap: int = 1000, level: float
 def correlations(x, y) -> dict:
     """Pearson and Spearman correlations of ``x`` and ``y`` over the conditions where both are
     finite, with their number ``n`` (None where undefined: n < 3 or a constant variable)."""
-    from scipy import stats
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)

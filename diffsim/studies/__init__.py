@@ -13,6 +13,7 @@ from typing import Any, Callable
 from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap
+from diffsim.studies.guidance import GuidanceConfig, run_guidance
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
 from diffsim.studies.rem import RemConfig, run_rem
@@ -56,3 +57,6 @@ register_study(Study("geometry", GeometryConfig, run_geometry,
 register_study(Study("geometry_swap", SwapConfig, run_swap,
                      "exact true/empirical scores swapped inside sigma windows placed from the measured boundaries: "
                      "memorized fraction"))
+register_study(Study("guidance", GuidanceConfig, run_guidance,
+                     "classifier-free guidance on class-conditional data: overestimation, D1/D2 vs schedule, "
+                     "guidance-magnitude AUC, memorization and collapse time vs g"))

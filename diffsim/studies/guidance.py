@@ -43,6 +43,8 @@ from diffsim.measure.guidance import (
     detector_auc,
     measure_guidance,
 )
+from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
+from diffsim.nets.models import ModelConfig
 from diffsim.process import GRID_KINDS
 from diffsim.studies._common import config_json
 
@@ -262,8 +264,6 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
     if config.score == "true":
         denoiser = model.denoiser
     elif config.score == "net":
-        from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
-        from diffsim.nets.models import ModelConfig
 
         variance = float(np.mean(np.var(np.asarray(data.points), axis=0)))
         trained = train_conditional(
