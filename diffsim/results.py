@@ -620,7 +620,8 @@ def _read_frame(path: Path):
         raise ImportError(
             "Results.frame() needs pandas: pip install pandas (or the package's 'pandas' extra)"
         ) from None
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    # empty field = missing; "nan" is how repr writes a NaN; other strings (e.g. "NA") stay strings
+    return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
 
 
 def load_results(directory, *, require_complete: bool = True) -> Results:
