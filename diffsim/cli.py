@@ -42,10 +42,24 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def parse_args(parser, argv=None):
+    """``parser.parse_args``, except that ``KEY=VALUE`` words after options (``diffsim run CONFIG
+    --scale paper n_steps=400``) join the command's ``overrides`` (argparse does not mix
+    positionals with options in subcommands)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides"):
+        words = [w for w in extra if not w.startswith("-") and "=" in w]
+        args.overrides = [*args.overrides, *words]
+        extra = [w for w in extra if w not in words]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv=None) -> int:
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parse_args(parser, argv)
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return code
