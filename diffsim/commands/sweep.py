@@ -257,6 +257,16 @@ def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_st
     return ran
 
 
+def _script_env() -> dict:
+    """Environment of a figure script: the diffsim this command runs (not another install found
+    from the script's folder) and the file-only Agg backend."""
+    import diffsim
+
+    root = str(Path(diffsim.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else ""), "MPLBACKEND": "Agg"}
+
+
 def _figures(args) -> int:
     check_output_path(args.out, "--out", kind="dir")
     check_output_path(args.gallery, "--gallery", kind="dir")
@@ -278,7 +288,7 @@ def _figures(args) -> int:
         if args.gallery:
             cmd += ["--gallery", args.gallery]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_script_env())
         if proc.returncode != 0:
             failed.append(name)
             print(f"figure {name} failed (exit {proc.returncode}):\n{proc.stderr.strip()}", file=sys.stderr)
