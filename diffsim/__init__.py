@@ -40,6 +40,7 @@ from diffsim.measure import (
 )
 from diffsim.observe import Estimate, memorization_fraction, memorized
 from diffsim.process import sigma_from_t, t_from_sigma, time_grid
+from diffsim.results import Results, load_results
 from diffsim.sample import Trajectories, sample
 from diffsim.score import (
     EmpiricalScore,
@@ -68,4 +69,6 @@ __all__ = [
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
     "measure_memorization", "window_swap", "measure_guidance",
     "memorized", "memorization_fraction",
+    # result tables
+    "load_results", "Results",
 ]
