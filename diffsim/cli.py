@@ -10,7 +10,7 @@ import os
 import sys
 
 from diffsim._validate import ConfigError
-from diffsim.cli_util import OneLineParser
+from diffsim.cli_util import FIGURE_FORMATS, OneLineParser, check_output_path
 
 # Command groups, each a module with ``register(subparsers)``; a study adds its module here.
 COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser",
@@ -57,10 +57,25 @@ def parse_args(parser, argv=None):
     return args
 
 
+# Output options shared by the study commands, checked for every command before its handler runs
+# (a run refused after it computed would lose its result); the sweep commands check their own
+# --out / --gallery / --results folders.
+OUTPUT_OPTIONS = (("figure", "file"), ("checkpoint_dir", "dir"))
+
+
+def check_output_options(args) -> None:
+    for attr, kind in OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if value:
+            check_output_path(value, "--" + attr.replace("_", "-"), kind=kind,
+                              formats=FIGURE_FORMATS if kind == "file" else None)
+
+
 def main(argv=None) -> int:
     try:
         parser = build_parser()
         args = parse_args(parser, argv)
+        check_output_options(args)
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return code
