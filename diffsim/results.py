@@ -562,10 +562,15 @@ def finalize(directory, resolved: dict, config_hash: str, *, shard: str | None, 
     if summarize is not None and len(kept) == len(wanted):
         rows = [r for part in sorted(kept, key=lambda p: (p["cell"], p["seed"])) for r in tidy_rows(part, resolved["axes"])]
         by = ("seed", *(a for a in resolved["axes"] if a != "dim"))
-        summary = summary_csv(summarize(rows, by))
-        atomic_write_text(Path(directory) / SUMMARY, summary)
-        info["summary"] = SUMMARY
-        info["summary_sha256"] = _sha256(summary)
+        try:
+            summary = summary_csv(summarize(rows, by))
+        except Exception as err:  # an analysis bug must not lose a finished sweep: the table stands
+            print(f"diffsim: warning: summary.csv not written ({type(err).__name__}: {err})", file=sys.stderr)
+            info["summary_error"] = f"{type(err).__name__}: {err}"
+        else:
+            atomic_write_text(Path(directory) / SUMMARY, summary)
+            info["summary"] = SUMMARY
+            info["summary_sha256"] = _sha256(summary)
     info.update(extra or {})
     return write_metadata(directory, resolved, config_hash, shard=shard, units=units, parts=parts, env=env,
                           started=started, extra=info)
