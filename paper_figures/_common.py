@@ -18,7 +18,7 @@ import numpy as np
 from diffsim.plot import provenance, save_figure
 from diffsim.results import Table, load_results
 
-GALLERY_DPI = 72
+GALLERY_DPI = 150
 FIGURE_DPI = 150
 
 
