@@ -127,9 +127,11 @@ def _terms_at_times(key, times, train: TrainingSet, true_score, *, n_batches: in
     def one_batch(t, k):
         k_pair, k_fisher = jax.random.split(k)
         x, xi = _noised(k_pair, train, t, batch)
-        lt, le, diff, _ = dsm_terms(x, xi, t, empirical_score(x, t, train), true_score(x, t))
         y, _ = _noised(k_fisher, train, t, batch)
-        u = empirical_score(y, t, train) - true_score(y, t)
+        xy = jnp.concatenate([x, y])  # one streamed pass for both sets of draws
+        s_e, s_true = empirical_score(xy, t, train), true_score(xy, t)
+        lt, le, diff, _ = dsm_terms(x, xi, t, s_e[:batch], s_true[:batch])
+        u = s_e[batch:] - s_true[batch:]
         return jnp.stack([lt, le, diff, jnp.sum(u * u, axis=-1)])
 
     def one_time(args):

@@ -1,0 +1,145 @@
+"""The estimation separation (THEORY.md section 10): loss gap == Fisher divergence, its condensed
+small-t limit, its decay with P above the collapse time; closed forms in diffsim.theory.separation."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from diffsim import data
+from diffsim._validate import ConfigError
+from diffsim.measure.separation import measure_loss_gap
+from diffsim.process import delta, m
+from diffsim.score import TrainingSet
+from diffsim.theory import separation as th
+from diffsim.theory.spectrum import Spectrum
+
+N = 8
+TIMES = (0.01, 0.03, 0.1, 0.3, 1.0)
+SIZES = (16, 256, 4096)
+
+
+def _gap(model, p, times, *, n_samples=4096, seed=0):
+    train = TrainingSet.from_points(model.sample(jax.random.PRNGKey(100 + seed), p))
+    return measure_loss_gap(jax.random.PRNGKey(seed), train, model.score, times=times, n_samples=n_samples)
+
+
+@pytest.fixture(scope="module")
+def gaussian_gaps():
+    model = data.make("gaussian", N)
+    return {p: _gap(model, p, TIMES, n_samples=2048) for p in SIZES}
+
+
+def _assert_identity(res, n_sigma=4.0):
+    g, ge = res.values("loss_gap"), res.stderrs("loss_gap")
+    f, fe = res.values("fisher"), res.stderrs("fisher")
+    assert np.all(np.isfinite(ge)) and np.all(ge > 0) and np.all(fe > 0)
+    z = (g - f) / np.sqrt(ge**2 + fe**2)
+    assert np.all(np.abs(z) < n_sigma), (res.n_points, res.times, g, f, z)
+    # the paired difference is the difference of the two losses on the same draws
+    np.testing.assert_allclose(g, res.values("loss_true") - res.values("loss_empirical"),
+                               rtol=1e-3, atol=1e-4 * np.max(res.values("loss_true")))
+
+
+def test_loss_gap_equals_fisher_divergence_gaussian(gaussian_gaps):
+    """Prop. 4.1: l_t(s_true) - l_t(s_e) = E_{p_t^e}|s_e - s_true|^2 at every t in 1e-2..1 and three P."""
+    for res in gaussian_gaps.values():
+        assert res.n_samples >= 2048 and res.dim == N
+        _assert_identity(res)
+        np.testing.assert_allclose(res.paper_times, 2.0 * np.asarray(TIMES))
+
+
+@pytest.mark.parametrize("name", ["mixture", "hmm"])
+def test_loss_gap_equals_fisher_divergence_mixture_hmm(name):
+    model = data.make(name, N, mtilde=2.0) if name == "mixture" else data.make(name, N)
+    _assert_identity(_gap(model, 256, (0.01, 0.1, 1.0), n_samples=1024, seed=1))
+
+
+def test_small_t_limit_of_scaled_gap(gaussian_gaps):
+    """[derived] while condensed, gap * Delta_t / N -> 1 - Delta_t (unit variance), limit 1 as t -> 0;
+    the measured value approaches the condensed closed form as t decreases below t_C(P)."""
+    res = gaussian_gaps[4096]
+    spec = Spectrum.isotropic(1.0)
+    assert th.collapse_time_of_size(4096, N, spec) > 0.05  # t = 0.01, 0.03 lie well below t_C
+    scaled, err = res.scaled_gap()
+    cond = th.condensed_gap_ratio(res.times, spec)
+    np.testing.assert_allclose(cond, np.exp(-2.0 * res.times), rtol=1e-12)
+    # distance to the limit 1 shrinks monotonically as t decreases
+    dist = np.abs(scaled - th.condensed_gap_limit(spec))
+    assert np.all(np.diff(dist) > 0), dist
+    # the condensed closed form holds at t = 0.01 ~ t_C / 7 (within errors + 1%), not at t = 1
+    # (at N = 8 the posterior starts to decondense well below t_C: -12% at t = 0.03 ~ t_C / 2)
+    assert abs(scaled[0] - cond[0]) < 4 * err[0] + 0.01 * cond[0], (scaled, cond)
+    assert scaled[-1] < 0.2 * cond[-1]
+    # and the deviation from it grows with t (the posterior decondenses near and above t_C)
+    rel = np.abs(scaled - cond) / cond
+    assert rel[0] < rel[2] < rel[3] < rel[4]
+
+
+def test_gap_decays_with_p_above_collapse_time(gaussian_gaps):
+    """At t = 0.3 and 1 (above t_C(P)) the gap falls with P; at t = 0.01 (condensed) it does not."""
+    spec = Spectrum.isotropic(1.0)
+    for i, t in enumerate(TIMES):
+        sizes = [p for p in SIZES if th.collapse_time_of_size(p, N, spec) < t]
+        g = np.array([gaussian_gaps[p].loss_gap[i].value for p in sizes])
+        e = np.array([gaussian_gaps[p].loss_gap[i].stderr for p in sizes])
+        if t >= 0.3:
+            assert len(sizes) >= 2 + (t >= 1.0)
+            assert np.all(g[:-1] - g[1:] > 3 * np.hypot(e[:-1], e[1:])), (t, g, e)
+        if t <= 0.01:
+            g = [gaussian_gaps[p].loss_gap[i].value for p in SIZES]
+            assert abs(g[-1] / g[0] - 1) < 0.05, (t, g)
+
+
+def test_condensed_closed_form_against_direct_monte_carlo(x64):
+    """G^cond = E|xi/sqrt(Delta) + s_true(m a + sqrt(Delta) xi)|^2 for a non-isotropic Gaussian."""
+    lam = np.array([4.0, 2.0, 1.0, 0.5, 0.25, 0.0])
+    model = data.GaussianSpectrum.create(lam)
+    spec = Spectrum.from_eigenvalues(lam)
+    k_a, k_xi = jax.random.split(jax.random.PRNGKey(3))
+    n = 40_000
+    a, xi = model.sample(k_a, n), jax.random.normal(k_xi, (n, lam.size))
+    for t in (0.05, 0.4, 1.5):
+        x = m(t) * a + jnp.sqrt(delta(t)) * xi
+        vals = np.asarray(jnp.sum(jnp.square(xi / jnp.sqrt(delta(t)) + model.score(x, t)), -1))
+        want = th.loss_gap_condensed(t, spec, lam.size)
+        assert abs(vals.mean() - want) < 4 * vals.std() / math.sqrt(n), (t, vals.mean(), want)
+    assert th.condensed_gap_limit(spec) == pytest.approx(5 / 6)
+
+
+def test_dilute_closed_form_isotropic_and_times():
+    spec = Spectrum.isotropic(1.0)
+    t, n, p = 0.7, 5, 1000
+    d = -math.expm1(-2 * t)
+    assert th.loss_gap_dilute(t, spec, n, p) == pytest.approx(n * math.exp(-2 * t) / (p * d ** (n + 1)), rel=1e-12)
+    t_c, t_dil = th.collapse_time_of_size(p, n, spec), th.dilute_time(p, n, spec)
+    assert 0 < t_c < t_dil
+    assert -0.5 * math.log(-math.expm1(-2 * t_c)) == pytest.approx(math.log(p) / n, rel=1e-9)
+    with pytest.raises(ConfigError, match="n_points"):
+        th.loss_gap_dilute(t, spec, n, 0.5)
+
+
+def test_measure_rejects_bad_input():
+    model = data.make("gaussian", 2)
+    train = TrainingSet.from_points(model.sample(jax.random.PRNGKey(0), 8))
+    with pytest.raises(ConfigError, match="times"):
+        measure_loss_gap(jax.random.PRNGKey(0), train, model.score, times=[0.0])
+    with pytest.raises(ConfigError, match="n_samples"):
+        measure_loss_gap(jax.random.PRNGKey(0), train, model.score, times=[0.1], n_samples=1)
+    with pytest.raises(ConfigError, match="TrainingSet"):
+        measure_loss_gap(jax.random.PRNGKey(0), np.zeros((8, 2)), model.score, times=[0.1])
+
+
+@pytest.mark.slow
+def test_dilute_law_averaged_over_training_sets():
+    """[derived] P -> inf at fixed t: E_A gap = (m^2/Delta^2)(N/P) prod(1+rho) <lambda/(1+rho)>, a 1/P law
+    (one training set fluctuates by tens of percent at large t, so the mean over 16 sets is tested)."""
+    n, times = 4, np.array([1.0, 1.5])
+    model, spec = data.make("gaussian", n), Spectrum.isotropic(1.0)
+    for p in (256, 2048):
+        vals = np.array([_gap(model, p, times, n_samples=1024, seed=s).values("fisher") for s in range(16)])
+        ratio = vals.mean(0) / th.loss_gap_dilute(times, spec, n, p)
+        err = vals.std(0, ddof=1) / math.sqrt(len(vals)) / th.loss_gap_dilute(times, spec, n, p)
+        assert np.all(np.abs(ratio - 1) < 3 * err + 0.1), (p, ratio, err)
