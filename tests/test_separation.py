@@ -116,6 +116,7 @@ def test_dilute_closed_form_isotropic_and_times():
     assert th.loss_gap_dilute(t, spec, n, p) == pytest.approx(n * math.exp(-2 * t) / (p * d ** (n + 1)), rel=1e-12)
     t_c, t_dil = th.collapse_time_of_size(p, n, spec), th.dilute_time(p, n, spec)
     assert 0 < t_c < t_dil
+    assert t_dil == pytest.approx(max(math.log(2.0), th.collapse_time_of_size(round(p**0.5), n, spec)), rel=1e-6)
     assert -0.5 * math.log(-math.expm1(-2 * t_c)) == pytest.approx(math.log(p) / n, rel=1e-9)
     with pytest.raises(ConfigError, match="n_points"):
         th.loss_gap_dilute(t, spec, n, 0.5)
@@ -143,3 +144,32 @@ def test_dilute_law_averaged_over_training_sets():
         ratio = vals.mean(0) / th.loss_gap_dilute(times, spec, n, p)
         err = vals.std(0, ddof=1) / math.sqrt(len(vals)) / th.loss_gap_dilute(times, spec, n, p)
         assert np.all(np.abs(ratio - 1) < 3 * err + 0.1), (p, ratio, err)
+
+
+def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
+    import json
+
+    from diffsim.cli_util import OneLineParser
+    from diffsim.commands import separation as cmd
+    from diffsim.studies.separation import LossGapConfig, loss_gap_model
+
+    with pytest.raises(ConfigError, match="n_components"):
+        LossGapConfig(data="mixture", dim=2, n_components=3).validate()
+    with pytest.raises(ConfigError, match="times"):
+        LossGapConfig(times=(0.5, 0.1)).validate()
+    model, cond, tc, dil = loss_gap_model(LossGapConfig(data="mixture", dim=3, n_components=3, mtilde=2.0))
+    assert model.means.shape == (3, 3) and dil is None and cond.eigenvalues.tolist() == [1.0]
+
+    parser = OneLineParser(prog="diffsim")
+    cmd.register(parser.add_subparsers(dest="command", required=True))
+    # same shapes as the gaussian_gaps fixture (N = 8, P = 16 and 256, five times, 2048 draws): no new compile
+    args = parser.parse_args(["separation", "loss-gap", "--dim", "8", "--n-train", "16,256", "--times",
+                              ",".join(map(str, TIMES)), "--samples", "2048", "--quiet", "--json"])
+    assert args.handler(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    need = {"P", "t", "t_paper", "loss_gap", "loss_gap_stderr", "fisher", "fisher_stderr", "t_collapse"}
+    assert len(out["rows"]) == 10 and all(need <= set(r) for r in out["rows"])
+    assert [r["t_paper"] for r in out["rows"][:5]] == [2 * t for t in TIMES]
+    assert [d["n_sizes"] for d in out["decay"]] == [0, 0, 0, 1, 2]  # t_C(16) = 0.35, t_C(256) = 0.14
+    tidy_json = json.dumps(out, allow_nan=False)
+    assert "NaN" not in tidy_json

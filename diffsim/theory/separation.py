@@ -24,9 +24,14 @@ Chen, arXiv 2511.03202) has two closed-form regimes for data ``N(0, C)``, ``C`` 
 
   i.e. ``N m_t^2 / (P Delta_t^(N + 1))`` for unit variance: a ``1/P`` decay with a prefactor
   ``exp(2 N I(t))`` (``I`` the mutual information per dimension, section 4). It is the leading
-  order while ``P >> exp(2 N I(t))``, i.e. for ``t`` above the time where ``I(t) = alpha / 2``
-  (:func:`dilute_time`), which lies above the collapse time (``I(t_C) = alpha``). Between the two,
-  neither form holds and the gap crosses over (broadly at small N).
+  order while ``P >> exp(2 N I(t))``, i.e. for ``t`` above the time where ``I(t) = alpha / 2``,
+  which lies above the collapse time (``I(t_C) = alpha``). The next order (the query's own
+  training point, and the ratio's second-order terms) involves the third moment
+  ``E_a[k^3] / p^2``, finite only while every ``rho_i < 1/3`` (per direction the squared correlation
+  of ``a`` and ``x_t`` is ``rho/(1+rho) < 1/4``), i.e. ``t > 0.5 log(1 + 3 lambda_max)``
+  (``log 2`` for unit variance); below that the corrections decay more slowly than ``1/P^2`` and
+  the ``1/P`` law is approached slowly. :func:`dilute_time` is the larger of the two times. Between
+  ``t_C`` and it, neither form holds and the gap crosses over (broadly at small N).
 
 Everything is float64 NumPy; ``t`` broadcasts, a :class:`Spectrum` adds a trailing axis that is
 averaged out.
@@ -102,8 +107,10 @@ def collapse_time_of_size(n_points: int, dim: int, spectrum: Spectrum) -> float:
 
 
 def dilute_time(n_points: int, dim: int, spectrum: Spectrum) -> float:
-    """Time where ``I(t) = alpha / 2``: above it ``P`` exceeds ``exp(2 N I(t))`` and the gap is in its
-    ``1/P`` regime (:func:`loss_gap_dilute`); always above :func:`collapse_time_of_size`."""
+    """Start of the ``1/P`` regime (:func:`loss_gap_dilute`): the larger of the time where
+    ``I(t) = alpha / 2`` (``P = exp(2 N I(t))``) and ``0.5 log(1 + 3 lambda_max)`` (every
+    ``rho_i < 1/3``, so that the next order is ``O(1/P^2)``); always above :func:`collapse_time_of_size`."""
     n_points = _validate.integer("n_points", n_points, minimum=2)
     dim = _validate.integer("dim", dim, minimum=1)
-    return float(collapse_time(0.5 * math.log(n_points) / dim, spectrum))
+    half_load = float(collapse_time(0.5 * math.log(n_points) / dim, spectrum))
+    return max(half_load, 0.5 * math.log1p(3.0 * float(np.max(spectrum.eigenvalues))))
