@@ -173,3 +173,42 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
     assert [d["n_sizes"] for d in out["decay"]] == [0, 0, 0, 1, 2]  # t_C(16) = 0.35, t_C(256) = 0.14
     tidy_json = json.dumps(out, allow_nan=False)
     assert "NaN" not in tidy_json
+
+
+def _size_result(p, w_mem, w_emp, w_true):
+    from diffsim.studies.separation_size import SizeConfig, SizeResult
+
+    z = np.zeros((1, 1))
+    return SizeResult(SizeConfig(n_train=p, widths=(4,)), z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, 0.0)
+
+
+def test_width_interpolation_and_scaling_fit():
+    from diffsim.studies.separation_size import _interpolated_width, width_scaling
+
+    widths = (4, 8, 16, 32)
+    assert _interpolated_width(widths, [0.5, 0.2, 0.05, 0.01], 0.1, below=True) == pytest.approx(8 * 2 ** (2 / 3))
+    assert _interpolated_width(widths, [0.05, 0.02, 0.01, 0.0], 0.1, below=True) == 4.0
+    assert _interpolated_width(widths, [0.5, 0.4, 0.3, 0.2], 0.1, below=True) is None
+    assert _interpolated_width(widths, [0.0, 0.1, 0.6, 0.9], 0.5, below=False) == pytest.approx(8 * 2 ** 0.8)
+    sizes = [4, 8, 16, 32, 64]
+    rng = np.random.default_rng(0)
+    results = [_size_result(p, 2.0 * p * math.exp(0.05 * rng.normal()), 3.0 * p**0.5, 8.0 if p < 64 else None) for p in sizes]
+    fits = width_scaling(results)
+    mem = fits["width_memorize"]
+    assert mem["interval95"][0] < 1.0 < mem["interval95"][1] and abs(mem["exponent"] - 1) < 0.1
+    assert fits["width_fit_empirical"]["exponent"] == pytest.approx(0.5, abs=1e-9)
+    assert fits["width_fit_true"]["exponent"] == pytest.approx(0.0, abs=1e-9)
+    assert fits["width_fit_true"]["not_found_at_P"] == [64]
+
+
+@pytest.mark.slow
+def test_size_study_smoke():
+    import json
+
+    from diffsim.studies.separation_size import SizeConfig, run_size
+
+    res = run_size(SizeConfig(dim=2, n_train=4, widths=(2, 32), steps=200, steps_per_dispatch=100, n_seeds=1,
+                              n_eval=256, n_samples=64, sample_steps=20))
+    assert res.err_empirical.shape == (2, 1) and res.memorized.shape == (2, 1)
+    assert res.memorized_exact > 0.9  # the exact empirical score memorizes at t_min = 0.01 << t_C
+    json.dumps(res.to_json(), allow_nan=False)

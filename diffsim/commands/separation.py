@@ -41,13 +41,15 @@ def register(sub) -> None:
     p.add_argument("--data", default="gaussian", help="gaussian, mixture or hmm (linear) [gaussian]")
     p.add_argument("--dim", type=int, default=4, help="dimension N [4]")
     p.add_argument("--n-train", type=int_list, default=(4, 8, 16, 32, 64), help="comma-separated P [4,8,16,32,64]")
-    p.add_argument("--widths", type=int_list, default=(4, 8, 16, 32, 64, 128, 256), help="width grid [4,...,256]")
-    p.add_argument("--depth", type=int, default=2, help="residual blocks [2]")
-    p.add_argument("--steps", type=int, default=4000, help="training steps (the fixed budget) [4000]")
+    p.add_argument("--widths", type=int_list, default=(4, 8, 16, 32, 64, 128), help="width grid [4,8,16,32,64,128]")
+    p.add_argument("--depth", type=int, default=1, help="residual blocks [1]")
+    p.add_argument("--steps", type=int, default=2000, help="Adam steps of the fixed budget [2000]")
+    p.add_argument("--batch-size", type=int, default=128, help="minibatch size [128]")
+    p.add_argument("--samples", type=int, default=256, help="generated samples per network [256]")
     p.add_argument("--lr", type=float, default=3e-3, help="learning rate [3e-3]")
     p.add_argument("--seeds", type=int, default=2, help="seeds per (P, width) [2]")
     p.add_argument("--mem-threshold", type=float, default=0.5, help="memorized fraction defining 'memorizes' [0.5]")
-    p.add_argument("--tolerance", type=float, default=0.1, help="relative score-error tolerance defining 'fits' [0.1]")
+    p.add_argument("--tolerance", type=float, default=0.02, help="score error E|eps - eps*|^2/N defining 'fits' [0.02]")
     p.add_argument("--seed", type=int, default=0, help="random seed [0]")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_json_flag(p)
@@ -103,8 +105,8 @@ def _size(args) -> int:
 
     configs = [
         SizeConfig(data=args.data, dim=args.dim, n_train=p, widths=tuple(args.widths), depth=args.depth,
-                   steps=args.steps, learning_rate=args.lr, n_seeds=args.seeds, mem_threshold=args.mem_threshold,
-                   tolerance=args.tolerance, seed=args.seed).validate()
+                   steps=args.steps, batch_size=args.batch_size, n_samples=args.samples, learning_rate=args.lr, n_seeds=args.seeds, mem_threshold=args.mem_threshold,
+                   tolerance=args.tolerance, seed=args.seed, p_layout=max(args.n_train)).validate()
         for p in args.n_train
     ]
     report = None if args.quiet else progress("separation size", len(configs))
