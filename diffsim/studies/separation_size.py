@@ -39,7 +39,10 @@ import numpy as np
 from diffsim import _validate
 from diffsim.process import delta, m, time_grid
 
-__all__ = ["SizeConfig", "SizeResult", "run_size", "width_scaling", "size_table", "SIZE_DEFINITIONS"]
+__all__ = [
+    "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
+    "SIZE_DEFINITIONS", "WIDTH_CRITERIA",
+]
 
 SIZE_DEFINITIONS = {
     "score_error": "E|eps_theta - eps*|^2 / N in noise units on x = m_t a_mu + sqrt(Delta_t) xi (a_mu training "
@@ -400,22 +403,35 @@ def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
 # ----------------------------------------------------------------------------- analyses over P
 
 
+WIDTH_CRITERIA = ("width_memorize", "width_fit_empirical", "width_fit_true")
+
+
 def width_scaling(results: list[SizeResult]) -> dict:
     """Fit ``width* ~ P^b`` for each criterion over the results where it was found: ``b``, its
     standard error from the residuals, a 95% Student-t interval (NaN with fewer than three P),
     the P used and those where no grid width met the criterion."""
+    return width_scaling_from_rows([row for r in results for row in r.rows()])
+
+
+def width_scaling_from_rows(rows: list[dict]) -> dict:
+    """:func:`width_scaling` from tidy rows (``P``, ``quantity`` in :data:`WIDTH_CRITERIA`, ``value``
+    None where not found), e.g. a results table; several rows per P (seeds) are averaged in log."""
     from scipy import stats
 
     from diffsim.studies.denoiser import fit_power_law
 
     out = {}
-    for name in ("width_memorize", "width_fit_empirical", "width_fit_true"):
-        found = [(r.config.n_train, getattr(r, name)) for r in results if getattr(r, name) is not None]
-        missing = [r.config.n_train for r in results if getattr(r, name) is None]
-        p = [a for a, _ in found]
-        w = [b for _, b in found]
-        b, b_err, c = fit_power_law(p, w) if len(found) >= 2 else (math.nan, math.nan, math.nan)
-        q = stats.t.ppf(0.975, len(found) - 2) if len(found) > 2 else math.nan
+    for name in WIDTH_CRITERIA:
+        per_p: dict = {}
+        for r in rows:
+            if r.get("quantity") == name:
+                per_p.setdefault(int(r["P"]), []).append(r.get("value"))
+        found = {p: float(np.exp(np.mean(np.log(v)))) for p, v in per_p.items() if all(x is not None for x in v)}
+        missing = sorted(p for p in per_p if p not in found)
+        p = sorted(found)
+        w = [found[x] for x in p]
+        b, b_err, c = fit_power_law(p, w) if len(p) >= 2 else (math.nan, math.nan, math.nan)
+        q = stats.t.ppf(0.975, len(p) - 2) if len(p) > 2 else math.nan
         lo, hi = (b - q * b_err, b + q * b_err) if math.isfinite(b_err) else (math.nan, math.nan)
         out[name] = {"exponent": _fin(b), "exponent_stderr": _fin(b_err), "interval95": [_fin(lo), _fin(hi)],
                      "prefactor": _fin(c), "P": p, "width": w, "not_found_at_P": missing}
