@@ -78,7 +78,8 @@ def _loss_gap(args) -> int:
             f"{'gap*D/N':>8} {'cond*D/N':>8} {'dilute':>9} {'t_C':>6}")
     notes = ("gap*D/N: loss_gap Delta_t / N; cond*D/N: condensed closed form <rho/(1+rho)>; dilute: the 1/P law, "
              "shown for t >= t_dilute only; t_C: collapse time at alpha = log(P)/N")
-    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {args.data} data, N = {args.dim}, "
+    what = f"{args.data} (K = {args.components}, mtilde = {args.mtilde:g})" if args.data == "mixture" else args.data
+    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {what} data, N = {args.dim}, "
              f"{configs[0].n_samples} draws per t (paper clock: t_paper = 2t)", head, "-" * len(head)]
     for r in results:
         cond = r.theory["loss_gap_condensed"]

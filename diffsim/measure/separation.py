@@ -121,7 +121,7 @@ def _noised(key, train: TrainingSet, t, batch: int):
 
 @partial(jax.jit, static_argnames=("n_batches", "batch"))
 def _terms_at_times(key, times, train: TrainingSet, true_score, *, n_batches: int, batch: int):
-    """``[T, 5, n_batches * batch]`` per-sample terms: loss_true, loss_empirical, difference (paired
+    """``[T, 4, n_batches * batch]`` per-sample terms: loss_true, loss_empirical, difference (paired
     draws) and the Fisher term (independent draws)."""
 
     def one_batch(t, k):
@@ -156,7 +156,8 @@ def measure_loss_gap(
 
     Args:
       key: PRNG key (the paired and the Fisher draws use independent sub-keys).
-      train: the training set (any P; the empirical score is streamed over it).
+      train: the training set (any P; the empirical score is streamed over it; training points are
+        drawn uniformly from its ``n_points`` rows, so not a masked padded layout).
       true_score: the exact score of the data law, ``(x [B, N], t) -> [B, N]`` (e.g. a data model's
         ``.score``; a jittable pytree or function).
       times: ``[T]`` times in our clock, each ``> 0``.
