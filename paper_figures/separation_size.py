@@ -43,13 +43,17 @@ def main() -> None:
         ax_w.plot(p, w, marker, color=color, label=label)
         for pm in fit["not_found_at_P"]:
             ax_w.plot([pm], [max(table.unique("width"))], marker, mfc="none", color=color, ms=9)
+        for pm in fit["at_grid_floor_P"]:
+            ax_w.plot([pm], [min(table.unique("width"))], marker, mfc="none", color=color, ms=9)
         print(f"{name}: exponent {fit['exponent']} ± {fit['exponent_stderr']} 95% {fit['interval95']} "
-              f"P={fit['P']} widths={[round(x, 1) for x in fit['width']]} not found at {fit['not_found_at_P']}")
+              f"P={fit['P']} widths={[round(x, 1) for x in fit['width']]} not found at {fit['not_found_at_P']}, "
+              f"at the grid floor at {fit['at_grid_floor_P']}")
     ax_w.set_xscale("log", base=2)
     ax_w.set_yscale("log", base=2)
     ax_w.set_xlabel("P (training points)")
     ax_w.set_ylabel("smallest width")
-    ax_w.set_title("open markers: not reached within the width grid", fontsize=8)
+    ax_w.set_title("open markers: not reached within the grid (top) / already at its smallest width (bottom)",
+                   fontsize=8)
     ax_w.legend(fontsize=8)
     sizes = table.unique("P")
     colors = plt.cm.viridis(np.linspace(0.0, 0.85, max(1, len(sizes))))

@@ -178,8 +178,8 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
 def _size_result(p, w_mem, w_emp, w_true):
     from diffsim.studies.separation_size import SizeConfig, SizeResult
 
-    z = np.zeros((1, 1))
-    return SizeResult(SizeConfig(n_train=p, widths=(4,)), z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, 0.0)
+    z = np.zeros((2, 1))
+    return SizeResult(SizeConfig(n_train=p, widths=(2, 512)), z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, 0.0)
 
 
 def test_width_interpolation_and_scaling_fit():
@@ -193,7 +193,9 @@ def test_width_interpolation_and_scaling_fit():
     sizes = [4, 8, 16, 32, 64]
     rng = np.random.default_rng(0)
     results = [_size_result(p, 2.0 * p * math.exp(0.05 * rng.normal()), 3.0 * p**0.5, 8.0 if p < 64 else None) for p in sizes]
+    results.append(_size_result(2, 2.0, 2.0, 8.0))  # the grid floor passes: an upper bound, not fitted
     fits = width_scaling(results)
+    assert fits["width_memorize"]["at_grid_floor_P"] == [2] and 2 not in fits["width_memorize"]["P"]
     mem = fits["width_memorize"]
     assert mem["interval95"][0] < 1.0 < mem["interval95"][1] and abs(mem["exponent"] - 1) < 0.1
     assert fits["width_fit_empirical"]["exponent"] == pytest.approx(0.5, abs=1e-9)

@@ -409,7 +409,8 @@ WIDTH_CRITERIA = ("width_memorize", "width_fit_empirical", "width_fit_true")
 def width_scaling(results: list[SizeResult]) -> dict:
     """Fit ``width* ~ P^b`` for each criterion over the results where it was found: ``b``, its
     standard error from the residuals, a 95% Student-t interval (NaN with fewer than three P),
-    the P used and those where no grid width met the criterion."""
+    the P used, those where no grid width met the criterion (``not_found_at_P``) and those where the
+    smallest grid width already met it (``at_grid_floor_P``: an upper bound only, not fitted)."""
     return width_scaling_from_rows([row for r in results for row in r.rows()])
 
 
@@ -420,6 +421,10 @@ def width_scaling_from_rows(rows: list[dict]) -> dict:
 
     from diffsim.studies.denoiser import fit_power_law
 
+    grid_floor: dict = {}  # smallest grid width per P (from the per-width rows)
+    for r in rows:
+        if r.get("width") is not None:
+            grid_floor[int(r["P"])] = min(grid_floor.get(int(r["P"]), math.inf), float(r["width"]))
     out = {}
     for name in WIDTH_CRITERIA:
         per_p: dict = {}
@@ -428,13 +433,16 @@ def width_scaling_from_rows(rows: list[dict]) -> dict:
                 per_p.setdefault(int(r["P"]), []).append(r.get("value"))
         found = {p: float(np.exp(np.mean(np.log(v)))) for p, v in per_p.items() if all(x is not None for x in v)}
         missing = sorted(p for p in per_p if p not in found)
+        # the smallest grid width already passes: only an upper bound, left out of the fit
+        floor = sorted(p for p, w in found.items() if w <= grid_floor.get(p, 0.0))
+        found = {p: w for p, w in found.items() if p not in floor}
         p = sorted(found)
         w = [found[x] for x in p]
         b, b_err, c = fit_power_law(p, w) if len(p) >= 2 else (math.nan, math.nan, math.nan)
         q = stats.t.ppf(0.975, len(p) - 2) if len(p) > 2 else math.nan
         lo, hi = (b - q * b_err, b + q * b_err) if math.isfinite(b_err) else (math.nan, math.nan)
         out[name] = {"exponent": _fin(b), "exponent_stderr": _fin(b_err), "interval95": [_fin(lo), _fin(hi)],
-                     "prefactor": _fin(c), "P": p, "width": w, "not_found_at_P": missing}
+                     "prefactor": _fin(c), "P": p, "width": w, "not_found_at_P": missing, "at_grid_floor_P": floor}
     return out
 
 
@@ -465,7 +473,8 @@ def size_table(results: list[SizeResult]) -> str:
     for name, fit in width_scaling(results).items():
         lines.append(f"{name} ~ P^{f(fit['exponent'], '.2f')} ± {f(fit['exponent_stderr'], '.2f')} "
                      f"(95%: [{f(fit['interval95'][0], '.2f')}, {f(fit['interval95'][1], '.2f')}]) over P = {fit['P']}"
-                     + (f"; not found at P = {fit['not_found_at_P']}" if fit["not_found_at_P"] else ""))
+                     + (f"; not found at P = {fit['not_found_at_P']}" if fit["not_found_at_P"] else "")
+                     + (f"; at the grid floor at P = {fit['at_grid_floor_P']}" if fit["at_grid_floor_P"] else ""))
     lines.append("definitions:")
     lines += [f"  {k}: {v}" for k, v in SIZE_DEFINITIONS.items()]
     return "\n".join(lines)
