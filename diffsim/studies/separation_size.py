@@ -1,0 +1,480 @@
+"""The approximation separation: network size needed for the empirical vs the true score (THEORY.md 10).
+
+Ye, Zhu, Tao, Chen (Thm. 5.1): a ReLU network implementing the empirical score of P points needs a
+width growing like P, while the true score needs a size independent of P. Measured here for the
+time-conditioned residual MLP of :mod:`diffsim.nets` (``eps`` parameterisation) at one (data, N, P)
+point and a grid of widths:
+
+* **fit** (approximation): every network regresses directly onto a target in noise units,
+  ``min E_{t, mu, xi} |eps_theta(x, t) - eps*(x, t)|^2`` with ``x = m_t a_mu + sqrt(Delta_t) xi``
+  (``a_mu`` the P training points: the training-noise distribution), ``t`` from the log-sigma law on
+  ``[t_min, t_max]`` and ``eps* = -sqrt(Delta_t) s*`` for ``s*`` the exact empirical score ``s_e``
+  (streamed) or the exact true score ``s_true`` of the data model. Same inputs, same budget
+  (``steps`` of Adam with a cosine-decayed learning rate, minibatch ``batch_size``), two targets; the
+  ``2 x n_seeds`` members of one width train as one ``vmap``. The score error is
+  ``err = E |eps_theta - eps*|^2 / N`` on ``n_eval`` fresh draws of the same distribution; a network
+  *fits* its target when the seed-mean ``err <= tolerance``. For scale, the distance between the
+  two targets ``E |eps_e - eps_true|^2 / N`` (the loss gap in these units) is reported.
+* **memorizes**: the networks fitted to ``s_e`` generate ``n_samples`` points (backward SDE on a log
+  grid from ``t_max`` to ``t_min``, then one Tweedie step ``x0_hat(x, t_min)``); the 1/3 criterion
+  (THEORY.md section 12) gives the memorized fraction; a width *memorizes* when the seed mean
+  reaches ``mem_threshold``.
+
+The smallest width for each criterion is read on the grid and interpolated linearly in
+``log(width)`` between the last grid width that fails and the first that passes (None if none
+passes); :func:`width_scaling` fits ``width* ~ P^b`` over several results with a 95% interval.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from diffsim import _validate
+from diffsim.process import delta, m, time_grid
+
+__all__ = [
+    "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
+    "SIZE_DEFINITIONS", "WIDTH_CRITERIA",
+]
+
+SIZE_DEFINITIONS = {
+    "score_error": "E|eps_theta - eps*|^2 / N in noise units on x = m_t a_mu + sqrt(Delta_t) xi (a_mu training "
+    "points, t from the log-sigma law on [t_min, t_max]); eps* = -sqrt(Delta_t) s* with s* = s_e (empirical) or s_true",
+    "fits": "seed-mean score_error <= tolerance after a fixed budget of direct regression onto the target",
+    "memorizes": "seed-mean memorized fraction (1/3 rule) of samples generated with the network fitted to s_e "
+    "(backward SDE from t_max to t_min, then a Tweedie step) >= mem_threshold",
+    "width_*": "smallest grid width meeting the criterion, interpolated linearly in log(width) from the last "
+    "failing grid width; null if no grid width meets it",
+    "target_gap": "E|eps_e - eps_true|^2 / N on the same distribution (how far apart the two targets are)",
+}
+
+
+@dataclass(frozen=True)
+class SizeConfig:
+    """One point of the size study: data model, N, P, and the width grid searched at that point."""
+
+    data: str = "gaussian"
+    dim: int = 4
+    n_train: int = 16
+    widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
+    depth: int = 1
+    steps: int = 2000
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    steps_per_dispatch: int = 100
+    n_seeds: int = 2
+    t_min: float = 1e-2
+    t_max: float = 5.0
+    tolerance: float = 0.02
+    mem_threshold: float = 0.5
+    n_eval: int = 2048
+    n_samples: int = 256
+    sample_steps: int = 100
+    seed: int = 0
+    sigma: float = 1.0
+    mtilde: float = 2.0
+    p_layout: int = 0  # pad the training set to this many slots (0: P) so that runs at several P share compiles
+
+    def validate(self) -> "SizeConfig":
+        from diffsim.studies.separation import SEPARATION_DATA
+
+        _validate.choice("data", self.data, SEPARATION_DATA)
+        _validate.integer("dim", self.dim, minimum=1, maximum=4096)
+        _validate.integer("n_train", self.n_train, minimum=2, maximum=2**20)
+        if not self.widths:
+            raise _validate.ConfigError("widths=() is out of range: expected at least one width")
+        for w in self.widths:
+            _validate.integer("widths", w, minimum=1, maximum=8192)
+        _validate.increasing("widths", self.widths)
+        _validate.integer("depth", self.depth, minimum=0, maximum=16)
+        _validate.integer("steps", self.steps, minimum=1, maximum=10**8)
+        _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1, maximum=self.steps)
+        if self.steps % self.steps_per_dispatch:
+            raise _validate.ConfigError(
+                f"steps={self.steps} is out of range: expected a multiple of steps_per_dispatch={self.steps_per_dispatch}")
+        _validate.integer("batch_size", self.batch_size, minimum=1, maximum=2**16)
+        _validate.positive("learning_rate", self.learning_rate, upper=1.0)
+        _validate.integer("n_seeds", self.n_seeds, minimum=1, maximum=256)
+        _validate.positive("t_max", self.t_max, upper=20.0)
+        _validate.positive("t_min", self.t_min, upper=self.t_max)
+        if self.t_min >= self.t_max:
+            raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
+        _validate.positive("tolerance", self.tolerance)
+        _validate.in_range("mem_threshold", self.mem_threshold, 0.0, 1.0)
+        _validate.integer("n_eval", self.n_eval, minimum=2)
+        _validate.integer("n_samples", self.n_samples, minimum=2)
+        _validate.integer("sample_steps", self.sample_steps, minimum=2)
+        _validate.integer("seed", self.seed, minimum=0)
+        _validate.positive("sigma", self.sigma)
+        _validate.positive("mtilde", self.mtilde)
+        if self.p_layout:
+            _validate.integer("p_layout", self.p_layout, minimum=self.n_train, maximum=2**20)
+        members = 2 * self.n_seeds
+        _validate.memory(
+            f"size study (widths up to {max(self.widths)}, {members} members, P={self.n_train})",
+            4.0 * members * (self.depth + 2) * max(self.widths) ** 2 * 4
+            + 4.0 * members * self.batch_size * max(self.widths) * (self.depth + 2) * 8
+            + 4.0 * self.batch_size * self.n_train * 4 + 8.0 * self.n_train * self.dim,
+        )
+        return self
+
+
+@dataclass(frozen=True)
+class SizeResult:
+    """Per width (grid order): ``err_empirical``, ``err_true`` ``[W, S]``; ``memorized`` ``[W, S]``;
+    the smallest widths; ``target_gap``; the exact empirical score's own memorized fraction."""
+
+    config: SizeConfig
+    err_empirical: np.ndarray
+    err_true: np.ndarray
+    memorized: np.ndarray
+    target_gap: float
+    memorized_exact: float
+    width_memorize: float | None
+    width_fit_empirical: float | None
+    width_fit_true: float | None
+    seconds: float
+
+    @property
+    def definitions(self) -> dict:
+        return dict(SIZE_DEFINITIONS)
+
+    def summary(self) -> list[dict]:
+        """One wide row per width: ``P, N, width, err_empirical(_stderr), err_true(_stderr),
+        memorized(_stderr)`` and the point's smallest widths, ``target_gap``, ``memorized_exact``."""
+        c = self.config
+        rows = []
+        for i, w in enumerate(c.widths):
+            row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
+            for name, arr in (("err_empirical", self.err_empirical), ("err_true", self.err_true),
+                              ("memorized", self.memorized)):
+                row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
+            row.update(self.widths_found())
+            row.update({"target_gap": self.target_gap, "memorized_exact": self.memorized_exact})
+            rows.append(row)
+        return rows
+
+    def widths_found(self) -> dict:
+        return {"width_memorize": self.width_memorize, "width_fit_empirical": self.width_fit_empirical,
+                "width_fit_true": self.width_fit_true}
+
+    def rows(self) -> list[dict]:
+        """Tidy table: ``N, P, quantity, width, value, stderr`` (``t`` is None: averaged over the law)."""
+        base = {"N": self.config.dim, "P": self.config.n_train, "t": None}
+        out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
+               {**self.widths_found(), "target_gap": self.target_gap, "memorized_exact": self.memorized_exact}.items()]
+        for row in self.summary():
+            for q in ("err_empirical", "err_true", "memorized"):
+                out.append({**base, "quantity": q, "width": row["width"], "value": row[q], "stderr": row[f"{q}_stderr"]})
+        return out
+
+    def to_json(self) -> dict:
+        return {"config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+                "rows": self.summary(), "widths": self.widths_found(), "definitions": self.definitions,
+                "seconds": self.seconds}
+
+
+def _mean_err(values) -> tuple[float | None, float | None]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None)
+
+
+def _interpolated_width(widths, curve, level: float, below: bool) -> float | None:
+    """First grid crossing of ``level`` by ``curve`` (``below``: curve <= level), linear in
+    ``log(width)`` between the two bracketing grid widths; the first grid width if it already passes."""
+    widths = np.asarray(widths, dtype=float)
+    c = np.asarray(curve, dtype=float)
+    ok = (c <= level) if below else (c >= level)
+    hit = np.flatnonzero(ok & np.isfinite(c))
+    if hit.size == 0:
+        return None
+    i = int(hit[0])
+    if i == 0:
+        return float(widths[0])
+    c0, c1 = c[i - 1], c[i]
+    if not (np.isfinite(c0) and c1 != c0):
+        return float(widths[i])
+    frac = float(np.clip((level - c0) / (c1 - c0), 0.0, 1.0))
+    lw = np.log(widths)
+    return float(np.exp(lw[i - 1] + frac * (lw[i] - lw[i - 1])))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _model(config: SizeConfig):
+    from diffsim.studies.separation import LossGapConfig, loss_gap_model
+
+    cfg = LossGapConfig(data=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma,
+                        mtilde=config.mtilde)
+    return loss_gap_model(cfg)[0]
+
+
+def _log_sigma_times(key, shape, t_min: float, t_max: float):
+    lo, hi = 0.5 * math.log(math.expm1(2 * t_min)), 0.5 * math.log(math.expm1(2 * t_max))
+    u = jax.random.uniform(key, shape, jnp.float32, lo, hi)
+    return 0.5 * jnp.log1p(jnp.exp(2.0 * u))
+
+
+def _queries(key, points, n_real, n: int, t_min: float, t_max: float):
+    """``n`` draws ``x = m_t a_mu + sqrt(Delta_t) xi`` with ``mu`` uniform over the first ``n_real``
+    rows of ``points`` and ``t`` from the log-sigma law; returns ``(x, t)``."""
+    k_idx, k_t, k_xi = jax.random.split(key, 3)
+    a = points[jax.random.randint(k_idx, (n,), 0, n_real)]
+    t = _log_sigma_times(k_t, (n,), t_min, t_max)
+    xi = jax.random.normal(k_xi, a.shape)
+    return m(t)[:, None] * a + jnp.sqrt(delta(t))[:, None] * xi, t
+
+
+def _targets(x, t, train, true_model):
+    """``[2, B, N]`` noise-unit targets: ``-sqrt(Delta) s_e`` and ``-sqrt(Delta) s_true``."""
+    from diffsim.score import empirical_score
+
+    root = jnp.sqrt(delta(t))[:, None]
+    return jnp.stack([-root * empirical_score(x, t, train), -root * true_model.score(x, t)])
+
+
+@partial(jax.jit, static_argnames=("graphdef", "n_steps", "batch", "t_min", "t_max", "lr", "total"))
+def _fit_dispatch(params, opt_state, step0, keys, points, n_real, train, true_model, target_ids, *, graphdef, n_steps,
+                  batch, t_min, t_max, lr, total):
+    """Advance every member (leading axis of params / opt_state / keys / target_ids) ``n_steps``."""
+    import optax
+    from flax import nnx
+
+    tx = optax.adam(optax.cosine_decay_schedule(lr, total))
+
+    def member(p, o, key, tid):
+        def one(carry, k):
+            p, o = carry
+            x, t = _queries(k, points, n_real, batch, t_min, t_max)
+            target = _targets(x, t, train, true_model)[tid]
+
+            def loss_fn(pp):
+                return jnp.mean(jnp.sum(jnp.square(nnx.merge(graphdef, pp).predict_noise(x, t) - target), -1))
+
+            loss, g = jax.value_and_grad(loss_fn)(p)
+            upd, o = tx.update(g, o, p)
+            return (optax.apply_updates(p, upd), o), loss
+
+        ks = jax.random.split(jax.random.fold_in(key, step0), n_steps)
+        (p, o), losses = jax.lax.scan(one, (p, o), ks)
+        return p, o, losses
+
+    return jax.vmap(member)(params, opt_state, keys, target_ids)
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _errors(params, x, t, targets, target_ids, *, graphdef):
+    """``[M]`` error of each member against its own target (noise units per dimension)."""
+    from flax import nnx
+
+    def one(p, tid):
+        eps = nnx.merge(graphdef, p).predict_noise(x, t)
+        return jnp.mean(jnp.sum(jnp.square(eps - targets[tid]), -1)) / x.shape[-1]
+
+    return jax.vmap(one)(params, target_ids)
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _generate(params, keys, x_init, times, *, graphdef):
+    """Backward Euler-Maruyama (THEORY.md section 0) on ``times`` for each member (leading axis of
+    ``params`` and ``keys``), then one Tweedie step ``x0 = (x + Delta s) / m`` at the last time;
+    ``[M, B, N]``."""
+    from flax import nnx
+
+    def one(p, key):
+        net = nnx.merge(graphdef, p)
+
+        def step(x, args):
+            t, t_next, k = args
+            h = t - t_next
+            z = jax.random.normal(k, x.shape)
+            return x + h * (x + 2.0 * net.score(x, t)) + jnp.sqrt(2.0 * h) * z, None
+
+        ks = jax.random.split(key, times.shape[0] - 1)
+        x, _ = jax.lax.scan(step, x_init, (times[:-1], times[1:], ks))
+        t_end = times[-1]
+        return (x + delta(t_end) * net.score(x, t_end)) / m(t_end)
+
+    return jax.vmap(one)(params, keys)
+
+
+def _memorized_exact(key, train, x_init, times):
+    """Memorized fraction of samples of the exact empirical score (same protocol, the reference)."""
+    from diffsim.observe import memorized
+    from diffsim.sample import sample
+    from diffsim.score import EmpiricalScore, empirical_score
+
+    x = sample(key, EmpiricalScore(train), x_init, times).final
+    t_end = times[-1]
+    x0 = (x + delta(t_end) * empirical_score(x, t_end, train)) / m(t_end)
+    return float(jnp.mean(memorized(x0, train)))
+
+
+def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
+    """Fit every width of the grid to both targets and measure memorization (module docstring).
+
+    Keys (from ``key``, default ``PRNGKey(config.seed)``): training points ``fold_in(key, 1)``;
+    evaluation queries ``fold_in(key, 2)``; sampler ``fold_in(key, 3)``; member (width w, target j,
+    seed s) from ``fold_in(fold_in(fold_in(key, 4), w), 2 s + j)``.
+    """
+    import optax
+    from flax import nnx
+
+    from diffsim.nets.models import ModelConfig, build_model
+    from diffsim.observe import memorized
+    from diffsim.studies.denoiser import masked_training_set
+
+    config.validate()
+    start = time.time()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    model = _model(config)
+    layout = config.p_layout or config.n_train
+    real = jnp.asarray(model.sample(jax.random.fold_in(key, 1), config.n_train), jnp.float32)
+    points = jnp.zeros((layout, config.dim), jnp.float32).at[: config.n_train].set(real)
+    train = masked_training_set(points, config.n_train)  # the P real points in a [p_layout, N] layout
+    n_real = jnp.asarray(config.n_train, jnp.int32)
+    n, s = config.dim, config.n_seeds
+    x_eval, t_eval = _queries(jax.random.fold_in(key, 2), points, n_real, config.n_eval, config.t_min, config.t_max)
+    targets_eval = _targets(x_eval, t_eval, train, model)
+    target_gap = float(jnp.mean(jnp.sum(jnp.square(targets_eval[0] - targets_eval[1]), -1)) / n)
+    sample_times = jnp.asarray(time_grid(config.t_max, config.t_min, config.sample_steps, "log"), jnp.float32)
+    k_sample = jax.random.fold_in(key, 3)
+    x_init = jax.random.normal(jax.random.fold_in(k_sample, 0), (config.n_samples, n))
+    memorized_exact = _memorized_exact(k_sample, train, x_init, sample_times)
+    target_ids = jnp.asarray([j for _ in range(s) for j in (0, 1)], jnp.int32)  # seed-major, then target
+
+    err_e, err_t, mem, timings = [], [], [], []
+    for w in config.widths:
+        mc = ModelConfig(architecture="mlp", width=w, depth=config.depth, parameterisation="eps",
+                         data_variance=float(np.mean(model.covariance_spectrum())))
+        member_keys = [jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 4), w), i)
+                       for i in range(2 * s)]
+        graphdef = None
+        params = []
+        for k in member_keys:
+            gd, p = nnx.split(build_model(mc, n, k), nnx.Param)
+            graphdef = gd
+            params.append(p)
+        params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *params)
+        tx = optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.steps))
+        opt_state = jax.vmap(tx.init)(params)
+        keys = jnp.stack(member_keys)
+        t0 = time.time()
+        for step0 in range(0, config.steps, config.steps_per_dispatch):
+            params, opt_state, _ = _fit_dispatch(
+                params, opt_state, step0, keys, points, n_real, train, model, target_ids, graphdef=graphdef,
+                n_steps=config.steps_per_dispatch, batch=config.batch_size, t_min=config.t_min,
+                t_max=config.t_max, lr=config.learning_rate, total=config.steps)
+        jax.block_until_ready(params)
+        t_train = time.time() - t0
+        errs = np.asarray(_errors(params, x_eval, t_eval, targets_eval, target_ids, graphdef=graphdef))
+        err_e.append(errs[0::2])
+        err_t.append(errs[1::2])
+        fitted_e = jax.tree_util.tree_map(lambda a: a[0::2], params)  # the members fitted to s_e
+        samples = _generate(fitted_e, jax.random.split(jax.random.fold_in(k_sample, w), s), x_init, sample_times,
+                            graphdef=graphdef)
+        mems = [float(jnp.mean(memorized(samples[i], train))) for i in range(s)]
+        mem.append(mems)
+        timings.append(f"{w}:{t_train:.0f}s")
+    err_e, err_t, mem = np.array(err_e), np.array(err_t), np.array(mem)
+    if callable(progress):
+        progress(f"P={config.n_train} (training time per width {', '.join(timings)})")
+    return SizeResult(
+        config=config, err_empirical=err_e, err_true=err_t, memorized=mem, target_gap=target_gap,
+        memorized_exact=memorized_exact,
+        width_memorize=_interpolated_width(config.widths, mem.mean(1), config.mem_threshold, below=False),
+        width_fit_empirical=_interpolated_width(config.widths, err_e.mean(1), config.tolerance, below=True),
+        width_fit_true=_interpolated_width(config.widths, err_t.mean(1), config.tolerance, below=True),
+        seconds=time.time() - start,
+    )
+
+
+# ----------------------------------------------------------------------------- analyses over P
+
+
+WIDTH_CRITERIA = ("width_memorize", "width_fit_empirical", "width_fit_true")
+
+
+def width_scaling(results: list[SizeResult]) -> dict:
+    """Fit ``width* ~ P^b`` for each criterion over the results where it was found: ``b``, its
+    standard error from the residuals, a 95% Student-t interval (NaN with fewer than three P),
+    the P used, those where no grid width met the criterion (``not_found_at_P``) and those where the
+    smallest grid width already met it (``at_grid_floor_P``: an upper bound only, not fitted)."""
+    return width_scaling_from_rows([row for r in results for row in r.rows()])
+
+
+def width_scaling_from_rows(rows: list[dict]) -> dict:
+    """:func:`width_scaling` from tidy rows (``P``, ``quantity`` in :data:`WIDTH_CRITERIA`, ``value``
+    None where not found), e.g. a results table; several rows per P (seeds) are averaged in log."""
+    from scipy import stats
+
+    from diffsim.studies.denoiser import fit_power_law
+
+    grid_floor: dict = {}  # smallest grid width per P (from the per-width rows)
+    for r in rows:
+        if r.get("width") is not None:
+            grid_floor[int(r["P"])] = min(grid_floor.get(int(r["P"]), math.inf), float(r["width"]))
+    out = {}
+    for name in WIDTH_CRITERIA:
+        per_p: dict = {}
+        for r in rows:
+            if r.get("quantity") == name:
+                per_p.setdefault(int(r["P"]), []).append(r.get("value"))
+        found = {p: float(np.exp(np.mean(np.log(v)))) for p, v in per_p.items() if all(x is not None for x in v)}
+        missing = sorted(p for p in per_p if p not in found)
+        # the smallest grid width already passes: only an upper bound, left out of the fit
+        floor = sorted(p for p, w in found.items() if w <= grid_floor.get(p, 0.0))
+        found = {p: w for p, w in found.items() if p not in floor}
+        p = sorted(found)
+        w = [found[x] for x in p]
+        b, b_err, c = fit_power_law(p, w) if len(p) >= 2 else (math.nan, math.nan, math.nan)
+        q = stats.t.ppf(0.975, len(p) - 2) if len(p) > 2 else math.nan
+        lo, hi = (b - q * b_err, b + q * b_err) if math.isfinite(b_err) else (math.nan, math.nan)
+        out[name] = {"exponent": _fin(b), "exponent_stderr": _fin(b_err), "interval95": [_fin(lo), _fin(hi)],
+                     "prefactor": _fin(c), "P": p, "width": w, "not_found_at_P": missing, "at_grid_floor_P": floor}
+    return out
+
+
+def _fin(v):
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+def size_table(results: list[SizeResult]) -> str:
+    """Human-readable summary: per P the error and memorization curves over the widths, the smallest
+    widths, and the fitted exponents."""
+    def f(v, spec=".3g"):
+        return "-" if v is None else format(v, spec)
+
+    c0 = results[0].config
+    lines = [f"Network width vs P: {c0.data} data, N = {c0.dim}, residual MLP depth {c0.depth}, {c0.steps} Adam steps "
+             f"(cosine lr from {c0.learning_rate:g}), batch {c0.batch_size}, {c0.n_seeds} seeds; tolerance "
+             f"{c0.tolerance:g} (noise units / N), memorization threshold {c0.mem_threshold:g}"]
+    head = f"{'P':>6} {'width':>6} {'err_emp':>9} {'err_true':>9} {'memorized':>9}"
+    for r in results:
+        lines += ["", head, "-" * len(head)]
+        for row in r.summary():
+            lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['err_empirical']):>9} {f(row['err_true']):>9} "
+                         f"{f(row['memorized'], '.2f'):>9}")
+        lines.append(f"P = {r.config.n_train}: width to memorize {f(r.width_memorize)}, to fit s_e "
+                     f"{f(r.width_fit_empirical)}, to fit s_true {f(r.width_fit_true)}; target gap "
+                     f"{r.target_gap:.3g}; exact s_e memorizes {r.memorized_exact:.2f} ({r.seconds:.0f}s)")
+    lines.append("")
+    for name, fit in width_scaling(results).items():
+        lines.append(f"{name} ~ P^{f(fit['exponent'], '.2f')} ± {f(fit['exponent_stderr'], '.2f')} "
+                     f"(95%: [{f(fit['interval95'][0], '.2f')}, {f(fit['interval95'][1], '.2f')}]) over P = {fit['P']}"
+                     + (f"; not found at P = {fit['not_found_at_P']}" if fit["not_found_at_P"] else "")
+                     + (f"; at the grid floor at P = {fit['at_grid_floor_P']}" if fit["at_grid_floor_P"] else ""))
+    lines.append("definitions:")
+    lines += [f"  {k}: {v}" for k, v in SIZE_DEFINITIONS.items()]
+    return "\n".join(lines)
