@@ -14,7 +14,7 @@ models), :mod:`diffsim.score` (streamed empirical score), :mod:`diffsim.sample` 
 :mod:`diffsim.theory` (closed forms), :mod:`diffsim.studies` (config -> table).
 """
 
-__version__ = "0.1.0"
+from diffsim._version import __version__
 
 from diffsim import data, measure, observe, process, theory
 from diffsim._protocols import DataModel, Drift, StudyConfig, StudyResult
@@ -32,6 +32,7 @@ from diffsim.measure import (
     measure_generalization,
     measure_geometry,
     measure_guidance,
+    measure_loss_gap,
     measure_memorization,
     measure_rem,
     measure_speciation,
@@ -67,7 +68,7 @@ __all__ = [
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
-    "measure_memorization", "window_swap", "measure_guidance",
+    "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap",
     "memorized", "memorization_fraction",
     # result tables
     "load_results", "Results",

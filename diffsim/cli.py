@@ -11,10 +11,12 @@ import sys
 
 from diffsim._validate import ConfigError
 from diffsim.cli_util import FIGURE_FORMATS, OneLineParser, check_output_path
+from diffsim._version import __version__
 
 # Command groups, each a module with ``register(subparsers)``; a study adds its module here.
 COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser",
-                   "diffsim.commands.geometry", "diffsim.commands.guidance")
+                   "diffsim.commands.geometry", "diffsim.commands.guidance",
+                   "diffsim.commands.separation")
 
 EXIT_BROKEN_PIPE = 141
 
@@ -23,13 +25,11 @@ def version_text() -> str:
     """``diffsim X.Y.Z`` (the installed distribution's version where installed)."""
     import importlib.metadata as md
 
-    import diffsim
-
     try:
         installed = md.version("diffsim-memorization")
     except md.PackageNotFoundError:
         installed = None
-    return f"diffsim {installed or diffsim.__version__}"
+    return f"diffsim {installed or __version__}"
 
 
 def build_parser() -> OneLineParser:

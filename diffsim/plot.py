@@ -15,6 +15,7 @@ import matplotlib
 import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
+from diffsim._version import SOURCE_ROOT, __version__
 
 __all__ = ["plot_collapse", "plot_speciation", "save_figure", "subplots", "colormap", "provenance"]
 
@@ -33,13 +34,12 @@ def colormap(name: str):
 def provenance(*, config_hash: str | None = None, command: str | None = None, commit: str | None = None) -> dict:
     """What produced a figure: ``command`` (default: this process's command line), diffsim version,
     git ``commit`` (default: the checkout holding diffsim, where it is one) and ``config_hash``."""
-    import diffsim
     from diffsim.results import _git_state
 
     if commit is None:
-        head, dirty = _git_state(Path(diffsim.__file__).resolve().parents[1])
+        head, dirty = _git_state(SOURCE_ROOT)
         commit = None if head is None else head + ("-dirty" if dirty else "")
-    info = {"command": command if command is not None else " ".join(sys.argv), "diffsim": diffsim.__version__,
+    info = {"command": command if command is not None else " ".join(sys.argv), "diffsim": __version__,
             "git_commit": commit, "config_hash": config_hash}
     return {k: v for k, v in info.items() if v}
 

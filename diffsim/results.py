@@ -44,6 +44,7 @@ from typing import Iterable
 
 import numpy as np
 
+from diffsim._version import SOURCE_ROOT, __version__
 from diffsim._validate import ConfigError
 
 __all__ = [
@@ -454,8 +455,6 @@ def environment() -> dict:
 
     import jax
 
-    import diffsim
-
     def version(pkg):
         try:
             return md.version(pkg)
@@ -463,9 +462,9 @@ def environment() -> dict:
             return None
 
     devices = jax.devices()
-    commit, dirty = _git_state(Path(diffsim.__file__).resolve().parents[1])
+    commit, dirty = _git_state(SOURCE_ROOT)
     return {
-        "diffsim": diffsim.__version__,
+        "diffsim": __version__,
         "jax": jax.__version__,
         "jaxlib": version("jaxlib"),
         "numpy": np.__version__,

@@ -18,6 +18,7 @@ from diffsim.measure.geometry import (
 )
 from diffsim.measure.guidance import GuidanceCell, GuidanceMeasurement, measure_guidance
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
+from diffsim.measure.separation import LossGap, measure_loss_gap
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
 from diffsim.observe import Estimate
@@ -42,6 +43,8 @@ __all__ = [
     "RemCurves",
     "RemMeasurement",
     "measure_rem",
+    "LossGap",
+    "measure_loss_gap",
     "SpeciationMeasurement",
     "measure_speciation",
     "TrapsMeasurement",

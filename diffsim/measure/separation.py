@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure._estimate import Estimate
+from diffsim.observe import Estimate
 from diffsim.process import delta, m, separations_time_from_t
 from diffsim.score import TrainingSet, empirical_score
 

@@ -14,6 +14,8 @@ from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as 
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap
 from diffsim.studies.guidance import GuidanceConfig, run_guidance
+from diffsim.studies.separation import LossGapConfig, run_loss_gap
+from diffsim.studies.separation_size import SizeConfig, run_size
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolated_rows, run_hmm_collapse
 from diffsim.studies.rem import RemConfig, run_rem
@@ -61,3 +63,7 @@ register_study(Study("geometry_swap", SwapConfig, run_swap,
 register_study(Study("guidance", GuidanceConfig, run_guidance,
                      "classifier-free guidance on class-conditional data: overestimation, D1/D2 vs schedule, "
                      "guidance-magnitude AUC, memorization and collapse time vs g"))
+register_study(Study("separation_loss_gap", LossGapConfig, run_loss_gap,
+                     "loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence per t at one (data, N, P)"))
+register_study(Study("separation_size", SizeConfig, run_size,
+                     "smallest MLP width that memorizes / fits s_e / fits s_true at one (data, N, P)"))

@@ -25,6 +25,7 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.measure.separation import LossGap, measure_loss_gap
+from diffsim.observe import fit_power_law
 from diffsim.process import separations_time_from_t
 from diffsim.score import TrainingSet
 from diffsim.theory import separation as theory
@@ -203,7 +204,6 @@ def gap_decay(results: list[LossGapResult]) -> list[dict]:
     """Decay of the gap with P at each time: a weighted power-law fit ``gap ~ P^b`` over the results
     (same data, N and times; different P) whose ``t_C(P)`` lies below ``t``. Rows ``t, t_paper, b,
     b_stderr, n_sizes, paper_rate`` (``-1/N``, the paper's lower-bound rate) and ``dilute_rate`` (-1)."""
-    from diffsim.studies.denoiser import fit_power_law
 
     if not results:
         return []

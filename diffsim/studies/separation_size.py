@@ -35,9 +35,17 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+from flax import nnx
+from scipy import stats
 
 from diffsim import _validate
+from diffsim.nets.models import ModelConfig, build_model
+from diffsim.observe import fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
+from diffsim.sample import sample
+from diffsim.score import EmpiricalScore, empirical_score, masked_training_set
+from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
 
 __all__ = [
     "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
@@ -83,8 +91,6 @@ class SizeConfig:
     p_layout: int = 0  # pad the training set to this many slots (0: P) so that runs at several P share compiles
 
     def validate(self) -> "SizeConfig":
-        from diffsim.studies.separation import SEPARATION_DATA
-
         _validate.choice("data", self.data, SEPARATION_DATA)
         _validate.integer("dim", self.dim, minimum=1, maximum=4096)
         _validate.integer("n_train", self.n_train, minimum=2, maximum=2**20)
@@ -213,7 +219,6 @@ def _interpolated_width(widths, curve, level: float, below: bool) -> float | Non
 
 
 def _model(config: SizeConfig):
-    from diffsim.studies.separation import LossGapConfig, loss_gap_model
 
     cfg = LossGapConfig(data=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma,
                         mtilde=config.mtilde)
@@ -238,7 +243,6 @@ def _queries(key, points, n_real, n: int, t_min: float, t_max: float):
 
 def _targets(x, t, train, true_model):
     """``[2, B, N]`` noise-unit targets: ``-sqrt(Delta) s_e`` and ``-sqrt(Delta) s_true``."""
-    from diffsim.score import empirical_score
 
     root = jnp.sqrt(delta(t))[:, None]
     return jnp.stack([-root * empirical_score(x, t, train), -root * true_model.score(x, t)])
@@ -248,8 +252,6 @@ def _targets(x, t, train, true_model):
 def _fit_dispatch(params, opt_state, step0, keys, points, n_real, train, true_model, target_ids, *, graphdef, n_steps,
                   batch, t_min, t_max, lr, total):
     """Advance every member (leading axis of params / opt_state / keys / target_ids) ``n_steps``."""
-    import optax
-    from flax import nnx
 
     tx = optax.adam(optax.cosine_decay_schedule(lr, total))
 
@@ -276,7 +278,6 @@ def _fit_dispatch(params, opt_state, step0, keys, points, n_real, train, true_mo
 @partial(jax.jit, static_argnames=("graphdef",))
 def _errors(params, x, t, targets, target_ids, *, graphdef):
     """``[M]`` error of each member against its own target (noise units per dimension)."""
-    from flax import nnx
 
     def one(p, tid):
         eps = nnx.merge(graphdef, p).predict_noise(x, t)
@@ -290,7 +291,6 @@ def _generate(params, keys, x_init, times, *, graphdef):
     """Backward Euler-Maruyama (THEORY.md section 0) on ``times`` for each member (leading axis of
     ``params`` and ``keys``), then one Tweedie step ``x0 = (x + Delta s) / m`` at the last time;
     ``[M, B, N]``."""
-    from flax import nnx
 
     def one(p, key):
         net = nnx.merge(graphdef, p)
@@ -311,9 +311,6 @@ def _generate(params, keys, x_init, times, *, graphdef):
 
 def _memorized_exact(key, train, x_init, times):
     """Memorized fraction of samples of the exact empirical score (same protocol, the reference)."""
-    from diffsim.observe import memorized
-    from diffsim.sample import sample
-    from diffsim.score import EmpiricalScore, empirical_score
 
     x = sample(key, EmpiricalScore(train), x_init, times).final
     t_end = times[-1]
@@ -328,12 +325,7 @@ def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
     evaluation queries ``fold_in(key, 2)``; sampler ``fold_in(key, 3)``; member (width w, target j,
     seed s) from ``fold_in(fold_in(fold_in(key, 4), w), 2 s + j)``.
     """
-    import optax
-    from flax import nnx
 
-    from diffsim.nets.models import ModelConfig, build_model
-    from diffsim.observe import memorized
-    from diffsim.studies.denoiser import masked_training_set
 
     config.validate()
     start = time.time()
@@ -417,9 +409,7 @@ def width_scaling(results: list[SizeResult]) -> dict:
 def width_scaling_from_rows(rows: list[dict]) -> dict:
     """:func:`width_scaling` from tidy rows (``P``, ``quantity`` in :data:`WIDTH_CRITERIA`, ``value``
     None where not found), e.g. a results table; several rows per P (seeds) are averaged in log."""
-    from scipy import stats
 
-    from diffsim.studies.denoiser import fit_power_law
 
     grid_floor: dict = {}  # smallest grid width per P (from the per-width rows)
     for r in rows:

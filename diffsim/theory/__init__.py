@@ -3,6 +3,8 @@
 * :mod:`~diffsim.theory.spectrum`: :class:`Spectrum`, the spectral measure every formula depends on
   (empirical, isotropic, Marchenko-Pastur for the linear hidden-manifold model).
 * :mod:`~diffsim.theory.collapse`: ``rho_i(t)``, excess entropy, collapse time ``t_C`` and trap onset ``t_o``.
+* :mod:`~diffsim.theory.separation`: the DSM loss gap of the true score (a Fisher divergence) in the
+  condensed and dilute regimes, the collapse time of a training-set size (THEORY.md section 10).
 * :mod:`~diffsim.theory.speciation`: speciation time and the two-cluster clone agreement ``phi(t)``.
 * :mod:`~diffsim.theory.rem`: random-energy-model statistics of the posterior weights.
 * :mod:`~diffsim.theory.traps`: basin radius of the training points.
@@ -63,6 +65,14 @@ from diffsim.theory.rem import (
     weight_entropy,
     weight_entropy_condensed,
 )
+from diffsim.theory.separation import (
+    collapse_time_of_size,
+    condensed_gap_limit,
+    condensed_gap_ratio,
+    dilute_time,
+    loss_gap_condensed,
+    loss_gap_dilute,
+)
 from diffsim.theory.speciation import (
     clone_agreement_at_speciation,
     speciation_time,
@@ -119,4 +129,10 @@ __all__ = [
     "one_point_ddim_weights",
     "one_point_deviations",
     "schedule_deviations",
+    "condensed_gap_ratio",
+    "condensed_gap_limit",
+    "loss_gap_condensed",
+    "loss_gap_dilute",
+    "collapse_time_of_size",
+    "dilute_time",
 ]

@@ -44,7 +44,8 @@ import math
 import numpy as np
 
 from diffsim import _validate
-from diffsim.theory.collapse import _check_time, collapse_time, rho
+from diffsim.theory._numerics import _check_time
+from diffsim.theory.collapse import collapse_time, rho
 from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
