@@ -19,7 +19,7 @@ import pytest
 
 from diffsim.cli import main
 from diffsim.score import TrainingSet, posterior_dense
-from diffsim.studies._queries import fresh_queries, noised_training_queries, query_statistics
+from diffsim.measure._queries import fresh_queries, noised_training_queries, query_statistics
 from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.theory import Spectrum, collapse_time_isotropic, condensation_point, free_energy
 
