@@ -206,6 +206,18 @@ CASES = [
     Case("swap-method-foo", ["geometry-swap", "--method", "foo"], "method"),
     Case("swap-samples-huge", ["geometry-swap", "--samples", BIG], "n_samples"),
     Case("swap-steps-zero", ["geometry-swap", "--steps", "0"], "n_steps"),
+    # ---------------------------------------------------------------- memory estimates (sizes an int32 allows)
+    Case("mem-collapse-trajectories", ["collapse", "--dims", "8", "--trajectories", "100000000"], "n_trajectories"),
+    Case("mem-collapse-load", ["collapse", "--alpha", "2.0", "--dims", "400"], "dims"),
+    Case("mem-rem-queries", ["rem", "--queries", "100000000"], "n_queries"),
+    Case("mem-rem-load", ["rem", "--dims", "3000"], "dims"),
+    Case("mem-hmm-samples", ["hmm-collapse", "--samples", "100000000"], "n_samples"),
+    Case("mem-gen-test", ["generalization", "--test", "100000000"], "n_test"),
+    Case("mem-speciation-dims", ["speciation", "--dims", "200000"], "dim=200000"),
+    Case("mem-denoiser-sets", ["denoiser", "--dim", "100000", "--n-train", "10000000"], "dim"),
+    Case("mem-guidance", ["guidance", "--dim", "4096", "--trajectories", "60000"], "n_trajectories"),
+    Case("mem-geometry-queries", ["geometry", "--queries", "300000000"], "n_"),
+    Case("mem-swap-samples", ["geometry-swap", "--samples", "2000000000"], "n_samples"),
     # ---------------------------------------------------------------- run: the TOML file
     run_case("toml-not-utf8", needle="c.toml", files=b'study = "speciation"\n# \xff\xfe caf\xe9\n'),
     run_case("toml-syntax", needle="c.toml", files='study = "speciation\n'),
@@ -274,14 +286,18 @@ CASES = [
 ]
 
 # Geometry cases another branch is fixing (diffsim/*/geometry.py is theirs): see NOTES_badinput.md.
-GEOMETRY_XFAIL: dict[str, str] = {}
+GEOMETRY_XFAIL: dict[str, str] = {
+    "mem-geometry-queries": "GeometryConfig's memory estimate does not name n_queries / n_held_out",
+    "mem-swap-samples": "SwapConfig has no memory estimate: the run starts (not run here: it would take minutes)",
+}
+NOT_RUN = {"mem-swap-samples"}  # an xfail that would start the heavy run it should refuse
 
 
 def _params():
     out = []
     for case in CASES:
         reason = case.xfail or GEOMETRY_XFAIL.get(case.id)
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        marks = [pytest.mark.xfail(strict=True, reason=reason, run=case.id not in NOT_RUN)] if reason else []
         out.append(pytest.param(case, id=case.id, marks=marks))
     return out
 
