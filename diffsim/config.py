@@ -120,7 +120,7 @@ def load_experiment(path, scale: str = "quick", *, name: str | None = None, over
     if not path.is_file():
         raise ConfigError(f"config={str(path)!r} is not a file: expected a TOML experiment file")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Windows editors) is dropped
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}): "
                           "expected a TOML file, which is UTF-8") from None
