@@ -290,7 +290,7 @@ CASES = [
     Case("merge-no-shards", ["merge", "afolder", "--out", "out"], "afolder", dirs=("afolder",)),
     Case("merge-two-without-out", ["merge", "a", "b"], "--out", dirs=("a", "b")),
     Case("merge-out-is-file", ["merge", "afolder", "--out", "afile"], "--out", files={"afile": "x"}, dirs=("afolder",)),
-    Case("merge-bad-metadata", ["merge", "shard-1-of-2", "--out", "out"], "shard-1-of-2",
+    Case("merge-bad-metadata", ["merge", "shard-1-of-2", "--out", "out"], "metadata.json",
          files={"shard-1-of-2/metadata.json": "{not json"}),
     # ---------------------------------------------------------------- figures
     Case("figures-unknown", ["figures", "nope", "--out", "out"], "nope"),
