@@ -17,6 +17,16 @@ class ConfigError(ValueError):
     """A parameter is outside its allowed range; the message names parameter, value and range."""
 
 
+# Default bounds of :func:`integer` and :func:`positive` when a check gives none: integers fit the
+# int32 of JAX's PRNG seeds and counts; positive scales stay far from float32 overflow when squared
+# and summed over dimensions (``--sigma 1e308`` or ``--mtilde 1e200`` overflowed before).
+INT_MAX = 2**31 - 1
+LARGEST = 1e6
+# Steps of one sampler or clone run: 10^6 steps take hours of wall time already (a bound on time,
+# where a memory estimate bounds space).
+MAX_STEPS = 10**6
+
+
 def _is_real(value: Any) -> bool:
     try:
         float(value)
@@ -25,9 +35,10 @@ def _is_real(value: Any) -> bool:
     return not isinstance(value, bool)
 
 
-def positive(name: str, value: Any, *, upper: float | None = None) -> float:
-    """Check ``0 < value (<= upper)`` and finite; return it as a float."""
-    allowed = f"a finite number in (0, {upper}]" if upper is not None else "a finite number > 0"
+def positive(name: str, value: Any, *, upper: float | None = LARGEST) -> float:
+    """Check ``0 < value (<= upper)`` and finite; return it as a float. ``upper`` defaults to
+    :data:`LARGEST`; ``upper=None`` leaves it unbounded."""
+    allowed = f"a finite number in (0, {upper:g}]" if upper is not None else "a finite number > 0"
     if not _is_real(value) or not math.isfinite(float(value)) or float(value) <= 0:
         raise ConfigError(f"{name}={value!r} is out of range: expected {allowed}")
     if upper is not None and float(value) > upper:
@@ -47,8 +58,9 @@ def in_range(name: str, value: Any, low: float, high: float, *, closed: bool = T
     return float(value)
 
 
-def integer(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """Check that ``value`` is an integer in ``[minimum, maximum]``."""
+def integer(name: str, value: Any, *, minimum: int = 1, maximum: int | None = INT_MAX) -> int:
+    """Check that ``value`` is an integer in ``[minimum, maximum]``; ``maximum`` defaults to
+    :data:`INT_MAX` (int32: seeds and counts JAX can take), ``maximum=None`` leaves it unbounded."""
     allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
     if isinstance(value, bool) or not isinstance(value, (int,)) and not (
         _is_real(value) and float(value).is_integer()
@@ -104,25 +116,32 @@ def recorded_memory():
         _MEMORY_LOG = saved
 
 
-def memory(what: str, needed_bytes: float, *, fraction: float = 0.8) -> None:
-    """Refuse a run whose memory estimate exceeds ``fraction`` of the machine's memory."""
+def memory(what: str, needed_bytes: float, *, fraction: float = 0.8, knobs: dict | None = None) -> None:
+    """Refuse a run whose memory estimate exceeds ``fraction`` of the machine's memory.
+
+    ``knobs`` (``{parameter: value}``, the one most likely at fault first) names the parameters the
+    estimate grows with: the message starts with them (``n_pairs=100000000, dim=16: ...``), so that
+    it names the parameter and a config file's error points at the key it came from."""
     if _MEMORY_LOG is not None:
         _MEMORY_LOG.append((what, float(needed_bytes)))
     budget = fraction * available_memory_bytes()
     if needed_bytes > budget:
+        head = ", ".join(f"{k}={v!r}" for k, v in knobs.items()) + ": " if knobs else ""
+        reduce = " or ".join(knobs) if knobs else "N, P or the batch size"
         raise ConfigError(
-            f"{what} needs about {needed_bytes / 2**30:.3g} GiB, more than the "
-            f"{budget / 2**30:.2f} GiB available ({fraction:.0%} of this machine's memory): "
-            "reduce N, P or the batch size"
+            f"{head}{what} needs about {needed_bytes / 2**30:.3g} GiB, more than the "
+            f"{budget / 2**30:.2f} GiB available ({fraction:.0%} of this machine's memory): reduce {reduce}"
         )
 
 
 def dims_at_load(dims: Sequence[int], alpha: float, *, bytes_besides: Callable[[int], float] = lambda n: 0.0,
-                 name: str = "dims") -> tuple[int, ...]:
+                 name: str = "dims", knobs: dict | None = None) -> tuple[int, ...]:
     """Check a sweep over dimensions at load ``alpha``: a non-empty increasing list of integers
     >= 2, each giving ``P = round(exp(alpha N)) >= 2`` training points whose fp32 storage (points
     and their chunked copy, ``8 P N`` bytes) plus ``bytes_besides(N)`` fits in memory. Works in log
-    space, so an absurd ``alpha N`` is refused with its size instead of overflowing."""
+    space, so an absurd ``alpha N`` is refused with its size instead of overflowing. ``knobs``
+    (``{parameter: value}``) name what ``bytes_besides`` grows with; a refusal names them first
+    unless the training set alone is too large (then ``name`` and ``alpha``)."""
     if not dims:
         raise ConfigError(f"{name}=() is out of range: expected at least one dimension")
     for n in dims:
@@ -130,7 +149,13 @@ def dims_at_load(dims: Sequence[int], alpha: float, *, bytes_besides: Callable[[
     increasing(name, dims)
     for n in dims:
         p = math.exp(min(alpha * n, 700.0))
-        memory(f"the training set for N={n} (P = exp(alpha N) = {p:.3g})", 8.0 * n * p + bytes_besides(n))
+        training = 8.0 * n * p
+        besides = bytes_besides(n)
+        at_fault = {name: n, "alpha": alpha}
+        if knobs and besides > training:
+            at_fault = {**knobs, name: n}
+        what = f"the training set for N={n} (P = exp(alpha N) = {p:.3g})" + (" and the run's arrays" if besides else "")
+        memory(what, training + besides, knobs=at_fault)
         if round(p) < 2:
             raise ConfigError(f"{name}={n} with alpha={alpha} gives P={round(p)}: expected P = round(exp(alpha N)) >= 2")
     return tuple(int(n) for n in dims)

@@ -120,7 +120,14 @@ def load_experiment(path, scale: str = "quick", *, name: str | None = None, over
     if not path.is_file():
         raise ConfigError(f"config={str(path)!r} is not a file: expected a TOML experiment file")
     try:
-        raw = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Windows editors) is dropped
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}): "
+                          "expected a TOML file, which is UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"config={str(path)!r} cannot be read: {err.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     return parse_experiment(raw, scale, name=name or path.stem, source=str(path), overrides=overrides)
@@ -193,6 +200,8 @@ def _study(raw: dict, errors: "_Errors"):
     study_name = raw.get("study")
     if study_name is None:
         errors.add("study", f"missing: expected one of {known}")
+    elif not isinstance(study_name, str):
+        errors.add("study", f"expected a string, one of {known}; got {_type_name(study_name)}")
     elif study_name not in STUDIES:
         errors.add("study", f"{study_name!r} is not known: expected one of {known}")
     else:
@@ -219,7 +228,9 @@ def _resolve_scale(raw: dict, scale: str, errors: "_Errors"):
     grid = {k: (v, f"grid.{k}") for k, v in _table(raw, "grid", errors).items()}
     zips, zip_at = raw.get("zip", []), "zip"
     scales = _table(raw, "scales", errors)
-    if scales and scale not in scales:
+    if not scales and scale not in SCALES:
+        errors.add("scale", f"{scale!r} is not known: expected one of {', '.join(SCALES)} (the file defines no scales)")
+    elif scales and scale not in scales:
         errors.add("scales", f"has no scale {scale!r}: defined scales are {', '.join(scales)}")
     elif scales and not isinstance(scales[scale], dict):
         errors.add(f"scales.{scale}", f"expected a table, got {_type_name(scales[scale])}")
@@ -281,8 +292,13 @@ class _Axes:
             if len(set(lengths.values())) > 1:
                 errors.add(at, "zipped axes must have equal lengths, got " + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
                 continue
-            ok = [k for k, v in group.items() if _axis_ok(k, v, f"{at}.{k}", axes.values, errors)]
+            ok = [k for k, v in group.items() if _axis_ok(k, v, f"{at}.{k}", axes.values, errors, distinct=False)]
             if ok and len(ok) == len(group):
+                repeated = _first_repeat([[group[k][j] for k in ok] for j in range(len(group[ok[0]]))])
+                if repeated is not None:
+                    errors.add(at, f"point {repeated} ({', '.join(f'{k}={group[k][repeated]!r}' for k in ok)}) repeats an "
+                                   "earlier point: expected distinct points (a repeated cell would run twice)")
+                    continue
                 for k in ok:
                     axes.values[k], axes.at[k] = list(group[k]), f"{at}.{k}"
                 axes.factors.append([{k: group[k][j] for k in ok} for j in range(len(group[ok[0]]))])
@@ -377,14 +393,43 @@ def _check_seeds(seeds, at: str, errors: _Errors) -> tuple[int, ...]:
     return tuple(good)
 
 
-def _axis_ok(axis: str, values, at: str, seen: dict, errors: _Errors) -> bool:
+def _axis_ok(axis: str, values, at: str, seen: dict, errors: _Errors, *, distinct: bool = True) -> bool:
     if axis in seen:
         errors.add(at, f"axis {axis!r} is swept twice")
         return False
     if not isinstance(values, list) or not values:
         errors.add(at, f"expected a non-empty list of values, got {values!r}")
         return False
+    if distinct:
+        repeated = _first_repeat(values)
+        if repeated is not None:
+            errors.add(f"{at}[{repeated}]", f"{values[repeated]!r} repeats an earlier value of {axis!r}: "
+                                            "expected distinct values (a repeated cell would run twice)")
+            return False
     return True
+
+
+def _first_repeat(points) -> int | None:
+    """Index of the first point equal to an earlier one (numbers compared by value, 8 == 8.0)."""
+    seen = set()
+    for i, point in enumerate(points):
+        key = _value_key(point)
+        if key in seen:
+            return i
+        seen.add(key)
+    return None
+
+
+def _value_key(value):
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", float(value))
+    if isinstance(value, list):
+        return ("list", tuple(_value_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("table", tuple(sorted((k, _value_key(v)) for k, v in value.items())))
+    return (type(value).__name__, repr(value))
 
 
 def _fields(config_type) -> dict[str, Any]:

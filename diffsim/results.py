@@ -702,6 +702,9 @@ def _expand_sources(sources: Iterable) -> list[Path]:
         if meta is not None and meta.get("shard"):
             found.append(src)
             continue
+        if meta is None and (src / METADATA).is_file():
+            raise ConfigError(f"{src / METADATA} cannot be read (not valid JSON): "
+                              "a damaged results directory, nothing to merge from it")
         subs = sorted(p for p in src.iterdir() if p.is_dir() and _SHARD_DIR.match(p.name))
         if not subs:
             raise ConfigError(f"{src} holds no shard-I-of-N directories: nothing to merge")

@@ -53,17 +53,25 @@ def register(sub) -> None:
     p.set_defaults(handler=_speciation)
 
 
+MAX_ALPHA = 5.0  # the studies' bound on the load; exp(2 alpha) and the theory's root finders stay finite
+
+
 def _theory_collapse(args) -> int:
     _validate.choice("data", args.data, data.DATA_MODELS)
     sigma = _validate.positive("sigma", args.sigma)
     if args.alpha is not None:
         if args.dim is not None or args.n_train is not None:
             raise _validate.ConfigError("give either --alpha or --dim with --n-train, not both")
-        alpha = _validate.positive("alpha", args.alpha)
+        alpha = _validate.positive("alpha", args.alpha, upper=MAX_ALPHA)
     elif args.dim is not None and args.n_train is not None:
         n = _validate.integer("dim", args.dim, minimum=1)
-        p = _validate.integer("n-train", args.n_train, minimum=2)
+        p = _validate.integer("n-train", args.n_train, minimum=2, maximum=None)  # a count, never allocated
         alpha = math.log(p) / n
+        if alpha > MAX_ALPHA:
+            digits = str(p)
+            shown = digits if len(digits) <= 15 else f"{digits[0]}.{digits[1:3]}e{len(digits) - 1}"
+            raise _validate.ConfigError(f"n-train={shown} with dim={n} gives alpha = log(P)/N = {alpha:.4g}: "
+                                        f"expected alpha in (0, {MAX_ALPHA}]")
     else:
         raise _validate.ConfigError("alpha is missing: give --alpha A, or --dim N with --n-train P")
     payload = {"data": args.data, "alpha": alpha, "sigma": sigma, "t_collapse": float(collapse_time_isotropic(alpha, sigma))}

@@ -3,11 +3,7 @@ trained conditional network (THEORY.md section 9; :mod:`diffsim.studies.guidance
 
 from __future__ import annotations
 
-from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
-
-
-def _name_list(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress, str_list
 
 
 def register(sub) -> None:
@@ -23,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--sigma", type=float, default=1.0, help="mixture: within-class standard deviation [1.0]")
     p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
     p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
-    p.add_argument("--score", type=_name_list, default=("exact",),
+    p.add_argument("--score", type=str_list, default=("exact",),
                    help="exact, true and/or net, comma-separated: one study point each [exact]")
     p.add_argument("--guidance", type=float_list, default=(1.0, 2.0, 4.0, 7.5, 10.0), help="guidance scales [1,2,4,7.5,10]")
     p.add_argument("--trajectories", type=int, default=64, help="seeds per (condition, g) [64]")

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 
 from diffsim import _validate
-from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
-
-
-def _pair_list(text: str) -> tuple[tuple[float, float], ...]:
-    """Parse ``"0.1:0.5,0.08:0.25"`` into ``((0.1, 0.5), (0.08, 0.25))``."""
-    import argparse
-
-    try:
-        return tuple(tuple(float(v) for v in item.split(":")) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of alpha:alpha_d pairs") from None
-
-
-def _str_list(text: str) -> tuple[str, ...]:
-    return tuple(x.strip() for x in text.split(",") if x.strip())
+from diffsim.cli_util import add_json_flag, emit, float_list, int_list, pair_list, progress, str_list
 
 
 def _data_args(p, *, default_alpha: float) -> None:
@@ -54,8 +40,8 @@ def register(sub) -> None:
     p.set_defaults(handler=_rem)
 
     p = sub.add_parser("hmm-collapse", help="collapse time on the hidden manifold, linear and nonlinear, vs theory")
-    p.add_argument("--pairs", type=_pair_list, default=((0.1, 0.5),), help="alpha:alpha_d pairs [0.1:0.5]")
-    p.add_argument("--models", type=_str_list, default=("linear",), help="linear,tanh,sign,relu,gaussian [linear]")
+    p.add_argument("--pairs", type=pair_list, default=((0.1, 0.5),), help="alpha:alpha_d pairs [0.1:0.5]")
+    p.add_argument("--models", type=str_list, default=("linear",), help="linear,tanh,sign,relu,gaussian [linear]")
     p.add_argument("--dims", type=int_list, default=(40, 60, 80), help="comma-separated N values [40,60,80]")
     p.add_argument("--datasets", type=int, default=2, help="independent (F, training set) draws per N [2]")
     p.add_argument("--samples", type=int, default=256, help="queries per time and draw [256]")

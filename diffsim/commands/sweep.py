@@ -268,9 +268,15 @@ def _script_env() -> dict:
 
 
 def _figures(args) -> int:
+    from diffsim.config import SCALES
+
+    if args.scale not in SCALES:  # else one error per experiment
+        raise ConfigError(f"--scale={args.scale!r} is not known: expected one of {', '.join(SCALES)}")
     check_output_path(args.out, "--out", kind="dir")
     check_output_path(args.gallery, "--gallery", kind="dir")
     check_output_path(args.results, "--results", kind="dir")
+    if args.experiments and not Path(args.experiments).is_dir():  # else one error per experiment
+        raise ConfigError(f"--experiments={args.experiments!r} is not a folder: expected a folder of experiment configs")
     scripts = figure_scripts(Path(args.scripts) if args.scripts else _default_dir("paper_figures"))
     unknown = [n for n in args.names if n not in scripts]
     if unknown:

@@ -74,7 +74,7 @@ class ModelConfig:
         if self.embed_dim % 2:
             raise _validate.ConfigError(f"embed_dim={self.embed_dim} is out of range: expected an even integer")
         _validate.choice("parameterisation", self.parameterisation, PARAMETERISATIONS)
-        _validate.positive("data_variance", self.data_variance)
+        _validate.positive("data_variance", self.data_variance, upper=None)  # mtilde^2 + sigma^2: its parts are bounded
         _validate.positive("max_frequency", self.max_frequency, upper=1e4)
         if self.architecture == "transformer":
             _validate.integer("heads", self.heads, minimum=1, maximum=self.width)

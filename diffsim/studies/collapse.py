@@ -66,24 +66,26 @@ class CollapseConfig:
         _validate.positive("alpha_d", self.alpha_d, upper=1.0)
         _validate.choice("nonlinearity", self.nonlinearity, data.NONLINEARITIES)
         _validate.positive("alpha", self.alpha, upper=5.0)
-        # besides the training set: the recorded trajectories and states
-        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
-                               bytes_besides=lambda n: 4.0 * self.n_trajectories * n * 1000)
         _validate.integer("n_trajectories", self.n_trajectories, minimum=2)
+        _validate.integer("n_steps", self.n_steps, minimum=2, maximum=_validate.MAX_STEPS)
+        _validate.integer("record_every", self.record_every, minimum=1, maximum=self.n_steps)
+        # besides the training set: the recorded trajectories and states
+        records = max(1000, 2 * (self.n_steps // self.record_every + 1))
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 4.0 * self.n_trajectories * n * records,
+                               knobs={"n_trajectories": self.n_trajectories})
         _validate.integer("seed", self.seed, minimum=0)
         _validate.positive("sigma", self.sigma)
         _validate.positive("mtilde", self.mtilde)
         _validate.positive("t_max", self.t_max, upper=50.0)
         _validate.positive("t_min", self.t_min, upper=self.t_max)
-        _validate.integer("n_steps", self.n_steps, minimum=2)
-        _validate.integer("record_every", self.record_every, minimum=1, maximum=self.n_steps)
         if self.n_steps % self.record_every:
             raise _validate.ConfigError(
                 f"record_every={self.record_every} is out of range: expected a divisor of n_steps={self.n_steps}"
             )
         _validate.integer("n_clone_pairs", self.n_clone_pairs, minimum=2)
         _validate.integer("n_branch", self.n_branch, minimum=2)
-        _validate.integer("clone_steps", self.clone_steps, minimum=2)
+        _validate.integer("clone_steps", self.clone_steps, minimum=2, maximum=_validate.MAX_STEPS)
         if len(self.clone_window) != 2:
             raise _validate.ConfigError(f"clone_window={self.clone_window!r} is out of range: expected (low, high) in units of t_C")
         _validate.increasing("clone_window", self.clone_window)

@@ -179,6 +179,8 @@ class DenoiserConfig:
         _validate.memory(
             "the padded training sets and evaluation batches",
             4.0 * members * self.dim * (max(self.n_train) * 3 + 4 * self.eval_times * self.eval_batch + 4 * self.n_samples),
+            knobs={"dim": self.dim, "n_train": max(self.n_train), "n_seeds": self.n_seeds, "n_samples": self.n_samples,
+                   "eval_batch": self.eval_batch},
         )
         return self
 

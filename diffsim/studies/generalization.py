@@ -68,9 +68,11 @@ class GeneralizationConfig:
         _validate.positive("alpha", self.alpha, upper=5.0)
         _validate.positive("alpha_d", self.alpha_d, upper=1.0)
         _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
-        _validate.dims_at_load((self.dim,), self.alpha, bytes_besides=lambda n: 8.0 * self.n_test * self.n_times * n)
-        _validate.integer("n_times", self.n_times, minimum=5)
+        _validate.integer("n_times", self.n_times, minimum=5, maximum=100_000)
         _validate.integer("n_test", self.n_test, minimum=16)
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 8.0 * self.n_test * self.n_times * n,
+                               knobs={"n_test": self.n_test, "n_times": self.n_times})
         _validate.integer("n_proj", self.n_proj, minimum=0)
         _validate.integer("seed", self.seed, minimum=0)
         return self

@@ -130,7 +130,8 @@ class GuidanceConfig:
         _validate.integer("seed", self.seed, minimum=0)
         n_pairs = len(self.class_counts) * len(self.guidance)
         _validate.memory("guided trajectories and their analysis",
-                         4.0 * 8 * n_pairs * (self.n_steps + 1) * self.n_trajectories * self.dim)
+                         4.0 * 8 * n_pairs * (self.n_steps + 1) * self.n_trajectories * self.dim,
+                         knobs={"n_trajectories": self.n_trajectories, "dim": self.dim, "n_steps": self.n_steps})
         return self
 
     @property

@@ -84,10 +84,12 @@ class HmmCollapseConfig:
         _validate.positive("alpha_d", self.alpha_d, upper=1.0)
         _validate.choice("model", self.model, MODELS)
         _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
-        _validate.dims_at_load((self.dim,), self.alpha, bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n)
-        _validate.integer("n_datasets", self.n_datasets, minimum=1)
+        _validate.integer("n_datasets", self.n_datasets, minimum=1, maximum=10_000)
         _validate.integer("n_samples", self.n_samples, minimum=8)
-        _validate.integer("n_times", self.n_times, minimum=4)
+        _validate.integer("n_times", self.n_times, minimum=4, maximum=100_000)
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n,
+                               knobs={"n_samples": self.n_samples, "n_times": self.n_times})
         _validate.integer("seed", self.seed, minimum=0)
         _validate.integer("n_bootstrap", self.n_bootstrap, minimum=10)
         return self

@@ -50,10 +50,12 @@ class RemConfig:
         if not self.times:
             raise _validate.ConfigError("times=() is out of range: expected a non-empty list")
         _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
-        _validate.dims_at_load((self.dim,), self.alpha, bytes_besides=lambda n: 8.0 * self.n_queries * len(self.times) * n)
         for t in self.times:
             _validate.positive("times", t, upper=20.0)
         _validate.integer("n_queries", self.n_queries, minimum=8)
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 8.0 * self.n_queries * len(self.times) * n,
+                               knobs={"n_queries": self.n_queries})
         _validate.integer("seed", self.seed, minimum=0)
         return self
 

@@ -44,14 +44,23 @@ class SpeciationConfig:
         _validate.integer("n_branch", self.n_branch, minimum=2)
         _validate.integer("seed", self.seed, minimum=0)
         _validate.positive("t_min", self.t_min, upper=1.0)
-        _validate.integer("n_steps", self.n_steps, minimum=2)
+        _validate.integer("n_steps", self.n_steps, minimum=2, maximum=_validate.MAX_STEPS)
         _validate.integer("record_every", self.record_every, minimum=1, maximum=self.n_steps)
         if self.n_steps % self.record_every:
             raise _validate.ConfigError(
                 f"record_every={self.record_every} is out of range: expected a divisor of n_steps={self.n_steps}"
             )
-        _validate.integer("clone_steps", self.clone_steps, minimum=2)
+        _validate.integer("clone_steps", self.clone_steps, minimum=2, maximum=_validate.MAX_STEPS)
         _validate.integer("n_bootstrap", self.n_bootstrap, minimum=10)
+        # the recorded trajectories (n_pairs states per record), the clones at every branch time
+        # and the bootstrap of their agreement
+        records = self.n_steps // self.record_every + 1
+        _validate.memory(
+            f"the clone protocol in N={self.dim}",
+            4.0 * self.n_pairs * (self.dim * (records + 4 * self.n_branch) + self.n_branch * self.n_bootstrap)
+            + 8.0 * self.n_steps,
+            knobs={"n_pairs": self.n_pairs, "dim": self.dim, "n_steps": self.n_steps},
+        )
         return self
 
 

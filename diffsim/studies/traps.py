@@ -58,12 +58,14 @@ class TrapsConfig:
         if not self.times:
             raise _validate.ConfigError("times=() is out of range: expected a non-empty list")
         _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
-        _validate.dims_at_load((self.dim,), self.alpha, bytes_besides=lambda n: 8.0 * self.n_random**2)
+        _validate.integer("n_starts", self.n_starts, minimum=1)
+        _validate.integer("n_random", self.n_random, minimum=0)
+        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+                               bytes_besides=lambda n: 8.0 * (self.n_random**2 + self.n_random * n),
+                               knobs={"n_random": self.n_random})  # n_starts is capped at P
         for t in self.times:
             _validate.positive("times", t, upper=20.0)
         check_times(self.times, np.float32, _DATA_SCALE * self.dim)
-        _validate.integer("n_starts", self.n_starts, minimum=1)
-        _validate.integer("n_random", self.n_random, minimum=0)
         _validate.integer("n_bisect", self.n_bisect, minimum=1, maximum=60)
         _validate.positive("r_max", self.r_max, upper=100.0)
         _validate.positive("step_size", self.step_size, upper=1.0)
