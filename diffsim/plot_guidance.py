@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffsim.plot import plt, save_figure
+from diffsim.plot import save_figure, subplots
+from diffsim.studies.guidance import guidance_trend
 
 __all__ = ["draw_decomposition", "draw_deviation_vs_severity", "draw_guidance_sweep", "figure_from_rows"]
 
@@ -83,8 +84,6 @@ def draw_deviation_vs_severity(ax, rows, *, score, guidance, summary=None):
 def draw_guidance_sweep(ax, rows, *, small_class: int = 3):
     """Memorized fraction (left axis) and collapse time (right axis) of the small classes vs g, per
     score, mean over the small classes with combined stderr."""
-    from diffsim.studies.guidance import guidance_trend
-
     artists = []
     twin = ax.twinx()
     for i, score in enumerate(sorted({r["score"] for r in _cells(rows)})):
@@ -114,7 +113,7 @@ def figure_from_rows(rows, path, *, guidance: float = 7.5, small_class: int = 3)
     score = "net" if "net" in scores else scores[0]
     gs = sorted({r["guidance"] for r in _cells(rows, score)})
     g = min(gs, key=lambda x: abs(x - guidance))
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
+    fig, axes = subplots(1, 3, figsize=(17, 4.6))
     draw_decomposition(axes[0], rows, score=score, guidance=g)
     draw_deviation_vs_severity(axes[1], rows, score=score, guidance=g)
     draw_guidance_sweep(axes[2], rows, small_class=small_class)
