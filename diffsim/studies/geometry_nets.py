@@ -151,6 +151,8 @@ class NetSwapResult:
     windows: dict  # name -> (lo, hi)
     outcomes: dict  # (family, direction, window) -> SwapOutcome; baselines: (family, "all_gen"/"all_mem", None)
     final_loss: tuple[float, float]  # (memorizing, generalizing) mean training loss over the last dispatch
+    drifts: dict  # family -> (memorizing drift, generalizing drift), for further sampling (not serialised)
+    sampler_key: jax.Array  # the sampler key shared by every window
 
     def outcome(self, family: str, direction: str, window: str | None = None) -> SwapOutcome:
         return self.outcomes[(family, direction, window)]
@@ -243,7 +245,7 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
         mem_net, gen_net, final_loss = _train_nets(config, points, float(np.mean(spectrum)), jax.random.fold_in(key, 4))
         pairs["nets"] = (mem_net, gen_net)
         if progress is not None:
-            progress(f"trained: final loss mem {final_loss[0]:.3f} gen {final_loss[1]:.3f}")
+            progress(f"training (final loss mem {final_loss[0]:.3f} gen {final_loss[1]:.3f})")
     if "exact" in config.families:
         pairs["exact"] = (EmpiricalScore(few), model.score)
 
@@ -265,8 +267,8 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
             outcomes[(family, "mem_in_gen", name)] = score(mem, gen, a, b)
             outcomes[(family, "gen_in_mem", name)] = score(gen, mem, a, b)
         if progress is not None:
-            progress(f"{family} swaps done")
-    return NetSwapResult(config, geo.sigma_cov, geo.sigma_w, windows, outcomes, final_loss)
+            progress(f"{family} swaps")
+    return NetSwapResult(config, geo.sigma_cov, geo.sigma_w, windows, outcomes, final_loss, pairs, k_run)
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
