@@ -75,15 +75,18 @@ def _fmt(v, spec=".3f"):
 
 
 def geometry_table(results) -> str:
-    lines = ["    N        P   sigma_cov (theory)        sigma_w (sigma_C)         log-width"]
+    lines = ["    N        P   sigma_cov (theory)        sigma_w (sigma_C)         log-width        sigma_lin"]
     for r in results:
         s = r.summary()
         lines.append(
             f"{s['N']:5d} {s['P']:8d}   {_fmt(s['sigma_cov'])}±{_fmt(s['sigma_cov_stderr'])} ({_fmt(s['sigma_cov_theory'])})"
             f"   {_fmt(s['sigma_w'])}±{_fmt(s['sigma_w_stderr'])} ({_fmt(s['sigma_c'])})"
             f"   {_fmt(s['log_width'])}±{_fmt(s['log_width_stderr'])}"
+            f"   {_fmt(s['sigma_lin'])}±{_fmt(s['sigma_lin_stderr'])}"
         )
     lines.append("sigma_cov: C = 1/2 (held-out queries in some training point's shell); sigma_w: W = 1/2 (max posterior weight);")
+    lines.append(f"sigma_lin: above it the empirical denoiser is within {results[0].config.linearity_tolerance:g} (relative rms) of the "
+                 "Wiener denoiser of the training mean and covariance")
     lines.append(f"theory: exact expected coverage ({results[0].theory['route']}); sigma_C = collapse point (leading order of both edges)")
     return "\n".join(lines)
 

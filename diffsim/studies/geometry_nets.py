@@ -56,6 +56,7 @@ __all__ = ["NetSwapConfig", "NetSwapResult", "run_net_swap", "calm_ends", "FAMIL
 FAMILIES = ("nets", "exact")
 SWAP_DIRECTIONS = ("mem_in_gen", "gen_in_mem")
 _ALL = 1e30  # a window edge beyond every sigma of the schedule
+_memorized = jax.jit(memorized)
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
         drift = window_swap(inside, outside, a, b if math.isfinite(b) else _ALL)
         m = measure_memorization(k_run, few, drift, n_samples=config.n_samples, n_steps=config.n_steps,
                                  t_max=config.t_max, t_min=config.t_min, method=config.method, n_boot=2)
-        return _outcome(k_boot, m.flags, np.asarray(memorized(jnp.asarray(m.samples), many)), config.n_boot)
+        return _outcome(k_boot, m.flags, np.asarray(_memorized(jnp.asarray(m.samples), many)), config.n_boot)
 
     outcomes = {}
     for family in config.families:
