@@ -139,7 +139,10 @@ class GeometryResult:
     linearity: LinearityMeasurement | None = None
 
     def rows(self) -> list[dict]:
-        """One row per (quantity, sigma): ``quantity`` in {W, C}; ``t`` the OU time of sigma."""
+        """One row per (quantity, sigma): ``quantity`` in {W, C} (``theory``: exact expected coverage),
+        and with the linearity measurement {emp_lin, emp_exact, lin_exact}; ``t`` the OU time of sigma.
+        Boundary rows (``sigma`` None): ``sigma_cov`` (theory: exact edge), ``sigma_w`` (theory:
+        sigma_C), ``log_width``, ``sigma_lin``."""
         m = self.measurement
         out = []
         for j, s in enumerate(m.sigmas):
@@ -148,6 +151,13 @@ class GeometryResult:
                         "value": float(m.w[j]), "stderr": float(m.w_stderr[j]), "theory": None})
             out.append({"N": self.config.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
                         "value": float(m.c[j]), "stderr": float(m.c_stderr[j]), "theory": float(self.theory["c_curve"][j])})
+        summ = self.summary()
+        for q, theory in (("sigma_cov", summ["sigma_cov_theory"]), ("sigma_w", summ["sigma_c"]),
+                          ("log_width", None), ("sigma_lin", None)):
+            if summ[q] is None and q == "sigma_lin" and self.linearity is None:
+                continue
+            out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": None, "t": None,
+                        "value": summ[q], "stderr": summ[f"{q}_stderr"], "theory": theory})
         lin = self.linearity
         if lin is not None:
             for j, s in enumerate(lin.sigmas):
@@ -172,6 +182,7 @@ class GeometryResult:
             "sigma_lin": None if self.linearity is None else _num(self.linearity.sigma_lin.value),
             "sigma_lin_stderr": None if self.linearity is None else _num(self.linearity.sigma_lin.stderr),
             "linearity_tolerance": self.config.linearity_tolerance,
+            "emp_lin_at_sigma_w": None if self.linearity is None else _at(self.linearity, m.sigma_w.value),
         }
 
     def to_json(self) -> dict:
@@ -187,6 +198,13 @@ class GeometryResult:
                 "lin_exact": _list(self.linearity.lin_exact), "lin_exact_stderr": _list(self.linearity.lin_exact_stderr),
             }),
         }
+
+
+def _at(lin: LinearityMeasurement, sigma: float):
+    """The empirical-Wiener relative distance at ``sigma`` (interpolated in log sigma; None off the grid)."""
+    if not math.isfinite(sigma) or not lin.sigmas[0] <= sigma <= lin.sigmas[-1]:
+        return None
+    return _num(np.interp(math.log(sigma), np.log(lin.sigmas), lin.emp_lin))
 
 
 def _num(v):
