@@ -51,7 +51,10 @@ from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.studies._common import config_json
 from diffsim.studies.geometry import default_sigmas, swap_windows
 
-__all__ = ["NetSwapConfig", "NetSwapResult", "run_net_swap", "calm_ends", "FAMILIES", "SWAP_DIRECTIONS"]
+__all__ = [
+    "NetSwapConfig", "NetSwapResult", "run_net_swap", "calm_ends", "FAMILIES", "SWAP_DIRECTIONS",
+    "MitigationConfig", "MitigationResult", "run_mitigation", "ZONES",
+]
 
 FAMILIES = ("nets", "exact")
 SWAP_DIRECTIONS = ("mem_in_gen", "gen_in_mem")
@@ -297,3 +300,187 @@ def calm_ends(result: NetSwapResult) -> dict:
             }
         out[family] = fam
     return out
+
+
+# ----------------------------------------------------------------------------- training-time mitigation
+
+ZONES = ("small", "control_below", "medium", "control_above", "large")
+VARIANTS = ("standard", "mitigated")
+QUALITY = ("memorized", "score_error_true", "sliced_wasserstein")
+
+
+@dataclass(frozen=True)
+class MitigationConfig:
+    """One point of the mitigation study: DSM training that undertrains one sigma window (``zone``, placed
+    from the training set's measured boundaries like the swap windows) by the loss factor
+    ``zone_weight`` against the standard schedule, at equal steps, same seeds, same initialisation and
+    minibatch noise (paired members); ``n_seeds`` members per variant, trained as one vmapped ensemble.
+
+    Quality: ``score_error_true`` = mean over ``eval_times`` log-spaced t in ``[t_eval_min, t_eval_max]``
+    of ``Delta_t E|s_theta - s_true|^2 / N`` on queries built on fresh points (noise units per
+    dimension); ``sliced_wasserstein`` of ``n_samples`` generated points to as many fresh ones
+    (``n_projections`` directions); ``memorized``: the 1/3 rule against the training set.
+    """
+
+    data: str = "gaussian"
+    dim: int = 8
+    alpha_d: float = 0.5
+    n_train: int = 8
+    width: int = 128
+    depth: int = 2
+    parameterisation: str = "eps"
+    steps: int = 4000
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    steps_per_dispatch: int = 100
+    zone: str = "medium"
+    zone_weight: float = 0.0
+    n_seeds: int = 4
+    sigmas: tuple[float, ...] = default_sigmas()
+    n_queries: int = 512
+    n_samples: int = 512
+    n_steps: int = 200
+    t_max: float = 5.0
+    t_min: float = 1e-3
+    eval_times: int = 8
+    t_eval_min: float = 0.01
+    t_eval_max: float = 2.0
+    eval_batch: int = 256
+    n_projections: int = 128
+    seed: int = 0
+
+    def validate(self) -> "MitigationConfig":
+        NetSwapConfig(data=self.data, dim=self.dim, alpha_d=self.alpha_d, n_few=self.n_train, n_many=self.n_train + 1,
+                      width=self.width, depth=self.depth, parameterisation=self.parameterisation, steps=self.steps,
+                      batch_size=self.batch_size, learning_rate=self.learning_rate,
+                      steps_per_dispatch=self.steps_per_dispatch, sigmas=self.sigmas, n_queries=self.n_queries,
+                      n_samples=self.n_samples, n_steps=self.n_steps, t_max=self.t_max, t_min=self.t_min,
+                      seed=self.seed).validate()
+        _validate.choice("zone", self.zone, ZONES)
+        _validate.in_range("zone_weight", self.zone_weight, 0.0, 1e6)
+        _validate.integer("n_seeds", self.n_seeds, minimum=2, maximum=1024)
+        _validate.integer("eval_times", self.eval_times, minimum=1, maximum=1000)
+        _validate.positive("t_eval_max", self.t_eval_max, upper=self.t_max)
+        _validate.positive("t_eval_min", self.t_eval_min, upper=self.t_eval_max)
+        _validate.integer("eval_batch", self.eval_batch, minimum=2, maximum=2**20)
+        _validate.integer("n_projections", self.n_projections, minimum=1, maximum=100_000)
+        _validate.memory("the ensemble's evaluation batches",
+                         4.0 * self.n_seeds * self.dim * (self.eval_times * self.eval_batch * 4 + 4 * self.n_samples))
+        return self
+
+
+@dataclass(frozen=True)
+class MitigationResult:
+    config: MitigationConfig
+    sigma_cov: Estimate
+    sigma_w: Estimate
+    zone: tuple[float, float]
+    values: dict  # (variant, quantity) -> [n_seeds] per member
+    sw_floor: float  # sliced Wasserstein between two fresh sample sets of size n_samples
+
+    def summary(self) -> dict:
+        """Per (variant, quantity): seed mean and stderr; per quantity the paired difference
+        mitigated - standard with its stderr and 95% interval (1.96 stderr)."""
+        out = {}
+        n = self.config.n_seeds
+        for q in QUALITY:
+            for v in VARIANTS:
+                a = np.asarray(self.values[(v, q)], dtype=float)
+                out[(v, q)] = (float(a.mean()), float(a.std(ddof=1) / math.sqrt(n)))
+            d = np.asarray(self.values[("mitigated", q)], float) - np.asarray(self.values[("standard", q)], float)
+            out[("difference", q)] = (float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)))
+        return out
+
+    def rows(self) -> list[dict]:
+        """Summary rows (``member`` None; ``variant`` standard / mitigated / difference) and one row per
+        member and variant."""
+        base = {"N": self.config.dim, "P": self.config.n_train, "zone": self.config.zone,
+                "zone_weight": self.config.zone_weight, "zone_lo": _num(self.zone[0]), "zone_hi": _num(self.zone[1]),
+                "sigma_cov": _num(self.sigma_cov.value), "sigma_w": _num(self.sigma_w.value)}
+        out = []
+        for (variant, q), (mean, se) in self.summary().items():
+            out.append({**base, "variant": variant, "quantity": q, "member": None, "value": _num(mean), "stderr": _num(se),
+                        "ci_lo": _num(mean - 1.96 * se), "ci_hi": _num(mean + 1.96 * se),
+                        "sw_floor": self.sw_floor if q == "sliced_wasserstein" else None})
+        for (variant, q), vals in self.values.items():
+            for i, v in enumerate(vals):
+                out.append({**base, "variant": variant, "quantity": q, "member": i, "value": _num(v), "stderr": None,
+                            "ci_lo": None, "ci_hi": None, "sw_floor": None})
+        return out
+
+    def to_json(self) -> dict:
+        return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov.value),
+                "sigma_w": _num(self.sigma_w.value), "zone": [_num(self.zone[0]), _num(self.zone[1])],
+                "sw_floor": _num(self.sw_floor), "rows": self.rows()}
+
+
+def _score_error(drift, score, points_fresh, times, key, eval_batch):
+    """``mean_t Delta_t E|s_theta - s_true|^2 / N`` on queries ``m_t a + sqrt(Delta_t) xi``, ``a`` fresh."""
+    from diffsim.process import delta, m
+
+    n_t = times.shape[0]
+    b, n = eval_batch, points_fresh.shape[-1]
+    k_a, k_xi = jax.random.split(key)
+    a = points_fresh[jax.random.randint(k_a, (n_t * b,), 0, points_fresh.shape[0])]
+    xi = jax.random.normal(k_xi, (n_t * b, n), points_fresh.dtype)
+    tq = jnp.repeat(times, b)
+    x = m(tq)[:, None] * a + jnp.sqrt(delta(tq))[:, None] * xi
+    err = delta(tq) * jnp.sum(jnp.square(drift(x, tq) - score(x, tq)), -1) / n
+    return float(jnp.mean(err))
+
+
+def run_mitigation(config: MitigationConfig, key=None, *, progress=None) -> MitigationResult:
+    """Standard vs zone-undertrained DSM at equal steps (:class:`MitigationConfig`)."""
+    from diffsim import nets
+    from diffsim.metrics import sliced_wasserstein
+    from diffsim.nets.train import member
+
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    model = data.make(config.data, config.dim, alpha_d=config.alpha_d, key=jax.random.fold_in(key, 0))
+    points = model.sample(jax.random.fold_in(key, 1), config.n_train)
+    train = TrainingSet.from_points(points)
+    held = model.sample(jax.random.fold_in(key, 2), config.n_queries)
+    geo = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=config.sigmas, n_queries=config.n_queries)
+    lo, hi = geo.sigma_cov.value, geo.sigma_w.value
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise _validate.ConfigError(f"the measured boundaries sigma_cov={lo}, sigma_w={hi} do not bracket a window: widen sigmas")
+    zone = swap_windows(lo, hi)[config.zone]
+    zone = (zone[0], min(zone[1], _ALL))
+    if progress is not None:
+        progress(f"boundaries sigma_cov={lo:.3f} sigma_w={hi:.3f}, zone {config.zone} [{zone[0]:.3f}, {zone[1]:.3g}]")
+    spectrum = np.asarray(model.covariance_spectrum(), dtype=np.float64)
+    mc = nets.ModelConfig(width=config.width, depth=config.depth, parameterisation=config.parameterisation,
+                          data_variance=float(np.mean(spectrum)))
+    common = dict(steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate,
+                  steps_per_dispatch=config.steps_per_dispatch, n_checkpoints=2)
+    tcs = {"standard": nets.TrainConfig(**common),
+           "mitigated": nets.TrainConfig(**common, zone_sigma_lo=zone[0], zone_sigma_hi=zone[1], zone_weight=config.zone_weight)}
+    keys = jax.random.split(jax.random.fold_in(key, 4), config.n_seeds)  # the same keys: paired members
+    fresh = model.sample(jax.random.fold_in(key, 5), max(config.n_samples, config.eval_batch))
+    fresh2 = model.sample(jax.random.fold_in(key, 6), config.n_samples)
+    k_sw = jax.random.fold_in(key, 7)
+    sw_floor = float(sliced_wasserstein(k_sw, fresh[: config.n_samples], fresh2, config.n_projections))
+    times = jnp.asarray(np.exp(np.linspace(math.log(config.t_eval_min), math.log(config.t_eval_max), config.eval_times)),
+                        points.dtype)
+    values = {}
+    for variant, tc in tcs.items():
+        run = nets.train(mc, tc, points, keys)
+        if run.loss_steps[-1] != config.steps:
+            raise RuntimeError(f"training stopped at step {run.loss_steps[-1]}, expected {config.steps}")
+        mem, err, sw = [], [], []
+        for i in range(config.n_seeds):
+            drift = nets.evaluation_score(run.graphdef, member(run.state, i), tc)
+            k_i = jax.random.fold_in(key, 100 + i)  # the same sampler noise for both variants
+            meas = measure_memorization(k_i, train, drift, n_samples=config.n_samples, n_steps=config.n_steps,
+                                        t_max=config.t_max, t_min=config.t_min, n_boot=2)
+            mem.append(float(np.mean(meas.flags)))
+            err.append(_score_error(drift, model.score, fresh, times, jax.random.fold_in(k_i, 1), config.eval_batch))
+            finite = np.all(np.isfinite(meas.samples))
+            sw.append(float(sliced_wasserstein(k_sw, jnp.asarray(meas.samples), fresh2, config.n_projections)) if finite else float("nan"))
+        values[(variant, "memorized")] = mem
+        values[(variant, "score_error_true")] = err
+        values[(variant, "sliced_wasserstein")] = sw
+        if progress is not None:
+            progress(f"{variant}: memorized {np.mean(mem):.3f}, score error {np.mean(err):.4f}, SW {np.mean(sw):.3f}")
+    return MitigationResult(config, geo.sigma_cov, geo.sigma_w, zone, values, sw_floor)
