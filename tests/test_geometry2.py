@@ -150,3 +150,40 @@ def test_linearity_measurement_trends():
     large = sig >= 1.0
     assert np.all(big.msq_lin_exact[large] < 0.2 * small.msq_lin_exact[large])
     assert np.all(small.emp_lin[large] >= 0) and small.emp_lin[0] > 0.3  # not linear at small sigma
+
+
+# ----------------------------------------------------------------------------- training-time mitigation
+
+
+def _hook_setup():
+    from diffsim import nets
+
+    pts = data.make("gaussian", 4).sample(jax.random.PRNGKey(0), 6)
+    keys = jax.random.split(jax.random.PRNGKey(1), 1)
+    mc = nets.ModelConfig(width=8, depth=1)
+    base = dict(steps=20, steps_per_dispatch=10, n_checkpoints=2, batch_size=8)
+    flat = lambda state: np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(state.params)])  # noqa: E731
+
+    def params(**zone):
+        return flat(nets.train(mc, nets.TrainConfig(**base, **zone), pts, keys).state)
+
+    init = flat(nets.init_ensemble(mc, nets.TrainConfig(**base), 4, keys)[1])
+    return params, init
+
+
+def test_zone_weight_hook_zero_everywhere_freezes_the_weights():
+    """The TrainConfig zone hook: weight 0 over every sigma leaves the weights at their
+    initialisation (the loss, hence the gradient, is zero), so the factor reaches the gradient."""
+    params, init = _hook_setup()
+    np.testing.assert_array_equal(params(zone_sigma_lo=0.0, zone_sigma_hi=1e30, zone_weight=0.0), init)
+
+
+@pytest.mark.slow
+def test_zone_weight_hook_slow():
+    """Weight 0 on a window outside the trained sigma range trains bit for bit like the default; weight
+    0 on a window in range changes the weights; the default does train."""
+    params, init = _hook_setup()
+    ref = params()
+    assert not np.array_equal(ref, init)
+    np.testing.assert_array_equal(params(zone_sigma_lo=1e3, zone_sigma_hi=1e4, zone_weight=0.0), ref)
+    assert not np.array_equal(params(zone_sigma_lo=0.5, zone_sigma_hi=2.0, zone_weight=0.0), ref)
