@@ -31,6 +31,7 @@ from diffsim.measure import (
     measure_collapse_queries,
     measure_generalization,
     measure_geometry,
+    measure_guidance,
     measure_memorization,
     measure_rem,
     measure_speciation,
@@ -39,6 +40,7 @@ from diffsim.measure import (
 )
 from diffsim.observe import Estimate, memorization_fraction, memorized
 from diffsim.process import sigma_from_t, t_from_sigma, time_grid
+from diffsim.results import Results, load_results
 from diffsim.sample import Trajectories, sample
 from diffsim.score import (
     EmpiricalScore,
@@ -65,6 +67,8 @@ __all__ = [
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
-    "measure_memorization", "window_swap",
+    "measure_memorization", "window_swap", "measure_guidance",
     "memorized", "memorization_fraction",
+    # result tables
+    "load_results", "Results",
 ]

@@ -6,6 +6,7 @@ value received and the allowed range, so that bad input fails before any heavy w
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -88,8 +89,25 @@ def available_memory_bytes() -> int:
         return 16 * 2**30
 
 
+_MEMORY_LOG: list | None = None
+
+
+@contextlib.contextmanager
+def recorded_memory():
+    """Collect the ``(what, bytes)`` estimates that :func:`memory` checks inside the block (a
+    config's ``validate()``): ``diffsim run --dry-run`` reports them without running anything."""
+    global _MEMORY_LOG
+    saved, _MEMORY_LOG = _MEMORY_LOG, []
+    try:
+        yield _MEMORY_LOG
+    finally:
+        _MEMORY_LOG = saved
+
+
 def memory(what: str, needed_bytes: float, *, fraction: float = 0.8) -> None:
     """Refuse a run whose memory estimate exceeds ``fraction`` of the machine's memory."""
+    if _MEMORY_LOG is not None:
+        _MEMORY_LOG.append((what, float(needed_bytes)))
     budget = fraction * available_memory_bytes()
     if needed_bytes > budget:
         raise ConfigError(

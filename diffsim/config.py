@@ -43,7 +43,7 @@ from typing import Any
 
 from diffsim._validate import ConfigError
 
-__all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "config_hash"]
+__all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "parse_overrides", "config_hash"]
 
 SCALES = ("quick", "paper")
 TOP_KEYS = ("study", "name", "description", "seeds", "params", "grid", "zip", "scales")
@@ -112,9 +112,10 @@ def config_hash(study: str, seeds, configs) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_experiment(path, scale: str = "quick", *, name: str | None = None) -> Experiment:
+def load_experiment(path, scale: str = "quick", *, name: str | None = None, overrides: dict | None = None) -> Experiment:
     """Read and validate the experiment file ``path`` at ``scale``; raise one ConfigError listing
-    every problem (``path: key.path: message`` lines)."""
+    every problem (``path: key.path: message`` lines). ``overrides`` (see :func:`parse_overrides`)
+    win over the file and its scale."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config={str(path)!r} is not a file: expected a TOML experiment file")
@@ -122,16 +123,44 @@ def load_experiment(path, scale: str = "quick", *, name: str | None = None) -> E
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse_experiment(raw, scale, name=name or path.stem, source=str(path))
+    return parse_experiment(raw, scale, name=name or path.stem, source=str(path), overrides=overrides)
 
 
-def parse_experiment(raw: dict, scale: str = "quick", *, name: str = "experiment", source: str | None = None) -> Experiment:
-    """Validate the parsed TOML ``raw`` at ``scale`` (see the module docstring for the layout)."""
+def parse_overrides(items) -> dict:
+    """``["n_steps=400", "data=mixture", "dim=[8, 12]"]`` -> ``{key: value}``. A value is read as a
+    TOML value (numbers, booleans, ``"strings"``, ``[lists]``), else taken as a bare string. The
+    values are then checked like the TOML file's (see :func:`parse_experiment`)."""
+    out = {}
+    for item in items:
+        key, sep, text = str(item).partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ConfigError(f"override {item!r} is not valid: expected KEY=VALUE, e.g. n_steps=400 or dim=[8,12]")
+        if key in out:
+            raise ConfigError(f"override {key!r} is given twice: give each parameter once")
+        try:
+            value = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        out[key] = value
+    return out
+
+
+def parse_experiment(raw: dict, scale: str = "quick", *, name: str = "experiment", source: str | None = None,
+                     overrides: dict | None = None) -> Experiment:
+    """Validate the parsed TOML ``raw`` at ``scale`` (see the module docstring for the layout).
+
+    ``overrides`` (``{key: value}``, e.g. from ``diffsim run CONFIG key=value``) are applied last:
+    ``seeds`` replaces the seeds; a sweep axis is replaced (a list gives its values, a single value
+    makes it a one-value axis); any other key sets a study parameter. They are checked like the
+    file's own values, their errors reported as ``override KEY``."""
     errors = _Errors()
     errors.unknown_keys(raw, TOP_KEYS, "")
     study = _study(raw, errors)
     name, description = _header(raw, name, errors)
     seeds, params, grid, zip_groups = _resolve_scale(raw, scale, errors)
+    if overrides:
+        seeds, params, grid = _apply_overrides(overrides, seeds, params, grid, zip_groups, errors)
     axes = _Axes.collect(grid, zip_groups, params, errors)
     if study is None:
         raise ConfigError(errors.message(source))
@@ -211,6 +240,24 @@ def _resolve_scale(raw: dict, scale: str, errors: "_Errors"):
         errors.add(zip_at, f"expected a table of equal-length lists (or [[zip]] tables), got {_type_name(zips)}")
         zip_groups = []
     return _check_seeds(seeds, seeds_at, errors), params, grid, zip_groups
+
+
+def _apply_overrides(overrides: dict, seeds, params: dict, grid: dict, zip_groups: list, errors: "_Errors"):
+    params, grid = dict(params), dict(grid)
+    zipped = {k for group, _ in zip_groups for k in group}
+    for key, value in overrides.items():
+        at = f"override {key}"
+        if key == "seeds":
+            seeds = _check_seeds(value, at, errors)
+        elif key in zipped:
+            errors.add(at, f"{key!r} is a zipped axis: change it in the config file's [zip] table")
+        elif key in grid:
+            grid[key] = (value if isinstance(value, list) else [value], at)
+        elif key in TOP_KEYS:
+            errors.add(at, f"{key!r} cannot be overridden: expected seeds, an axis or a study parameter")
+        else:
+            params[key] = (value, at)
+    return seeds, params, grid
 
 
 @dataclass
@@ -297,6 +344,9 @@ class _Errors:
     def message(self, source: str | None) -> str:
         head = f"{source}: " if source else ""
         n = len(self.items)
+        if n == 1:  # one line: the parameter's key path and the message
+            path, msg = self.items[0]
+            return f"{head}{path}: {msg} (nothing was run or written)"
         lines = [f"{head}{n} error{'s' if n > 1 else ''} in the experiment config (nothing was run or written):"]
         lines += [f"  {path}: {msg}" for path, msg in self.items[:MAX_REPORTED]]
         if n > MAX_REPORTED:

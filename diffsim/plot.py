@@ -1,28 +1,77 @@
-"""Figures drawn from study results (matplotlib, Agg backend; PNG or PDF by the path's suffix)."""
+"""Figures drawn from study results (PNG, PDF or SVG by the path's suffix).
+
+Figures are :class:`matplotlib.figure.Figure` objects made without pyplot: importing this module
+selects no backend and keeps no global figure state, so it is safe in notebooks and GUI sessions.
+Saved files carry their provenance (command line, diffsim version, git commit, config hash) in the
+file's own metadata (PNG text chunks, PDF info dictionary, SVG description), not in a title.
+"""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-__all__ = ["plot_collapse", "plot_speciation", "save_figure"]
+__all__ = ["plot_collapse", "plot_speciation", "save_figure", "subplots", "colormap", "provenance"]
 
 
-def save_figure(fig, path) -> Path:
-    """Write ``fig`` atomically (temp file + rename) and close it."""
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
+    """``(Figure, axes)`` like ``pyplot.subplots`` but without pyplot (no backend, no global state)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def colormap(name: str):
+    """The registered matplotlib colormap ``name`` (``"viridis"``, ``"plasma"``...)."""
+    return matplotlib.colormaps[name]
+
+
+def provenance(*, config_hash: str | None = None, command: str | None = None, commit: str | None = None) -> dict:
+    """What produced a figure: ``command`` (default: this process's command line), diffsim version,
+    git ``commit`` (default: the checkout holding diffsim, where it is one) and ``config_hash``."""
+    import diffsim
+    from diffsim.results import _git_state
+
+    if commit is None:
+        head, dirty = _git_state(Path(diffsim.__file__).resolve().parents[1])
+        commit = None if head is None else head + ("-dirty" if dirty else "")
+    info = {"command": command if command is not None else " ".join(sys.argv), "diffsim": diffsim.__version__,
+            "git_commit": commit, "config_hash": config_hash}
+    return {k: v for k, v in info.items() if v}
+
+
+def _file_metadata(info: dict, suffix: str) -> dict | None:
+    """``savefig(metadata=...)`` for the format: free keys in PNG, the info dictionary in PDF, the
+    Dublin Core fields in SVG; None for formats without metadata."""
+    creator = f"diffsim {info.get('diffsim', '')}".strip()
+    text = "; ".join(f"{k}: {v}" for k, v in info.items())
+    if suffix == ".png":
+        return {"Software": creator, **{k.replace("_", " ").title(): str(v) for k, v in info.items()}}
+    if suffix == ".pdf":
+        return {"Creator": creator, "Subject": text, "Keywords": f"config_hash={info.get('config_hash', '')}"}
+    if suffix == ".svg":
+        return {"Creator": creator, "Description": text}
+    if suffix in (".eps", ".ps"):
+        return {"Creator": creator}
+    return None
+
+
+def save_figure(fig, path, *, dpi: float = 150, metadata: dict | None = None) -> Path:
+    """Write ``fig`` to ``path`` atomically (temp file + rename, the umask's file mode) with its
+    provenance in the file's metadata (``metadata``: a :func:`provenance` dict, by default the
+    command line and git commit). Returns the path. Figures from pyplot are closed afterwards."""
+    from diffsim.results import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
+    info = provenance() if metadata is None else metadata
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_file_metadata(info, path.suffix.lower()))
+    if "matplotlib.pyplot" in sys.modules:  # a pyplot figure would otherwise stay open
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path
 
 
@@ -31,8 +80,8 @@ def plot_collapse(results, path) -> Path:
     curve per point (collapse results at several N), with the theoretical collapse time."""
     results = sorted(results, key=lambda r: r.measurement.dim)
     t_c = results[0].theory["t_collapse"]
-    fig, (ax_f, ax_c) = plt.subplots(1, 2, figsize=(10, 4))
-    colors = plt.cm.viridis(np.linspace(0.1, 0.9, len(results)))
+    fig, (ax_f, ax_c) = subplots(1, 2, figsize=(10, 4))
+    colors = colormap("viridis")(np.linspace(0.1, 0.9, len(results)))
     for r, color in zip(results, colors):
         d = r.measurement
         if d.entropy_mean.size:
@@ -64,8 +113,8 @@ def plot_collapse(results, path) -> Path:
 
 def plot_speciation(results, path) -> Path:
     """Clone agreement phi(t) measured vs theory, one curve per point (N), with t_S = 0.5 log Lambda."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    colors = plt.cm.plasma(np.linspace(0.1, 0.8, len(results)))
+    fig, ax = subplots(figsize=(6, 4))
+    colors = colormap("plasma")(np.linspace(0.1, 0.8, len(results)))
     for r, color in zip(results, colors):
         m, n = r.measurement, r.measurement.dim
         ax.errorbar(m.branch_times, m.phi, yerr=m.phi_stderr, fmt="o", ms=3, color=color, label=f"N={n} measured")

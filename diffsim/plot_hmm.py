@@ -12,25 +12,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from diffsim.plot import save_figure  # noqa: E402
-from diffsim.theory.hmm import asymptotic_spectrum  # noqa: E402
-from diffsim.theory.collapse import collapse_time_hmm_linear  # noqa: E402
-from diffsim.theory.rem import free_energy, mean_y2  # noqa: E402
-from diffsim.theory.traps import basin_radius  # noqa: E402
+from diffsim.plot import colormap, save_figure, subplots
+from diffsim.theory.hmm import asymptotic_spectrum
+from diffsim.theory.collapse import collapse_time_hmm_linear
+from diffsim.theory.rem import free_energy, mean_y2
+from diffsim.theory.traps import basin_radius
 
 __all__ = ["plot_phase_diagram", "plot_trap_fraction", "plot_basin_radius", "plot_rem_y2", "plot_generalization_time"]
 
 TIME_LABEL = "diffusion time t (OU clock)"
 
 
-def _colors(k: int, cmap=plt.cm.viridis):
-    return cmap(np.linspace(0.1, 0.85, max(k, 1)))
+def _colors(k: int, cmap="viridis"):
+    return colormap(cmap)(np.linspace(0.1, 0.85, max(k, 1)))
 
 
 def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
@@ -42,7 +38,7 @@ def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
     from diffsim.studies.hmm_collapse import extrapolate
 
     results = _as_list(results)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4.4))
     alpha_ds = np.linspace(0.05, 1.0, 40)
     alphas = np.linspace(0.02, 0.4, 40)
     grid = np.array([collapse_time_hmm_linear(alphas, ad) for ad in alpha_ds]).T  # [alpha, alpha_d]
@@ -60,7 +56,7 @@ def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
 
     ratios = np.linspace(0.02, 1.5, 100)
     ax2.plot(ratios, 1.0 / np.expm1(2 * ratios), "k-", lw=1.5, label="$\\alpha_D\\to 0$: $1/(e^{2r}-1)$")
-    for ad, color in zip((0.1, 0.5, 1.0), _colors(3, plt.cm.cool)):
+    for ad, color in zip((0.1, 0.5, 1.0), _colors(3, "cool")):
         t_c = collapse_time_hmm_linear(ratios * ad, ad)
         ax2.plot(ratios, ad * np.expm1(2 * t_c), "-", color=color, lw=1, label=f"theory $\\alpha_D$={ad}")
     markers = {"linear": "o", "tanh": "s", "relu": "^", "sign": "v", "gaussian": "x"}
@@ -108,7 +104,7 @@ def _basin_axes(results, ax) -> None:
 def plot_basin_radius(results, path) -> Path:
     """Median dominance (and attraction) radius per N vs the theoretical ``r_b(t)`` (section 6);
     ``results``: traps results at one or several N."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     _basin_axes(_as_list(results), ax)
     return save_figure(fig, path)
 
@@ -124,7 +120,7 @@ def plot_trap_fraction(results, path) -> Path:
     results = _as_list(results)
     cfg = results[0].config
     theory = results[0].theory
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4))
     for res, color in zip(results, _colors(len(results))):
         c = res.measurement
         ax.plot(c.times, c.trap_fraction, "o-", ms=3, color=color, label=f"N={res.n} (P={res.p}) trap")
@@ -152,7 +148,7 @@ def plot_rem_y2(results, path) -> Path:
     spec = asymptotic_spectrum(cfg.data, cfg.alpha_d, cfg.nonlinearity)
     t_c = results[0].theory["t_collapse"]
     dense = np.linspace(0.5 * min(cfg.times), 1.05 * max(cfg.times), 200)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4))
     ax.plot(dense, mean_y2(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory $1 - k_c(t)$")
     ax2.plot(dense, free_energy(dense, cfg.alpha, spec), "k-", lw=1.3, label="theory (REM free energy)")
     for res, color in zip(results, _colors(len(results))):
@@ -180,8 +176,8 @@ def plot_generalization_time(results, path) -> Path:
     (alpha_D, N). Right: ``t_g`` (measured at the largest N, theory as ``N -> inf``) and ``t_C`` vs alpha_D.
     ``results``: generalization results (one per point)."""
     results = _as_list(results)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = _colors(len(results), plt.cm.plasma)
+    fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4))
+    colors = _colors(len(results), "plasma")
     for r, color in zip(results, colors):
         c = r.measurement
         ax.errorbar(c.times, r.kl, yerr=c.cross_entropy_stderr, fmt="o", ms=3, color=color,

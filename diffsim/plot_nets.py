@@ -15,7 +15,7 @@ from pathlib import Path
 import matplotlib.ticker
 import numpy as np
 
-from diffsim.plot import plt, save_figure
+from diffsim.plot import colormap, save_figure, subplots
 from diffsim.process import delta
 
 __all__ = [
@@ -59,7 +59,7 @@ def _members(result, width: int, n_train: int):
 
 
 def _p_colors(n: int):
-    return plt.cm.viridis(np.linspace(0.05, 0.9, n))
+    return colormap("viridis")(np.linspace(0.05, 0.9, n))
 
 
 def _value(v) -> float:
@@ -181,7 +181,7 @@ def draw_score_errors(ax, result, n_train: int | None = None, width: int | None 
     err_true, _ = _seed_mean(ms, f"err_true_{law}")
     err_emp, _ = _seed_mean(ms, f"err_emp_{law}")
     gap, _ = _seed_mean(ms, f"gap_{law}")
-    for c, color in zip(picks, plt.cm.plasma(np.linspace(0.05, 0.85, len(picks)))):
+    for c, color in zip(picks, colormap("plasma")(np.linspace(0.05, 0.85, len(picks)))):
         ax.plot(t, d * err_true[c], "-o", ms=3, color=color, label=f"step {steps[c]}")
         ax.plot(t, d * err_emp[c], "--", color=color)
     ax.plot(t, d * gap[0], "k-", lw=1.5, label="$s_e$ vs $s_{true}$ (gap)")
@@ -223,7 +223,7 @@ def _draw_final_memorization(ax, result, *, along: str, lines: str) -> None:
 
 
 def _width_colors(n: int):
-    return plt.cm.plasma(np.linspace(0.05, 0.85, n))
+    return colormap("plasma")(np.linspace(0.05, 0.85, n))
 
 
 def draw_tau_mem_by_width(ax, result, threshold: float = 0.5) -> None:
@@ -276,7 +276,7 @@ def draw_tau_mem_exponent_vs_lr(ax, results, thresholds=(0.25, 0.5, 0.75)) -> No
     are DenoiserResults of one width that differ in ``learning_rate`` only (a threshold that some
     P did not reach at every seed is fitted over fewer P: marked open)."""
     results = sorted(results, key=lambda r: r.config.learning_rate)
-    colors = plt.cm.viridis(np.linspace(0.1, 0.8, len(thresholds)))
+    colors = colormap("viridis")(np.linspace(0.1, 0.8, len(thresholds)))
     for level, color in zip(thresholds, colors):
         lrs, bs, errs, full = [], [], [], []
         for result in results:
@@ -305,7 +305,7 @@ def plot_memorization_dynamics(result, path, width: int | None = None) -> Path:
     power law (:func:`draw_taus`)."""
     cfg = result.config
     width = cfg.widths[0] if width is None else width
-    fig, (ax_m, ax_l, ax_t) = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, (ax_m, ax_l, ax_t) = subplots(1, 3, figsize=(15, 4.2))
     draw_memorization(ax_m, result, width)
     ax_m.set_title("Memorized fraction; dotted: tau_mem", fontsize=9)
     draw_dsm_loss(ax_l, result, width)
@@ -324,7 +324,7 @@ def plot_score_errors(result, path, n_train: int | None = None, width: int | Non
     cfg = result.config
     width = cfg.widths[0] if width is None else width
     n_train = cfg.n_train[0] if n_train is None else n_train
-    fig, (ax_tr, ax_te) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, (ax_tr, ax_te) = subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, law in ((ax_tr, "train"), (ax_te, "test")):
         draw_score_errors(ax, result, n_train, width, law=law, n_curves=n_curves)
         ax.set_title(f"queries noised from {'training' if law == 'train' else 'fresh'} points")
@@ -338,7 +338,7 @@ def plot_score_errors(result, path, n_train: int | None = None, width: int | Non
 def plot_memorization_vs_capacity(result, path) -> Path:
     """Final memorization fraction vs width at each P and vs P at each width (mean ± stderr)."""
     cfg = result.config
-    fig, (ax_w, ax_p) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_w, ax_p) = subplots(1, 2, figsize=(10, 4))
     draw_memorization_vs_width(ax_w, result)
     draw_memorization_vs_n_train(ax_p, result)
     fig.suptitle(f"Memorization vs capacity and data: {cfg.data}, N = {cfg.dim}")

@@ -13,12 +13,20 @@ Layout of a results directory (``results/<experiment>/<scale>/`` by default)::
 Every file is written atomically (temp file in the same directory, then ``os.replace``), one cell at
 a time, so a run killed at any moment loses at most the cells in flight, and a resumed run or a
 merge rebuilds ``table.csv`` from the parts with no duplicated or missing rows. Floats are written
-with ``repr`` (shortest round-trip form), so values survive the table exactly.
+with ``repr`` (shortest round-trip form), so values survive the table exactly. Files get the mode
+the umask gives a new file (``0o644`` or ``0o664`` usually), so the group can read the results.
+
+A run or a merge holds ``.diffsim-lock.json`` in the directory it writes (:func:`lock_directory`):
+a second run into the same directory is refused, naming the holder. ``metadata.json`` records the
+row count, columns and sha256 of ``table.csv``; :func:`load_results` checks the table against them,
+so a table with a cut row or missing cells is an error rather than a figure with missing points.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
@@ -27,6 +35,7 @@ import platform
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,6 +53,9 @@ __all__ = [
     "Table",
     "Results",
     "atomic_write_text",
+    "atomic_file",
+    "lock_directory",
+    "LOCK",
     "unit_name",
     "write_part",
     "read_parts",
@@ -53,6 +65,7 @@ __all__ = [
     "environment",
     "finalize",
     "load_results",
+    "SUMMARY",
     "shard_dirname",
     "merge_results",
 ]
@@ -61,6 +74,7 @@ TABLE = "table.csv"
 SUMMARY = "summary.csv"
 METADATA = "metadata.json"
 CELLS = "cells"
+LOCK = ".diffsim-lock.json"
 RESULTS_FORMAT = "diffsim-results/1"
 PART_FORMAT = "diffsim-cell/1"
 _PART = re.compile(r"^c(\d+)_s(\d+)\.json$")
@@ -71,21 +85,39 @@ _SHARD_DIR = re.compile(r"^shard-(\d+)-of-(\d+)$")
 # atomic files and per-cell parts
 
 
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temp file in the same directory and ``os.replace``:
-    readers (and a run killed mid-write) see the old file or the new one, never a torn one."""
+def umask_mode(base: int = 0o666) -> int:
+    """The mode a new file gets under the current umask (``open()`` does the same)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a temp path beside ``path`` (same suffix, so writers that choose a format by suffix
+    work); on success give it the umask's mode and ``os.replace`` it onto ``path``, on error delete
+    it. Readers, and a run killed mid-write, see the old file or the new one, never a torn one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
+        os.chmod(tmp, umask_mode())  # mkstemp makes 0600: give the file the mode open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_file`), fsynced before the rename."""
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
     return path
 
 
@@ -134,11 +166,150 @@ def read_parts(directory, config_hash: str | None = None) -> dict[tuple[int, int
 
 
 def remove_stale_temps(directory) -> None:
-    """Delete temp files left by writes that a kill interrupted (``.<name>.<random>.tmp``)."""
+    """Delete temp files left by writes that a kill interrupted (``.<name>.<random>.tmp<suffix>``).
+    Call it only while holding the directory's lock (another run's temp files are in flight)."""
     for folder in (Path(directory), Path(directory) / CELLS):
         if folder.is_dir():
-            for path in folder.glob(".*.tmp"):
+            for path in folder.glob(".*.tmp*"):
                 path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# the lock on a results directory
+
+LOCK_STALE_S = 48 * 3600.0  # a lock not refreshed for this long (DIFFSIM_LOCK_STALE_S) is stale
+
+
+def lock_stale_after() -> float:
+    """Seconds after its last refresh at which a lock counts as stale (``DIFFSIM_LOCK_STALE_S``)."""
+    text = os.environ.get("DIFFSIM_LOCK_STALE_S")
+    try:
+        return float(text) if text else LOCK_STALE_S
+    except ValueError:
+        raise ConfigError(f"DIFFSIM_LOCK_STALE_S={text!r} is not valid: expected a number of seconds") from None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def _lock_stale(holder: dict | None, age_s: float) -> str | None:
+    """Why the lock described by ``holder`` (refreshed ``age_s`` ago) is stale, or None if held."""
+    if holder is None:
+        return "its lock file is unreadable" if age_s > 60 else None  # a lock being written: not stale yet
+    if holder.get("host") == socket.gethostname() and not _pid_alive(int(holder.get("pid", -1))):
+        return f"process {holder.get('pid')} on this host ({holder.get('host')}) is not running"
+    limit = lock_stale_after()
+    if age_s > limit:
+        return f"it was last refreshed {age_s / 3600:.1f} h ago (stale after {limit / 3600:.3g} h, DIFFSIM_LOCK_STALE_S)"
+    return None
+
+
+def _read_lock(path: Path) -> tuple[dict | None, float] | None:
+    """``(holder, seconds since refresh)`` of the lock at ``path``, or None when there is none."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        holder = json.loads(path.read_text())
+        return (holder if isinstance(holder, dict) else None), age
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None, age
+
+
+class DirectoryLock:
+    """The lock held on a results directory (see :func:`lock_directory`)."""
+
+    def __init__(self, directory: Path, path: Path, created: list[Path]):
+        self.directory, self.path, self.created = directory, path, created
+
+    def refresh(self) -> None:
+        """Mark the lock as alive (its mtime is the heartbeat that keeps it from going stale)."""
+        with contextlib.suppress(OSError):
+            os.utime(self.path)
+
+    def release(self, *, remove_empty_dir: bool = False) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        if remove_empty_dir:
+            for folder in self.created:  # deepest first; rmdir only removes empty folders
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+
+@contextlib.contextmanager
+def lock_directory(directory, *, what: str = "a run", stream=None):
+    """Hold ``directory/.diffsim-lock.json`` while writing results into ``directory``.
+
+    The lock holds the holder's pid, host, start time and command line. A second holder is refused
+    with a ConfigError naming the directory and the holder. A lock is *stale*, and taken over with a
+    message on ``stream`` (stderr), when its pid is not running on this host, or when it has not
+    been refreshed (:meth:`DirectoryLock.refresh`, after every finished cell) for
+    ``DIFFSIM_LOCK_STALE_S`` seconds (48 h by default: a lock from another host, whose pid cannot be
+    checked). Creation is ``O_CREAT | O_EXCL``, atomic on local filesystems and NFSv3+. If the body
+    raises ConfigError before writing anything, the directory is removed again when this call
+    created it (a refused run leaves nothing behind)."""
+    directory = Path(directory)
+    stream = sys.stderr if stream is None else stream
+    created = [d for d in (directory, *directory.parents) if not d.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now(), "what": what,
+              "command": " ".join(sys.argv)}
+    for _attempt in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, umask_mode())
+        except FileExistsError:
+            found = _read_lock(path)
+            if found is None:
+                continue  # released meanwhile: try again
+            holder, age = found
+            why = _lock_stale(holder, age)
+            if why is None:
+                who = (f"pid {holder.get('pid')} on host {holder.get('host')}, {holder.get('what', 'a run')} "
+                       f"started {holder.get('started')}" if holder else "a process whose lock is being written")
+                raise ConfigError(
+                    f"{directory} is in use by {who} (lock {path}): wait for it to finish, or choose another "
+                    f"--out; if that process is gone, delete {path}"
+                ) from None
+            # take the stale lock over: move it aside, and check that what we moved is what we judged
+            aside = path.with_name(f"{LOCK}.stale-{os.getpid()}")
+            try:
+                os.rename(path, aside)
+            except FileNotFoundError:
+                continue
+            moved = _read_lock(aside)
+            if moved is not None and moved[0] != holder:  # another process took it over first: put it back
+                with contextlib.suppress(OSError):
+                    os.link(aside, path)
+                aside.unlink(missing_ok=True)
+                raise ConfigError(f"{directory} is in use: another process took over its stale lock at the same time")
+            aside.unlink(missing_ok=True)
+            print(f"diffsim: taking over the stale lock of {directory}: {why}", file=stream, flush=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(record) + "\n")
+        break
+    else:
+        raise ConfigError(f"{directory} is in use: could not take its lock {path}")
+    lock = DirectoryLock(directory, path, created)
+    try:
+        yield lock
+    except ConfigError:
+        lock.release(remove_empty_dir=True)
+        raise
+    except BaseException:
+        lock.release()
+        raise
+    lock.release()
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,10 +408,21 @@ class Table:
 
 def read_table(path) -> Table:
     """Parse a ``table.csv`` written by :func:`table_csv` (no pandas needed)."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        columns = next(reader)
-        raw = [row for row in reader]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            columns = next(reader, None)
+            raw = [row for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise ConfigError(f"{path} cannot be read as a table: {err}") from None
+    if not columns:
+        raise ConfigError(f"{path} is empty: expected a header line (the table was cut or never written)")
+    for line, row in enumerate(raw, start=2):
+        if len(row) != len(columns):
+            raise ConfigError(
+                f"{path} line {line} has {len(row)} fields, expected {len(columns)}: the table was cut or "
+                "edited; rebuild it with `diffsim run CONFIG --resume` (or `diffsim merge`)"
+            )
     parsers = []
     for j in range(len(columns)):
         fields = [r[j] for r in raw if r[j] != ""]
@@ -375,15 +557,27 @@ def finalize(directory, resolved: dict, config_hash: str, *, shard: str | None, 
     kept = [p for key, p in parts.items() if key in wanted]
     text, columns, n_rows = table_csv(kept, resolved["axes"])
     atomic_write_text(Path(directory) / TABLE, text)
-    info = {"table": TABLE, "columns": columns, "rows": n_rows, "wall_s_total": sum(p["wall_s"] for p in kept)}
+    info = {"table": TABLE, "columns": columns, "rows": n_rows, "table_sha256": _sha256(text),
+            "wall_s_total": sum(p["wall_s"] for p in kept)}
     if summarize is not None and len(kept) == len(wanted):
         rows = [r for part in sorted(kept, key=lambda p: (p["cell"], p["seed"])) for r in tidy_rows(part, resolved["axes"])]
         by = ("seed", *(a for a in resolved["axes"] if a != "dim"))
-        atomic_write_text(Path(directory) / SUMMARY, summary_csv(summarize(rows, by)))
-        info["summary"] = SUMMARY
+        try:
+            summary = summary_csv(summarize(rows, by))
+        except Exception as err:  # an analysis bug must not lose a finished sweep: the table stands
+            print(f"diffsim: warning: summary.csv not written ({type(err).__name__}: {err})", file=sys.stderr)
+            info["summary_error"] = f"{type(err).__name__}: {err}"
+        else:
+            atomic_write_text(Path(directory) / SUMMARY, summary)
+            info["summary"] = SUMMARY
+            info["summary_sha256"] = _sha256(summary)
     info.update(extra or {})
     return write_metadata(directory, resolved, config_hash, shard=shard, units=units, parts=parts, env=env,
                           started=started, extra=info)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _now() -> str:
@@ -396,11 +590,13 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class Results:
-    """A results directory: its ``table`` and ``metadata``."""
+    """A results directory: its ``table``, its ``metadata`` and, for a complete sweep whose study
+    has an analysis over points, its ``summary`` (``summary.csv``; None otherwise)."""
 
     directory: Path
     table: Table
     metadata: dict
+    summary: Table | None = None
 
     def cell_config(self, cell: int) -> dict:
         """The full study config of ``cell`` (a dict, defaults included)."""
@@ -411,9 +607,33 @@ class Results:
         """The fixed parameters of the experiment (after scale resolution)."""
         return self.metadata["config"]["params"]
 
+    def frame(self):
+        """``table.csv`` as a pandas DataFrame (one row per cell x seed x quantity (x t); missing
+        values NaN). Needs pandas (``pip install 'diffsim-memorization[pandas]'``)."""
+        return _read_frame(self.directory / TABLE)
+
+    def summary_frame(self):
+        """``summary.csv`` as a pandas DataFrame (the analyses over points), or None if the
+        directory has no summary."""
+        return None if self.summary is None else _read_frame(self.directory / SUMMARY)
+
+
+def _read_frame(path: Path):
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError(
+            "Results.frame() needs pandas: pip install pandas (or the package's 'pandas' extra)"
+        ) from None
+    # empty field = missing; "nan" is how repr writes a NaN; other strings (e.g. "NA") stay strings
+    return pd.read_csv(path, keep_default_na=False, na_values=["", "nan"])
+
 
 def load_results(directory, *, require_complete: bool = True) -> Results:
-    """Read ``table.csv`` and ``metadata.json`` from ``directory``."""
+    """Read ``table.csv``, ``metadata.json`` and ``summary.csv`` (where written) from
+    ``directory``, checking the table against the metadata: its sha256 (when recorded), its row
+    count and columns, and that every finished cell has rows. A cut or damaged table raises
+    ConfigError. ``load_results(path).frame()`` gives the table as a pandas DataFrame."""
     directory = Path(directory)
     meta = read_metadata(directory)
     if meta is None or not (directory / TABLE).is_file():
@@ -423,7 +643,46 @@ def load_results(directory, *, require_complete: bool = True) -> Results:
             f"{directory} is incomplete ({meta.get('units_done')} of {meta.get('units_expected')} cells): "
             "complete it with `diffsim run CONFIG --resume` or `diffsim merge`"
         )
-    return Results(directory, read_table(directory / TABLE), meta)
+    table = _checked_table(directory, TABLE, meta.get("table_sha256"))
+    rebuild = "rebuild it with `diffsim run CONFIG --resume` (or `diffsim merge`)"
+    if "rows" in meta and len(table) != meta["rows"]:
+        raise ConfigError(f"{directory / TABLE} has {len(table)} rows, {METADATA} says {meta['rows']}: "
+                          f"the table was cut or edited; {rebuild}")
+    if "columns" in meta and list(table.columns) != list(meta["columns"]):
+        raise ConfigError(f"{directory / TABLE} has columns {list(table.columns)}, {METADATA} says "
+                          f"{meta['columns']}: {rebuild}")
+    if "cell" in table.columns and "seed" in table.columns:
+        present = {unit_name(r["cell"], r["seed"]) for r in table.rows if r["cell"] is not None and r["seed"] is not None}
+        expected = set(meta.get("wall_s", {}))
+        missing = sorted(expected - present)
+        if missing:
+            shown = ", ".join(missing[:10]) + (", ..." if len(missing) > 10 else "")
+            raise ConfigError(f"{directory / TABLE} has no rows for {len(missing)} finished cells ({shown}): {rebuild}")
+        extra = sorted(present - expected)
+        if expected and extra:
+            raise ConfigError(f"{directory / TABLE} has rows for cells {', '.join(extra[:10])} that "
+                              f"{METADATA} does not list: {rebuild}")
+    summary = None
+    if meta.get("summary"):
+        if not (directory / SUMMARY).is_file():
+            raise ConfigError(f"{directory / SUMMARY} is missing but {METADATA} lists it: {rebuild}")
+        summary = _checked_table(directory, SUMMARY, meta.get("summary_sha256"))
+    return Results(directory, table, meta, summary)
+
+
+def _checked_table(directory: Path, name: str, digest: str | None) -> Table:
+    path = directory / name
+    if digest is not None:
+        try:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise ConfigError(f"{path} cannot be read: {err}") from None
+        if actual != digest:
+            raise ConfigError(
+                f"{path} does not match {METADATA} (sha256 {actual[:12]}..., recorded {digest[:12]}...): it was "
+                "cut or edited after the run; rebuild it with `diffsim run CONFIG --resume` (or `diffsim merge`)"
+            )
+    return read_table(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,15 +761,16 @@ def merge_results(sources: Iterable, out, *, summarize=None) -> dict:
         raise ConfigError("cannot merge, the shards are incomplete:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
     out = Path(out)
-    existing = read_metadata(out)
-    if existing is not None and existing.get("config_hash") != config_hash:
-        raise ConfigError(f"{out} holds results of another config (hash {existing.get('config_hash')}): merge elsewhere")
-    remove_stale_temps(out)
-    for (cell, seed) in all_units:
-        part = parts[(cell, seed)]
-        write_part(out, config_hash, cell, seed, part["axes"], part["rows"], part["wall_s"])
-    shard_envs = [{"shard": m["shard"], **m["environment"], "started": m["started"], "updated": m["updated"]} for m in metas]
-    return finalize(
-        out, resolved, config_hash, shard=None, units=all_units, env=metas[0]["environment"],
-        started=min(m["started"] for m in metas), extra={"merged_from": shard_envs}, summarize=summarize,
-    )
+    with lock_directory(out, what="diffsim merge"):
+        existing = read_metadata(out)
+        if existing is not None and existing.get("config_hash") != config_hash:
+            raise ConfigError(f"{out} holds results of another config (hash {existing.get('config_hash')}): merge elsewhere")
+        remove_stale_temps(out)
+        for (cell, seed) in all_units:
+            part = parts[(cell, seed)]
+            write_part(out, config_hash, cell, seed, part["axes"], part["rows"], part["wall_s"])
+        shard_envs = [{"shard": m["shard"], **m["environment"], "started": m["started"], "updated": m["updated"]} for m in metas]
+        return finalize(
+            out, resolved, config_hash, shard=None, units=all_units, env=metas[0]["environment"],
+            started=min(m["started"] for m in metas), extra={"merged_from": shard_envs}, summarize=summarize,
+        )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,9 +25,10 @@ import numpy as np
 from diffsim import _validate
 from diffsim.process import time_grid
 
-__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue", "METHODS"]
+__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue", "METHODS", "Method"]
 
-METHODS = ("sde", "ode")
+Method = Literal["sde", "ode"]
+METHODS: tuple[Method, ...] = ("sde", "ode")
 
 
 class Trajectories(NamedTuple):
@@ -109,13 +110,41 @@ def _run(drift, key, x0, times, *, method, record_every, keep_states):
     return Trajectories(x_final, record_times, records, states)
 
 
+def _check_times(times, batch: int) -> None:
+    """A ``[S + 1]`` or ``[S + 1, batch]`` grid, finite, > 0 and strictly decreasing along its first
+    axis; the values are checked when concrete (not while tracing)."""
+    shape = np.shape(times)
+    if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != batch):
+        raise _validate.ConfigError(
+            f"times has shape {shape}: expected a [n_steps + 1] grid or [n_steps + 1, B] per-trajectory "
+            f"grids with B={batch}, the number of rows of x_init"
+        )
+    if isinstance(times, jax.core.Tracer) or not getattr(times, "is_fully_addressable", True):
+        return
+    values = np.asarray(times, dtype=np.float64)
+    bad = ~np.isfinite(values) | (values <= 0)
+    if bad.any():
+        at = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise _validate.ConfigError(
+            f"times{list(at)}={float(values[at])!r} is out of range: expected finite times > 0"
+        )
+    rising = np.diff(values, axis=0) >= 0
+    if rising.any():
+        k, *column = (int(i) for i in np.argwhere(rising)[0])
+        raise _validate.ConfigError(
+            f"times[{k}]={float(values[(k, *column)])!r} then times[{k + 1}]={float(values[(k + 1, *column)])!r}"
+            f"{f' (trajectory {column[0]})' if column else ''} is out of range: expected strictly "
+            "decreasing times (the backward dynamics runs from times[0] down to times[-1])"
+        )
+
+
 def sample(
     key,
     drift: Callable,
     x_init,
     times,
     *,
-    method: str = "sde",
+    method: Method = "sde",
     record_every: int | None = None,
     keep_states: bool = False,
 ) -> Trajectories:
@@ -125,14 +154,21 @@ def sample(
       key: PRNG key for the SDE noise.
       drift: score function (see module docstring).
       x_init: ``[B, N]`` initial states (typically ``N(0, I)`` at large t).
-      times: decreasing ``[n_steps + 1]`` grid, or ``[n_steps + 1, B]`` per trajectory.
+      times: strictly decreasing ``[n_steps + 1]`` grid of finite times > 0, or ``[n_steps + 1, B]``
+        per trajectory (values checked unless traced).
       method: ``"sde"`` (Euler-Maruyama) or ``"ode"`` (Heun, probability flow).
       record_every: record observables every this many steps (must divide n_steps; default: only
         at the start and the end).
       keep_states: also return the states at the record times.
     """
     _validate.choice("method", method, METHODS)
-    times = jnp.asarray(times, dtype=jnp.asarray(x_init).dtype)
+    x_init = jnp.asarray(x_init)
+    if x_init.ndim != 2:
+        raise _validate.ConfigError(
+            f"x_init has shape {tuple(x_init.shape)}: expected [B, N] initial states (one trajectory: x_init[None])"
+        )
+    _check_times(times, x_init.shape[0])
+    times = jnp.asarray(times, dtype=x_init.dtype)
     n_steps = times.shape[0] - 1
     _validate.integer("n_steps (len(times) - 1)", n_steps, minimum=1)
     record_every = n_steps if record_every is None else _validate.integer("record_every", record_every, minimum=1)
@@ -140,7 +176,7 @@ def sample(
         raise _validate.ConfigError(
             f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}"
         )
-    return _run(as_drift(drift), key, jnp.asarray(x_init), times, method=method,
+    return _run(as_drift(drift), key, x_init, times, method=method,
                 record_every=record_every, keep_states=keep_states)
 
 
@@ -153,7 +189,7 @@ def branch_and_continue(
     *,
     n_clones: int = 2,
     n_steps: int = 200,
-    method: str = "sde",
+    method: Method = "sde",
 ) -> Trajectories:
     """Clone protocol: continue each branched state ``n_clones`` times with independent noise.
 

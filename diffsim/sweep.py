@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 import shutil
 import sys
 import time
@@ -26,7 +27,7 @@ from diffsim import results
 from diffsim._validate import ConfigError
 from diffsim.config import Experiment
 
-__all__ = ["Shard", "sweep_units", "cell_key", "run_cell", "run_experiment", "Progress"]
+__all__ = ["Shard", "sweep_units", "cell_key", "run_cell", "run_experiment", "plan", "Progress"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,48 @@ class Shard:
         if not 1 <= i <= n:
             raise ConfigError(f"shard={text!r} is out of range: expected I/N with 1 <= I <= N")
         return cls(i, n)
+
+    @classmethod
+    def from_environment(cls, environ=None) -> "Shard":
+        """This task's shard in a SLURM job array: task ids ``MIN..MAX`` (``SLURM_ARRAY_TASK_MIN``,
+        0 when unset, so ``--array=0-7`` gives shards 1/8 .. 8/8) and the count from
+        ``SLURM_ARRAY_TASK_COUNT``, else ``SLURM_ARRAY_TASK_MAX - MIN + 1``."""
+        env = os.environ if environ is None else environ
+
+        def read(name):
+            text = env.get(name)
+            if text is None or text == "":
+                return None
+            try:
+                return int(text)
+            except ValueError:
+                raise ConfigError(f"{name}={text!r} is not valid: expected an integer") from None
+
+        task, low = read("SLURM_ARRAY_TASK_ID"), read("SLURM_ARRAY_TASK_MIN")
+        count, high = read("SLURM_ARRAY_TASK_COUNT"), read("SLURM_ARRAY_TASK_MAX")
+        if task is None:
+            raise ConfigError("shard='slurm' needs SLURM_ARRAY_TASK_ID: run it as a task of a job array "
+                              "(sbatch --array=0-N-1), or give --shard I/N")
+        low = 0 if low is None else low
+        if count is None and high is not None:
+            count = high - low + 1
+        if count is None:
+            raise ConfigError("shard='slurm' needs SLURM_ARRAY_TASK_COUNT or SLURM_ARRAY_TASK_MAX: expected a job array")
+        if high is not None and high - low + 1 != count:
+            raise ConfigError(f"SLURM_ARRAY_TASK_COUNT={count} does not match task ids {low}..{high}: "
+                              "expected a contiguous array without a step (--array=0-N-1)")
+        if not 0 <= task - low < count:
+            raise ConfigError(f"SLURM_ARRAY_TASK_ID={task} is out of range: expected {low}..{low + count - 1}")
+        return cls(task - low + 1, count)
+
+    @classmethod
+    def from_option(cls, text: str | None, environ=None) -> "Shard | None":
+        """``--shard``: None, ``"I/N"`` or ``"slurm"`` (:meth:`from_environment`)."""
+        if text is None:
+            return None
+        if str(text).strip().lower() == "slurm":
+            return cls.from_environment(environ)
+        return cls.parse(text)
 
     def select(self, units: list) -> list:
         """This shard's units: every ``count``-th, starting at ``index - 1``."""
@@ -144,49 +187,96 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
 
     ``out`` receives ``table.csv``, ``metadata.json`` and ``cells/`` (a shard writes them under
     ``out/shard-I-of-N/``). A directory that already holds parts of this config is completed only
-    with ``resume=True``; parts of another config are refused. Returns the metadata written.
+    with ``resume=True``; parts of another config are refused. The directory is locked while the run
+    writes into it (:func:`diffsim.results.lock_directory`): a second run into it is refused. A
+    refused run writes nothing. Returns the metadata written.
     """
     out = Path(out)
     directory = out / results.shard_dirname(shard.index, shard.count) if shard else out
     units = shard.select(sweep_units(experiment)) if shard else sweep_units(experiment)
     config_hash = experiment.hash
     resolved = experiment.resolved()
-    meta = results.read_metadata(directory)
-    if meta is not None and meta.get("config_hash") != config_hash:
-        raise ConfigError(
-            f"{directory} holds results of another config (hash {meta.get('config_hash')}, this config "
-            f"{config_hash}): choose another --out or delete that directory"
-        )
-    if meta is not None and meta.get("shard") != (str(shard) if shard else None):
-        raise ConfigError(
-            f"{directory} holds results of shard {meta.get('shard')}, not {shard}: choose another --out"
-        )
-    parts = results.read_parts(directory, config_hash)
-    done = [u for u in units if u in parts]
-    if parts and not resume:
-        raise ConfigError(
-            f"{directory} already holds {len(done)} of {len(units)} cells of this experiment: "
-            "pass --resume to complete it (already finished cells are kept), or choose another --out"
-        )
-    results.remove_stale_temps(directory)
-    started = meta["started"] if (meta and resume) else results._now()
-    env = results.environment()
-    shard_text = str(shard) if shard else None
-    results.write_metadata(directory, resolved, config_hash, shard=shard_text, units=units, parts=parts, env=env, started=started)
+    what = f"diffsim run {experiment.name} ({experiment.scale})" + (f" shard {shard}" if shard else "")
+    with results.lock_directory(directory, what=what, stream=stream) as lock:
+        meta = results.read_metadata(directory)
+        if meta is not None and meta.get("config_hash") != config_hash:
+            raise ConfigError(
+                f"{directory} holds results of another config (hash {meta.get('config_hash')}, this config "
+                f"{config_hash}): choose another --out or delete that directory"
+            )
+        if meta is not None and meta.get("shard") != (str(shard) if shard else None):
+            raise ConfigError(
+                f"{directory} holds results of shard {meta.get('shard')}, not {shard}: choose another --out"
+            )
+        parts = results.read_parts(directory, config_hash)
+        done = [u for u in units if u in parts]
+        if parts and not resume:
+            raise ConfigError(
+                f"{directory} already holds {len(done)} of {len(units)} cells of this experiment: "
+                "pass --resume to complete it (already finished cells are kept), or choose another --out"
+            )
+        results.remove_stale_temps(directory)
+        started = meta["started"] if (meta and resume) else results._now()
+        env = results.environment()
+        shard_text = str(shard) if shard else None
+        results.write_metadata(directory, resolved, config_hash, shard=shard_text, units=units, parts=parts, env=env,
+                               started=started)
 
-    todo = [u for u in units if u not in parts]
-    label = f"{experiment.name}/{experiment.scale}" + (f" shard {shard}" if shard else "")
-    progress = None if quiet else Progress(len(units), len(done), label, stream)
-    for cell, seed in todo:
-        rows, wall = run_cell(experiment, cell, seed, None if progress is None else progress.within(cell, seed))
-        results.write_part(directory, config_hash, cell, seed, experiment.cells[cell].axes, rows, wall)
-        if progress is not None:
-            axes = ", ".join(f"{k}={v}" for k, v in experiment.cells[cell].axes.items())
-            progress.update(f"cell {cell} ({axes}) seed {seed}: {wall:.1f}s")
-    return results.finalize(
-        directory, resolved, config_hash, shard=shard_text, units=units, env=env, started=started,
-        extra={"units_run_last": len(todo)}, summarize=_study(experiment).summarize,
-    )
+        todo = [u for u in units if u not in parts]
+        label = f"{experiment.name}/{experiment.scale}" + (f" shard {shard}" if shard else "")
+        progress = None if quiet else Progress(len(units), len(done), label, stream)
+        for cell, seed in todo:
+            rows, wall = run_cell(experiment, cell, seed, None if progress is None else progress.within(cell, seed))
+            results.write_part(directory, config_hash, cell, seed, experiment.cells[cell].axes, rows, wall)
+            lock.refresh()
+            if progress is not None:
+                axes = ", ".join(f"{k}={v}" for k, v in experiment.cells[cell].axes.items())
+                progress.update(f"cell {cell} ({axes}) seed {seed}: {wall:.1f}s")
+        return results.finalize(
+            directory, resolved, config_hash, shard=shard_text, units=units, env=env, started=started,
+            extra={"units_run_last": len(todo)}, summarize=_study(experiment).summarize,
+        )
+
+
+def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
+    """What :func:`run_experiment` would do, computing and writing nothing: the cells and units
+    (of the shard), those already finished in ``out``, and each cell's memory estimate (the largest
+    one its config's ``validate()`` checks; None where the study states none)."""
+    from diffsim import _validate
+
+    out = Path(out)
+    directory = out / results.shard_dirname(shard.index, shard.count) if shard else out
+    units = shard.select(sweep_units(experiment)) if shard else sweep_units(experiment)
+    meta = results.read_metadata(directory)
+    same = meta is not None and meta.get("config_hash") == experiment.hash
+    parts = results.read_parts(directory, experiment.hash) if same else {}
+    cells = []
+    for cell in experiment.cells:
+        with _validate.recorded_memory() as estimates:
+            cell.config.validate()
+        worst = max(estimates, key=lambda e: e[1]) if estimates else None
+        cells.append({"cell": cell.index, "axes": cell.axes,
+                      "memory_bytes": None if worst is None else worst[1],
+                      "memory_what": None if worst is None else worst[0]})
+    known = [c["memory_bytes"] for c in cells if c["memory_bytes"] is not None]
+    lock = results._read_lock(directory / results.LOCK)
+    return {
+        "experiment": experiment.name,
+        "study": experiment.study,
+        "scale": experiment.scale,
+        "directory": str(directory),
+        "shard": str(shard) if shard else None,
+        "config_hash": experiment.hash,
+        "cells": len(experiment.cells),
+        "seeds": list(experiment.seeds),
+        "units": len(units),
+        "units_done": sum(u in parts for u in units),
+        "other_config_in_directory": meta is not None and not same,
+        "locked_by": (lock[0] if lock is not None else None),
+        "memory_bytes_max": max(known) if known else None,
+        "memory_available_bytes": _validate.available_memory_bytes(),
+        "per_cell": cells,
+    }
 
 
 def _study(experiment: Experiment):

@@ -41,5 +41,10 @@ with tempfile.TemporaryDirectory() as tmp:
     summary = pd.read_csv(f"{tmp}/out/summary.csv")         # analyses over the points of the sweep
 
 estimates = table[table.quantity.str.startswith("t_collapse/")]
-print(estimates.pivot_table(index=["alpha", "N"], columns="quantity", values="value").round(3))
-print(summary[["alpha", "quantity", "value", "stderr"]].round(3).to_string(index=False))
+print(estimates.pivot_table(index=["alpha", "N"], columns="quantity", values="value").round(3).to_string())
+theory = summary[summary.quantity == "theory/t_collapse"].set_index("alpha")["value"]
+fits = summary[summary.quantity.str.endswith("/extrapolated")]
+for alpha, group in fits.groupby("alpha"):
+    print(f"alpha = {alpha}: theory t_C = {theory[alpha]:.3f}; 1/N extrapolations over N = {dims}:")
+    for _, row in group.iterrows():
+        print(f"  {row.quantity}: {row.value:.3f} ± {row.stderr:.3f}")

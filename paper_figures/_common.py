@@ -13,18 +13,22 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from diffsim.plot import provenance, save_figure
+from diffsim.results import Table, load_results
 
-from diffsim.results import Table, load_results  # noqa: E402
-
-GALLERY_DPI = 72
+GALLERY_DPI = 150
 FIGURE_DPI = 150
 
 
+_LOADED: list = []  # the results a script read: their config hashes go into the files' metadata
+
+
 def parse_args(doc: str) -> argparse.Namespace:
+    """The figure scripts' arguments. A script draws into files only, so the backend is chosen here,
+    when the script runs, not when a module is imported."""
+    matplotlib.use("Agg")
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     parser.add_argument("--results", default="results", help="results root: RESULTS/<experiment>/<scale> [results]")
     parser.add_argument("--scale", default="quick", help="scale of the experiments: quick or paper [quick]")
@@ -35,7 +39,9 @@ def parse_args(doc: str) -> argparse.Namespace:
 
 def load(args, experiment: str):
     """The complete results of ``experiment`` at ``args.scale``."""
-    return load_results(Path(args.results) / experiment / args.scale)
+    results = load_results(Path(args.results) / experiment / args.scale)
+    _LOADED.append(results)
+    return results
 
 
 def seed_mean(table: Table, by: str = "t") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,21 +70,20 @@ def seed_mean(table: Table, by: str = "t") -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def save(fig, name: str, args) -> list[Path]:
-    """Write ``<out>/<name>.png`` and ``.pdf`` (and a small gallery PNG), each through a temp file
-    and a rename; print the paths."""
+    """Write ``<out>/<name>.png`` and ``.pdf`` (and a small gallery PNG), each atomically and with
+    its provenance in the file's metadata (command, git commit, config hashes of the results read);
+    print the paths."""
     out = Path(args.out) if args.out else Path("figures") / args.scale
     targets = [(out / f"{name}.png", FIGURE_DPI), (out / f"{name}.pdf", FIGURE_DPI)]
     if args.gallery:
         targets.append((Path(args.gallery) / f"{name}.png", GALLERY_DPI))
+    hashes = ",".join(dict.fromkeys(f"{r.metadata['experiment']}:{r.metadata['config_hash']}" for r in _LOADED))
+    info = provenance(config_hash=hashes or None)
     written = []
     for path, dpi in targets:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        tmp.replace(path)
+        save_figure(fig, path, dpi=dpi, metadata=info)
         written.append(path)
         print(path)
-    plt.close(fig)
     sys.stdout.flush()
     return written
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from diffsim import ConfigError, data
-from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, _activation, _sample_chunks, activation_moments
+from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, activation, _sample_chunks, activation_moments
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolate, run_hmm_collapse
 from diffsim.theory.generalization import generalization_error, latent_spectrum
@@ -35,7 +35,7 @@ def test_activation_is_normalised_with_the_stated_linear_coefficient(x64, name):
     g = np.linspace(-12.0, 12.0, 200_001)
     w = np.exp(-0.5 * g**2) / math.sqrt(2 * math.pi) * (g[1] - g[0])
     mom = activation_moments(name)
-    phi = np.asarray(_activation(name, jnp.asarray(g)))
+    phi = np.asarray(activation(name, jnp.asarray(g)))
     assert abs(np.sum(w * phi)) < 1e-4
     assert np.sum(w * phi**2) == pytest.approx(1.0, abs=1e-4)
     assert np.sum(w * g * phi) == pytest.approx(mom.mu1, abs=1e-4)

@@ -84,3 +84,23 @@ def _line_of_points_at_load() -> int:
     tree = MODULES[ROOT / "data" / "__init__.py"]
     fn = next(d for d in _defs(tree) if d.name == "points_at_load")
     return next(n.lineno for n in ast.walk(fn) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "round")
+
+
+def test_score_code_lives_in_score():
+    import diffsim.score
+
+    assert diffsim.score.masked_training_set.__module__ == "diffsim.score._layout"
+
+
+def test_a_sweep_grid_sets_config_fields_only():
+    """No special case turns a grid key ``N`` into ``dims = (N,)``: a study config is one point and
+    its dimension field is ``dim``."""
+    import pytest
+
+    from diffsim.config import parse_experiment
+
+    raw = {"study": "collapse", "seeds": [0], "grid": {"N": [8, 10]}}
+    with pytest.raises(diffsim.ConfigError, match="unknown parameter 'N'"):
+        parse_experiment(raw)
+    cells = parse_experiment({"study": "collapse", "seeds": [0], "grid": {"dim": [8, 10]}}).cells
+    assert [c.config.dim for c in cells] == [8, 10]

@@ -28,7 +28,8 @@ from diffsim.nets.train import TrainConfig, evaluation_score, init_ensemble, sam
 from diffsim.process import delta, m, sigma_from_t
 from diffsim.score import TrainingSet, empirical_score
 from diffsim.observe import crossing_step, descent_step, fit_power_law
-from diffsim.studies.denoiser import DenoiserConfig, masked_training_set, run_denoiser
+from diffsim.score import masked_training_set
+from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 
 # ----------------------------------------------------------------------------- models
 

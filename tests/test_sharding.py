@@ -69,7 +69,7 @@ WORKER = textwrap.dedent(
 
     # the fused kernel on every device (run in Pallas' interpreter here), P and B sharded
     import functools
-    from diffsim.score import fused
+    from diffsim.score import _fused as fused  # where kernel="fused" looks fused_accumulate up
     fused.fused_accumulate = functools.partial(fused.fused_accumulate, interpret=True, splits=2)
     a = jax.random.normal(key_a, (1001, 12))
     x = jax.random.normal(key_x, (b, 12))

@@ -1,6 +1,7 @@
 """Sweep commands: ``run`` (an experiment config), ``merge`` (shard parts), ``figures`` (paper figures).
 
-    diffsim run CONFIG [--out DIR] [--scale quick|paper] [--shard I/N] [--resume]
+    diffsim run CONFIG [KEY=VALUE ...] [--out DIR] [--scale quick|paper] [--shard I/N|slurm]
+                       [--resume] [--dry-run]
     diffsim merge PATH [PATH ...] [--out DIR]
     diffsim figures [NAME ...] [--scale quick|paper] [--gallery DIR]
 
@@ -20,16 +21,23 @@ import time
 from pathlib import Path
 
 from diffsim._validate import ConfigError
-from diffsim.cli_util import add_json_flag, emit
+from diffsim.cli_util import add_json_flag, check_output_path, emit
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run an experiment config (a sweep of cells x seeds) into a results table")
     p.add_argument("config", help="experiment TOML file (experiments/*.toml)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="override a study parameter, an axis (dim=[8,12]) or seeds=[0,1], checked like the TOML "
+                        "file's values (VALUE is read as TOML; a bare word is a string)")
     p.add_argument("--out", help="results directory [results/<name>/<scale>]")
     p.add_argument("--scale", default="quick", help="named scale of the config: quick or paper [quick]")
-    p.add_argument("--shard", help="run only part I of N of the cells (1 <= I <= N), into OUT/shard-I-of-N/")
+    p.add_argument("--shard", help="run only part I of N of the cells (1 <= I <= N), into OUT/shard-I-of-N/; "
+                                   "'slurm' takes I and N from a job array's SLURM_ARRAY_TASK_ID (0-based) and "
+                                   "SLURM_ARRAY_TASK_COUNT (or _MAX)")
     p.add_argument("--resume", action="store_true", help="complete a killed or partial run (finished cells are kept)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the cells, units and memory estimate; run and write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     add_json_flag(p)
     p.set_defaults(handler=_run)
@@ -77,12 +85,18 @@ def enable_compile_cache() -> str | None:
 
 
 def _run(args) -> int:
-    from diffsim.config import load_experiment
-    from diffsim.sweep import Shard, run_experiment
+    from diffsim.config import load_experiment, parse_overrides
+    from diffsim.sweep import Shard, plan, run_experiment
 
-    experiment = load_experiment(args.config, args.scale)
-    shard = Shard.parse(args.shard) if args.shard else None
+    overrides = parse_overrides(args.overrides)
+    shard = Shard.from_option(args.shard)
+    if args.out is not None:
+        check_output_path(args.out, "--out", kind="dir")
+    experiment = load_experiment(args.config, args.scale, overrides=overrides)
     out = Path(args.out) if args.out else Path("results") / experiment.name / experiment.scale
+    check_output_path(out, "--out", kind="dir")
+    if args.dry_run:
+        return _dry_run(plan(experiment, out, shard=shard), args.json)
     enable_compile_cache()
     start = time.perf_counter()
     meta = run_experiment(experiment, out, shard=shard, resume=args.resume, quiet=args.quiet)
@@ -111,12 +125,38 @@ def _run(args) -> int:
     return 0
 
 
+def _gib(n) -> str:
+    return "no estimate" if n is None else f"{n / 2**30:.3g} GiB"
+
+
+def _dry_run(info: dict, as_json: bool) -> int:
+    lines = [
+        f"{info['experiment']} ({info['study']}, {info['scale']}), config hash {info['config_hash']}: dry run, "
+        "nothing run or written",
+        f"directory: {info['directory']}" + (f" (shard {info['shard']})" if info["shard"] else ""),
+        f"cells: {info['cells']} x seeds {info['seeds']} -> {info['units']} units"
+        + (f" in this shard" if info["shard"] else "") + f", {info['units_done']} already done",
+        f"memory: largest cell needs {_gib(info['memory_bytes_max'])} "
+        f"(this machine: {_gib(info['memory_available_bytes'])})",
+    ]
+    if info["other_config_in_directory"]:
+        lines.append("warning: the directory holds results of another config: the run would be refused")
+    if info["locked_by"]:
+        lines.append(f"warning: the directory is locked by pid {info['locked_by'].get('pid')} on "
+                     f"{info['locked_by'].get('host')}")
+    for c in info["per_cell"]:
+        axes = ", ".join(f"{k}={v}" for k, v in c["axes"].items()) or "the only cell"
+        lines.append(f"  cell {c['cell']:>4}: {axes}: {_gib(c['memory_bytes'])}")
+    emit(info, "\n".join(lines), as_json)
+    return 0
+
+
 def _merge(args) -> int:
     from diffsim.results import merge_results
 
     paths = [Path(p) for p in args.paths]
     if args.out:
-        out = Path(args.out)
+        out = check_output_path(args.out, "--out", kind="dir")
     elif len(paths) == 1:
         from diffsim.results import read_metadata
 
@@ -124,6 +164,7 @@ def _merge(args) -> int:
         out = paths[0].parent if meta is not None and meta.get("shard") else paths[0]
     else:
         raise ConfigError("--out is missing: give it when merging shards from several folders")
+    check_output_path(out, "--out", kind="dir")
     meta = merge_results(paths, out, summarize=_summarizer(paths))
     payload = {"directory": str(out), "table": str(out / meta["table"]), "rows": meta["rows"],
                "cells": meta["units_done"], "config_hash": meta["config_hash"], "complete": meta["complete"]}
@@ -216,7 +257,20 @@ def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_st
     return ran
 
 
+def _script_env() -> dict:
+    """Environment of a figure script: the diffsim this command runs (not another install found
+    from the script's folder) and the file-only Agg backend."""
+    import diffsim
+
+    root = str(Path(diffsim.__file__).resolve().parents[1])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else ""), "MPLBACKEND": "Agg"}
+
+
 def _figures(args) -> int:
+    check_output_path(args.out, "--out", kind="dir")
+    check_output_path(args.gallery, "--gallery", kind="dir")
+    check_output_path(args.results, "--results", kind="dir")
     scripts = figure_scripts(Path(args.scripts) if args.scripts else _default_dir("paper_figures"))
     unknown = [n for n in args.names if n not in scripts]
     if unknown:
@@ -234,7 +288,7 @@ def _figures(args) -> int:
         if args.gallery:
             cmd += ["--gallery", args.gallery]
         start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_script_env())
         if proc.returncode != 0:
             failed.append(name)
             print(f"figure {name} failed (exit {proc.returncode}):\n{proc.stderr.strip()}", file=sys.stderr)

@@ -2,18 +2,22 @@
 of the noised law) and ``log_density(x, t)``; mixtures also ``sample_with_labels``."""
 
 import math
+from typing import Literal
 
 from diffsim import _validate
+from diffsim.data.conditional import ClassConditionalSet, ClassManifold, ClassMixture, make_conditional
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, SpikedGaussian
 from diffsim.data.mixture import GaussianMixture, TwoClusterMixture
 
 __all__ = [
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
-    "SpikedGaussian", "NONLINEARITIES", "make", "DATA_MODELS", "points_at_load",
+    "SpikedGaussian", "NONLINEARITIES", "make", "make_conditional", "ClassConditionalSet", "ClassMixture",
+    "ClassManifold", "DATA_MODELS", "points_at_load",
 ]
 
-DATA_MODELS = ("gaussian", "mixture", "hmm")
+DataName = Literal["gaussian", "mixture", "hmm"]
+DATA_MODELS: tuple[DataName, ...] = ("gaussian", "mixture", "hmm")
 
 
 def points_at_load(alpha: float, dim: int) -> int:
@@ -21,7 +25,7 @@ def points_at_load(alpha: float, dim: int) -> int:
     return round(math.exp(alpha * dim))
 
 
-def make(name: str, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0, alpha_d: float = 0.5,
+def make(name: DataName, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0, alpha_d: float = 0.5,
          nonlinearity: str = "linear", key=None):
     """Build a named data model: ``gaussian`` (isotropic, variance sigma^2), ``mixture``
     (two clusters ``+-v`` with ``|v|^2 = N mtilde^2`` and cluster variance sigma^2) or ``hmm``

@@ -56,7 +56,7 @@ def _raw(nonlinearity: str, h):
     return jax.nn.relu(h)
 
 
-def _activation(nonlinearity: str, h):
+def activation(nonlinearity: str, h):
     """Normalised ``phi(h) = (phi_raw(h) - mean) / std``, elementwise."""
     mom = activation_moments(nonlinearity)
     if nonlinearity == "linear":
@@ -132,7 +132,7 @@ class SpikedGaussian:
 def _one_chunk(features, key, nonlinearity: str, chunk: int):
     """``chunk`` points from one key: ``(phi(z F^T / sqrt(D)) [chunk, N], z [chunk, D])``."""
     z = jax.random.normal(key, (chunk, features.shape[1]), features.dtype)
-    return _activation(nonlinearity, (z @ features.T) / math.sqrt(features.shape[1])), z
+    return activation(nonlinearity, (z @ features.T) / math.sqrt(features.shape[1])), z
 
 
 @partial(jax.jit, static_argnames=("nonlinearity", "n", "chunk"))

@@ -16,6 +16,7 @@ from diffsim.measure.geometry import (
     measure_memorization,
     window_swap,
 )
+from diffsim.measure.guidance import GuidanceCell, GuidanceMeasurement, measure_guidance
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
@@ -35,6 +36,9 @@ __all__ = [
     "WindowSwap",
     "window_swap",
     "measure_memorization",
+    "GuidanceCell",
+    "GuidanceMeasurement",
+    "measure_guidance",
     "RemCurves",
     "RemMeasurement",
     "measure_rem",

@@ -10,7 +10,6 @@ example a freshly initialised state) and returns bit-identical arrays.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import jax
@@ -57,10 +56,11 @@ def save_checkpoint(path, tree, metadata: dict | None = None) -> Path:
     if _META in arrays:  # pragma: no cover - reserved name
         raise _validate.ConfigError(f"a leaf path is named {_META!r}, which is reserved")
     arrays[_META] = np.asarray(json.dumps(metadata or {}))
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
+    from diffsim.results import atomic_file
+
+    with atomic_file(path) as tmp:  # the umask's file mode, like every results file
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
     return path
 
 

@@ -6,7 +6,8 @@ mesh with two axes (:func:`make_mesh`):
 * ``"points"``: each device streams its own shard of the training set with the kernel of
   :mod:`diffsim.score.empirical` (:func:`~diffsim.score.empirical.accumulate`), and the per-device
   accumulators are combined by an all-reduce that is :func:`~diffsim.score.empirical.merge` written
-  with collectives (:func:`merge_across`)::
+  with collectives (:func:`merge_across`, defined in :mod:`diffsim.score._accumulator` and
+  re-exported here)::
 
       M  = pmax_d max_d,                f_d = exp(max_d - M)
       s0 = psum_d f_d s0_d,             s1  = psum_d f_d s1_d,           s2 = psum_d f_d^2 s2_d
@@ -52,17 +53,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as Spec
 
 from diffsim import _validate
-from diffsim.score.empirical import (
-    HIGHEST,
-    KERNELS,
-    Accumulator,
-    Posterior,
-    TrainingSet,
-    accumulate,
-    default_chunk_size,
-    finalize,
-    score_and_stats,
-)
+from diffsim.score._accumulator import HIGHEST, Posterior, finalize, merge_across
+from diffsim.score._layout import TrainingSet, default_chunk_size
+from diffsim.score._queries import checked_queries, unbatch
+from diffsim.score.empirical import KERNELS, Kernel, accumulate, score_and_stats
 
 try:  # jax >= 0.6
     _shard_map = partial(jax.shard_map, check_vma=False)
@@ -163,27 +157,6 @@ def shard_queries(x, mesh: Mesh) -> jax.Array:
     return _place(x, NamedSharding(mesh, Spec(BATCH)))
 
 
-def merge_across(acc: Accumulator, axis_name: str) -> Accumulator:
-    """All-reduce form of :func:`~diffsim.score.empirical.merge` over the devices of ``axis_name``
-    (inside :func:`jax.shard_map`): every device ends with the accumulator of the union of their
-    training-point shards. Devices that saw no point (``s0 = 0``) contribute nothing."""
-    seen = acc.s0 > 0
-    new_max = jax.lax.pmax(acc.max, axis_name)
-    safe = jnp.where(jnp.isfinite(new_max), new_max, 0.0)
-    factor = jnp.where(seen, jnp.exp(acc.max - safe), 0.0)
-    shift = jnp.where(seen, acc.max - safe, 0.0)
-    at_max = seen & (acc.max == new_max)
-    no_index = jnp.iinfo(jnp.int32).max
-    return Accumulator(
-        max=new_max,
-        s0=jax.lax.psum(factor * acc.s0, axis_name),
-        s1=jax.lax.psum(factor[:, None] * acc.s1, axis_name),
-        s2=jax.lax.psum(factor**2 * acc.s2, axis_name),
-        tl=jax.lax.psum(factor * (acc.tl + shift * acc.s0), axis_name),
-        argmax=jax.lax.pmin(jnp.where(at_max, acc.argmax, no_index), axis_name),
-    )
-
-
 def _local_posterior(x, t, chunks, half_sq, mask, *, n_points, precision, kernel) -> Posterior:
     """Body of the shard_map: this device's queries against this device's shard of points."""
     shard = TrainingSet(chunks, half_sq, mask, n_points)
@@ -192,9 +165,11 @@ def _local_posterior(x, t, chunks, half_sq, mask, *, n_points, precision, kernel
     return finalize(merge_across(acc, POINTS))
 
 
-def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST, kernel: str = "xla") -> Posterior:
-    """Posterior statistics of queries ``x`` (``[B, N]``) at time(s) ``t`` (scalar or ``[B]``),
-    computed on ``mesh``: training set split along ``"points"``, queries along ``"batch"``.
+def sharded_posterior(x: jax.Array, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST,
+                      kernel: Kernel = "xla") -> Posterior:
+    """Posterior statistics of queries ``x`` (``[B, N]``, or one ``[N]`` query) at time(s) ``t``
+    (scalar or ``[B]``), computed on ``mesh``: training set split along ``"points"``, queries along
+    ``"batch"``. Inputs are checked as in :func:`~diffsim.score.empirical.posterior`.
 
     ``train`` comes from :func:`shard_training_set` for this mesh (its number of chunks must be a
     multiple of the devices along ``"points"``). B need not divide the batch axis: the queries are
@@ -202,6 +177,12 @@ def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST
     the order of floating-point sums; jit-compatible (use it inside ``jax.jit``, ``lax.scan``).
     ``kernel`` is the per-device pass (``"xla"`` or, on GPUs, ``"fused"``).
     """
+    x, t, single = checked_queries(x, t, train.dim)
+    return unbatch(_posterior_on_mesh(x, t, train, mesh, precision, kernel), single)
+
+
+def _posterior_on_mesh(x, t, train: TrainingSet, mesh: Mesh, precision, kernel) -> Posterior:
+    """:func:`sharded_posterior` of checked queries ``x [B, N]``, ``t [B]``."""
     n_shards, n_batch = mesh.shape[POINTS], mesh.shape[BATCH]
     if train.chunks.shape[0] % n_shards:
         raise _validate.ConfigError(
@@ -209,7 +190,6 @@ def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST
             "along the points axis (build it with shard_training_set(points, mesh))"
         )
     b = x.shape[0]
-    t = jnp.broadcast_to(jnp.asarray(t, x.dtype), (b,))
     extra = (-b) % n_batch
     if extra:
         x = jnp.pad(x, ((0, extra), (0, 0)))
@@ -226,23 +206,24 @@ def sharded_posterior(x, t, train: TrainingSet, mesh: Mesh, *, precision=HIGHEST
 
 
 @jax.tree_util.register_dataclass
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ShardedEmpiricalScore:
     """The empirical score on a device mesh, as a sampler drift: ``(x, t) -> (score, stats)``.
 
     Drop-in for :class:`~diffsim.score.empirical.EmpiricalScore` in :func:`diffsim.sample.sample`
     (same outputs, same ``stats``). ``train`` is data (a new training set of the same shape does not
-    recompile); ``mesh``, ``precision`` and ``kernel`` are static.
+    recompile); ``mesh``, ``precision`` and ``kernel`` are static. Compared and hashed by identity,
+    so ``jax.jit(drift)`` works.
     """
 
     train: TrainingSet
     mesh: Mesh = field(metadata=dict(static=True))
     precision: jax.lax.Precision = field(default=HIGHEST, metadata=dict(static=True))
-    kernel: str = field(default="xla", metadata=dict(static=True))
+    kernel: Kernel = field(default="xla", metadata=dict(static=True))
 
     @classmethod
     def from_points(cls, points, mesh: Mesh | None = None, *, chunk_size: int | None = None,
-                    batch: int | None = None, kernel: str = "xla") -> "ShardedEmpiricalScore":
+                    batch: int | None = None, kernel: Kernel = "xla") -> "ShardedEmpiricalScore":
         """Shard ``points`` (``[P, N]``) over ``mesh`` (default :func:`make_mesh`: all devices along
         ``"points"``); ``chunk_size`` and ``batch`` as in :func:`shard_training_set`."""
         mesh = make_mesh() if mesh is None else mesh
@@ -251,6 +232,7 @@ class ShardedEmpiricalScore:
     def __post_init__(self):
         _validate.choice("kernel", self.kernel, KERNELS)
 
-    def __call__(self, x, t):
-        post = sharded_posterior(x, t, self.train, self.mesh, precision=self.precision, kernel=self.kernel)
-        return score_and_stats(x, t, post, self.train.n_points)
+    def __call__(self, x: jax.Array, t) -> tuple[jax.Array, dict[str, jax.Array]]:
+        x, t, single = checked_queries(x, t, self.train.dim)
+        post = _posterior_on_mesh(x, t, self.train, self.mesh, self.precision, self.kernel)
+        return unbatch(score_and_stats(x, t, post, self.train.n_points), single)

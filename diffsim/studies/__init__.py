@@ -13,8 +13,9 @@ from typing import Any, Callable
 from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap
+from diffsim.studies.guidance import GuidanceConfig, run_guidance
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
-from diffsim.studies.hmm_collapse import HmmCollapseConfig, run_hmm_collapse
+from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolated_rows, run_hmm_collapse
 from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.studies.speciation import SpeciationConfig, run_speciation
 from diffsim.studies.traps import TrapsConfig, run_traps
@@ -43,7 +44,8 @@ register_study(Study("collapse", CollapseConfig, run_collapse, "collapse time by
                      summarize_collapse))
 register_study(Study("speciation", SpeciationConfig, run_speciation, "speciation phi(t) by clones vs theory"))
 register_study(Study("hmm_collapse", HmmCollapseConfig, run_hmm_collapse,
-                     "collapse time on the hidden manifold (linear, nonlinear, Gaussian) vs Marchenko-Pastur theory"))
+                     "collapse time on the hidden manifold (linear, nonlinear, Gaussian) vs Marchenko-Pastur theory",
+                     lambda rows, by: extrapolated_rows(rows)))
 register_study(Study("rem", RemConfig, run_rem, "REM statistics of the posterior weights (Y2, log Z) vs theory"))
 register_study(Study("traps", TrapsConfig, run_traps, "trap fraction vs t_o, basin radius vs r_b(t), spurious states"))
 register_study(Study("generalization", GeneralizationConfig, run_generalization,
@@ -56,3 +58,6 @@ register_study(Study("geometry", GeometryConfig, run_geometry,
 register_study(Study("geometry_swap", SwapConfig, run_swap,
                      "exact true/empirical scores swapped inside sigma windows placed from the measured boundaries: "
                      "memorized fraction"))
+register_study(Study("guidance", GuidanceConfig, run_guidance,
+                     "classifier-free guidance on class-conditional data: overestimation, D1/D2 vs schedule, "
+                     "guidance-magnitude AUC, memorization and collapse time vs g"))

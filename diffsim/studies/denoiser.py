@@ -27,7 +27,7 @@ Training-dynamics times (section 11), defined operationally and stated in every 
   minimum over the run, i.e. ``L - L_min <= gen_tolerance (L_0 - L_min)``, interpolated likewise.
 
 Members with different P share one padded ``[P_max, N]`` layout: member j draws only its first
-``P_j`` rows and its training set masks the rest (:func:`masked_training_set`).
+``P_j`` rows and its training set masks the rest (:func:`diffsim.score.masked_training_set`).
 
 :mod:`diffsim.nets` (flax, optax) is imported when a config is validated or run, so importing the
 study registry stays cheap.
@@ -52,7 +52,7 @@ from diffsim.nets.models import LearnedScore
 from diffsim.observe import condensation_time, condensed_fraction, crossing_step, descent_step, fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.sample import sample
-from diffsim.score.empirical import TrainingSet, empirical_score, posterior
+from diffsim.score import TrainingSet, empirical_score, masked_training_set, posterior
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.spectrum import Spectrum
 
@@ -62,7 +62,6 @@ __all__ = [
     "MemberCurves",
     "DenoiserResult",
     "run_denoiser",
-    "masked_training_set",
 ]
 
 DEFINITIONS = {
@@ -206,19 +205,6 @@ class DenoiserConfig:
 
 
 # ----------------------------------------------------------------------------- evaluation kernels
-
-
-def masked_training_set(points, n_real) -> TrainingSet:
-    """Training set of the first ``n_real`` rows of ``points [P_max, N]`` in the ``P_max`` layout.
-
-    The rows past ``n_real`` stay in the chunks but are masked out, so the posterior, the empirical
-    score and the nearest-point distances see exactly the ``n_real`` real points, while members of
-    different P share one shape (one compile, one ``vmap``). ``n_points`` of the result is the slot
-    count ``P_max``: do not use it for ``log p_t^e`` (which needs the true P).
-    """
-    full = TrainingSet.from_points(points)
-    real = (jnp.arange(full.mask.size) < n_real).reshape(full.mask.shape)
-    return dataclasses.replace(full, mask=full.mask & real)
 
 
 def _has_exact_score(model, dim: int) -> bool:

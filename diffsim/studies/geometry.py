@@ -111,10 +111,10 @@ class GeometryConfig:
 
     @property
     def n_points(self) -> int:
-        return round(math.exp(self.alpha * self.dim))
+        return data.points_at_load(self.alpha, self.dim)
 
 
-def _theory(config: GeometryConfig, spectrum_eigs: np.ndarray, p: int, sigmas: np.ndarray) -> dict:
+def _predictions(config: GeometryConfig, spectrum_eigs: np.ndarray, p: int, sigmas: np.ndarray) -> dict:
     """Exact coverage curve and edge, sigma_C, and which route computed them."""
     n = config.dim
     alpha_n = math.log(p) / n
@@ -236,7 +236,7 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
                             n_queries=config.n_queries, shell_c=config.shell_c)
     if progress is not None:
         progress(f"N={config.dim} measured")
-    theory = _theory(config, np.asarray(model.covariance_spectrum(), dtype=np.float64), p, sigmas)
+    theory = _predictions(config, np.asarray(model.covariance_spectrum(), dtype=np.float64), p, sigmas)
     lin = None
     if config.linearity:
         lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
@@ -318,7 +318,7 @@ class SwapResult:
         out = []
         for (direction, window), est in self.fractions.items():
             lo, hi = self.windows.get(window, (None, None))
-            out.append({"N": self.config.dim, "P": round(math.exp(self.config.alpha * self.config.dim)),
+            out.append({"N": self.config.dim, "P": data.points_at_load(self.config.alpha, self.config.dim),
                         "direction": direction, "window": window, "sigma_lo": _num(lo) if lo is not None else None,
                         "sigma_hi": _num(hi) if hi is not None else None,
                         "value": float(est.value), "stderr": _num(est.stderr)})

@@ -10,6 +10,8 @@
   and its minimiser ``t_g`` (THEORY.md section 7).
 * :mod:`~diffsim.theory.geometry`: exact finite-N expected shell coverage (isotropic and any spectrum),
   the generalized chi-square CDF, the collapse point in the sigma clock (THEORY.md section 8).
+* :mod:`~diffsim.theory.guidance`: classifier-free guidance: the large-t overestimation limit and the
+  one-point DDIM weights against the schedule (THEORY.md section 9).
 * :mod:`~diffsim.theory.hmm`: hidden-manifold activation moments, Gaussian-equivalent and asymptotic spectra,
   collapse times of the linear / Gaussian-equivalent / isotropic models.
 
@@ -36,6 +38,12 @@ from diffsim.theory.geometry import (
     shell_radii_squared,
 )
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
+from diffsim.theory.guidance import (
+    one_point_ddim_weights,
+    one_point_deviations,
+    overestimation_limit,
+    schedule_deviations,
+)
 from diffsim.theory.hmm import (
     NONLINEARITIES,
     ActivationMoments,
@@ -107,4 +115,8 @@ __all__ = [
     "coverage_edge_spectrum",
     "generalized_chi2_cdf",
     "shell_radii_squared",
+    "overestimation_limit",
+    "one_point_ddim_weights",
+    "one_point_deviations",
+    "schedule_deviations",
 ]

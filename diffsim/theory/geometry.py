@@ -60,7 +60,8 @@ from scipy import stats
 
 from diffsim._validate import ConfigError
 from diffsim.theory.collapse import collapse_time
-from diffsim.theory.spectrum import Spectrum, _check_range
+from diffsim.theory._numerics import _check_range
+from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
     "shell_radii_squared",
