@@ -54,6 +54,7 @@ __all__ = [
     "make_optimizer",
     "sample_times",
     "noise_prediction_error",
+    "zone_factor",
     "dsm_loss",
     "init_ensemble",
     "train_steps",
@@ -205,6 +206,14 @@ def _loss_weight(t, weighting: str):
     return delta(t) / m(t) ** 2
 
 
+def zone_factor(t, config: TrainConfig):
+    """Per-sample loss factor of the zone hook: ``zone_weight`` where ``sigma_t`` lies in
+    ``[zone_sigma_lo, zone_sigma_hi]``, 1 elsewhere (``t`` ``[B]``)."""
+    sig = sigma_from_t(t)
+    inside = (sig >= config.zone_sigma_lo) & (sig <= config.zone_sigma_hi)
+    return jnp.where(inside, jnp.asarray(config.zone_weight, t.dtype), jnp.ones_like(t))
+
+
 def noise_prediction_error(model, a, t, xi):
     """Per-sample ``Delta_t l_t = |eps_hat(x, t) - xi|^2`` with ``x = m_t a + sqrt(Delta_t) xi``;
     ``a, xi [B, N]``, ``t [B]`` -> ``[B]``."""
@@ -255,9 +264,7 @@ def _one_step(graphdef, config: TrainConfig, tx, state: TrainState, points, n_po
         model = nnx.merge(graphdef, params, state.rest)
         if config.zone_weight == 1.0 or config.zone_sigma_hi <= config.zone_sigma_lo:
             return dsm_loss(model, a, t, xi, config.weighting)
-        sig = sigma_from_t(t)
-        zone = jnp.where((sig >= config.zone_sigma_lo) & (sig <= config.zone_sigma_hi), config.zone_weight, 1.0)
-        return jnp.mean(zone * _loss_weight(t, config.weighting) * noise_prediction_error(model, a, t, xi))
+        return jnp.mean(zone_factor(t, config) * _loss_weight(t, config.weighting) * noise_prediction_error(model, a, t, xi))
 
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
