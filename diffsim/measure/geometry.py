@@ -33,6 +33,7 @@ from diffsim.observe import Estimate, bootstrap, memorized
 from diffsim.process import t_from_sigma, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.score import TrainingSet, posterior
+from diffsim.theory.geometry import gaussian_moments, wiener_denoiser
 
 __all__ = [
     "GeometryMeasurement",
@@ -45,6 +46,9 @@ __all__ = [
     "window_swap",
     "SwapMeasurement",
     "measure_memorization",
+    "LinearityMeasurement",
+    "measure_linearity",
+    "last_exit",
 ]
 
 HIGHEST = jax.lax.Precision.HIGHEST
@@ -289,6 +293,9 @@ def window_swap(inside, outside, sigma_lo: float, sigma_hi: float) -> WindowSwap
     return WindowSwap(as_drift(inside), as_drift(outside), jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32))
 
 
+_memorized = jax.jit(memorized)  # one compile per shape (the scan inside is not re-traced per call)
+
+
 @dataclass(frozen=True)
 class SwapMeasurement:
     """Memorized fraction (1/3 rule) of samples drawn with a drift: ``memorized`` :class:`Estimate`
@@ -318,6 +325,153 @@ def measure_memorization(
     k_init, k_run, k_boot = jax.random.split(key, 3)
     x0 = jax.random.normal(k_init, (n_samples, train.dim), train.chunks.dtype)
     traj = sample(k_run, drift, x0, time_grid(t_max, t_min, n_steps), method=method)
-    flags = memorized(traj.final, train)
+    flags = _memorized(traj.final, train)
     est = bootstrap(k_boot, lambda f: jnp.mean(f.astype(jnp.float32)), flags, axis=0, n_boot=n_boot)
     return SwapMeasurement(est, np.asarray(flags), np.asarray(traj.final))
+
+
+# ----------------------------------------------------------------------------- large-noise linearity
+
+
+@dataclass(frozen=True)
+class LinearityMeasurement:
+    """Distances between denoisers on a sigma grid ``sigmas`` ``[S]``, queries ``y = x + sigma z`` on
+    held-out points ``x``.
+
+    Denoisers (VE clock): empirical ``D_e(y) = sum_i w_i a_i``; Wiener ``D_lin`` from the training
+    mean ``abar`` and covariance ``S`` (:func:`diffsim.theory.geometry.wiener_denoiser`); exact
+    ``D_x(y) = y + sigma^2 grad log p_sigma(y)`` from the true score (Tweedie), when given.
+    ``emp_lin``, ``emp_exact``, ``lin_exact``: relative root-mean-square distances
+    ``sqrt(E|D_1 - D_2|^2 / E|D_e - abar|^2)`` (all on the same scale, the empirical denoiser's
+    departure from the mean), each with a bootstrap ``*_stderr`` over queries (NaN without an exact
+    score); ``msq_*``: the absolute ``E|D_1 - D_2|^2 / N``. ``sigma_lin``: :class:`Estimate` of the
+    sigma above which ``emp_lin <= tolerance`` on the rest of the grid (:func:`last_exit`).
+    """
+
+    sigmas: np.ndarray
+    emp_lin: np.ndarray
+    emp_lin_stderr: np.ndarray
+    emp_exact: np.ndarray
+    emp_exact_stderr: np.ndarray
+    lin_exact: np.ndarray
+    lin_exact_stderr: np.ndarray
+    msq_emp_lin: np.ndarray
+    msq_emp_exact: np.ndarray
+    msq_lin_exact: np.ndarray
+    scale: np.ndarray
+    sigma_lin: Estimate
+    tolerance: float
+
+
+def last_exit(sigmas, curve, level: float) -> float:
+    """The sigma above which ``curve <= level`` on the rest of the grid: interpolated in ``log sigma``
+    between the last point above ``level`` and the next; ``sigmas[0]`` if the whole curve is at or
+    below ``level``, NaN if its last point is above it."""
+    s = np.log(np.asarray(sigmas, dtype=np.float64))
+    v = np.asarray(curve, dtype=np.float64) - level
+    if not np.all(np.isfinite(v)) or v[-1] > 0:
+        return float("nan")
+    above = np.nonzero(v > 0)[0]
+    if above.size == 0:
+        return float(np.exp(s[0]))
+    i = above[-1]
+    frac = v[i] / (v[i] - v[i + 1])
+    return float(np.exp(s[i] + frac * (s[i + 1] - s[i])))
+
+
+@partial(jax.jit, static_argnames=("block", "has_exact"))
+def _linearity_arrays(key, train, held_out, sigmas, score, *, block, has_exact):
+    """Queries ``[S, M, N]``, empirical and exact denoisers at them (exact: zeros if absent)."""
+    n_s, (m_q, dim) = sigmas.shape[0], held_out.shape
+    sig = jnp.broadcast_to(sigmas[:, None], (n_s, m_q))
+    y = held_out[None] + sig[..., None] * jax.random.normal(key, (n_s, m_q, dim), held_out.dtype)
+
+    def denoisers(yy, ss):
+        t = t_from_sigma(ss)
+        mt = jnp.exp(-t)[:, None]
+        d_e = posterior(mt * yy, t, train).denoised
+        d_x = yy + jnp.square(ss)[:, None] * mt * _score_only(score, mt * yy, t) if has_exact else jnp.zeros_like(yy)
+        return d_e, d_x
+
+    flat_y, flat_s = y.reshape(-1, dim), sig.reshape(-1)
+    total = flat_s.size
+    n_blocks = -(-total // block)
+    pad = n_blocks * block - total
+    yb = jnp.pad(flat_y, ((0, pad), (0, 0))).reshape(n_blocks, block, dim)
+    sb = jnp.pad(flat_s, (0, pad), constant_values=1.0).reshape(n_blocks, block)
+    d_e, d_x = jax.lax.map(lambda args: denoisers(*args), (yb, sb))
+    shape = (n_s, m_q, dim)
+    return y, d_e.reshape(-1, dim)[:total].reshape(shape), d_x.reshape(-1, dim)[:total].reshape(shape)
+
+
+def measure_linearity(
+    key,
+    train: TrainingSet,
+    *,
+    held_out,
+    sigmas,
+    score=None,
+    tolerance: float = 0.1,
+    block: int = 256,
+    n_boot: int = 200,
+) -> LinearityMeasurement:
+    """Distance of the empirical denoiser to the linear Wiener denoiser of the training moments,
+    and of both to the exact denoiser, vs sigma (:class:`LinearityMeasurement`).
+
+    Args:
+      key: PRNG key (noise, bootstrap).
+      train: the training set.
+      held_out: ``[M, N]`` fresh points of the data law; each is one query per sigma.
+      sigmas: increasing VE noise levels ``[S]``.
+      score: optional true score ``(x, t) -> [B, N]`` in the OU clock (a data model's ``score``);
+        the exact denoiser is ``y + sigma^2 m_t score(m_t y, t)``.
+      tolerance: level of the relative distance ``emp_lin`` that defines ``sigma_lin``.
+      block: queries per streamed pass.
+      n_boot: bootstrap replicas (queries resampled at each sigma).
+    """
+    sigmas = np.asarray(_validate.increasing("sigmas", sigmas), dtype=np.float64)
+    if sigmas[0] <= 0:
+        raise _validate.ConfigError(f"sigmas={tuple(sigmas)!r} is out of range: expected positive values")
+    tolerance = _validate.positive("tolerance", tolerance)
+    block = _validate.integer("block", block, minimum=1)
+    n_boot = _validate.integer("n_boot", n_boot, minimum=2)
+    held_out = jnp.asarray(held_out, train.chunks.dtype)
+    if held_out.ndim != 2 or held_out.shape[1] != train.dim or held_out.shape[0] < 2:
+        raise _validate.ConfigError(
+            f"held_out has shape {held_out.shape}: expected [M >= 2, N={train.dim}] held-out points"
+        )
+    has_exact = score is not None
+    k_q, k_b = jax.random.split(key)
+    y, d_e, d_x = (np.asarray(a, dtype=np.float64) for a in _linearity_arrays(
+        k_q, train, held_out, jnp.asarray(sigmas, train.chunks.dtype), as_drift(score) if has_exact else None,
+        block=block, has_exact=has_exact))
+    real = np.asarray(train.chunks, dtype=np.float64).reshape(-1, train.dim)[np.asarray(train.mask).reshape(-1)]
+    mean, cov = gaussian_moments(real)  # the real (unmasked) points only
+    d_lin = wiener_denoiser(y, mean, cov, sigmas[:, None])
+    dim = train.dim
+    sq = {  # per-query squared distances [S, M]
+        "scale": np.sum(np.square(d_e - mean), -1),
+        "emp_lin": np.sum(np.square(d_e - d_lin), -1),
+        "emp_exact": np.sum(np.square(d_e - d_x), -1) if has_exact else np.full(y.shape[:2], np.nan),
+        "lin_exact": np.sum(np.square(d_lin - d_x), -1) if has_exact else np.full(y.shape[:2], np.nan),
+    }
+    idx = np.asarray(jax.random.randint(k_b, (n_boot, y.shape[1]), 0, y.shape[1]))
+    scale_reps = sq["scale"][:, idx].mean(-1)  # [S, n_boot]
+    out = {}
+    for name in ("emp_lin", "emp_exact", "lin_exact"):
+        value = np.sqrt(sq[name].mean(1) / sq["scale"].mean(1))
+        reps = np.sqrt(sq[name][:, idx].mean(-1) / scale_reps)
+        out[name] = (value, reps.std(1, ddof=1), reps)
+    boots = np.array([last_exit(sigmas, r, tolerance) for r in out["emp_lin"][2].T])
+    finite = boots[np.isfinite(boots)]
+    sigma_lin = Estimate(last_exit(sigmas, out["emp_lin"][0], tolerance),
+                         float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan"))
+    return LinearityMeasurement(
+        sigmas=sigmas,
+        emp_lin=out["emp_lin"][0], emp_lin_stderr=out["emp_lin"][1],
+        emp_exact=out["emp_exact"][0], emp_exact_stderr=out["emp_exact"][1],
+        lin_exact=out["lin_exact"][0], lin_exact_stderr=out["lin_exact"][1],
+        msq_emp_lin=sq["emp_lin"].mean(1) / dim, msq_emp_exact=sq["emp_exact"].mean(1) / dim,
+        msq_lin_exact=sq["lin_exact"].mean(1) / dim, scale=sq["scale"].mean(1) / dim,
+        sigma_lin=sigma_lin, tolerance=float(tolerance),
+    )

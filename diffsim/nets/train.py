@@ -54,6 +54,7 @@ __all__ = [
     "make_optimizer",
     "sample_times",
     "noise_prediction_error",
+    "zone_factor",
     "dsm_loss",
     "init_ensemble",
     "train_steps",
@@ -70,6 +71,10 @@ WEIGHTINGS = ("noise", "score", "denoised")
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation of the DSM loss (module docstring); keyword options, checked by :meth:`validate`.
+
+    ``zone_weight`` multiplies the loss of the samples whose ``sigma_t`` lies in
+    ``[zone_sigma_lo, zone_sigma_hi]`` (a time-weighting hook, e.g. to undertrain a noise window;
+    the default 1 leaves the loss unchanged).
 
     ``ema_decay = 0`` disables the exponential moving average of the weights; otherwise the EMA
     uses the warm-up ``min(ema_decay, (1 + k) / (10 + k))`` at step k and evaluations read it.
@@ -93,6 +98,9 @@ class TrainConfig:
     weighting: str = "noise"
     steps_per_dispatch: int = 100
     n_checkpoints: int = 12
+    zone_sigma_lo: float = 0.0
+    zone_sigma_hi: float = 0.0
+    zone_weight: float = 1.0
 
     def validate(self) -> "TrainConfig":
         _validate.integer("steps", self.steps, minimum=1, maximum=10**9)
@@ -116,6 +124,9 @@ class TrainConfig:
         _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1, maximum=self.steps)
         _validate.integer("n_checkpoints", self.n_checkpoints, minimum=1, maximum=1000)
         checkpoint_steps(self.steps, self.n_checkpoints, self.steps_per_dispatch)
+        _validate.in_range("zone_sigma_lo", self.zone_sigma_lo, 0.0, 1e30)
+        _validate.in_range("zone_sigma_hi", self.zone_sigma_hi, self.zone_sigma_lo, 1e30)
+        _validate.in_range("zone_weight", self.zone_weight, 0.0, 1e6)
         return self
 
     @property
@@ -195,6 +206,14 @@ def _loss_weight(t, weighting: str):
     return delta(t) / m(t) ** 2
 
 
+def zone_factor(t, config: TrainConfig):
+    """Per-sample loss factor of the zone hook: ``zone_weight`` where ``sigma_t`` lies in
+    ``[zone_sigma_lo, zone_sigma_hi]``, 1 elsewhere (``t`` ``[B]``)."""
+    sig = sigma_from_t(t)
+    inside = (sig >= config.zone_sigma_lo) & (sig <= config.zone_sigma_hi)
+    return jnp.where(inside, jnp.asarray(config.zone_weight, t.dtype), jnp.ones_like(t))
+
+
 def noise_prediction_error(model, a, t, xi):
     """Per-sample ``Delta_t l_t = |eps_hat(x, t) - xi|^2`` with ``x = m_t a + sqrt(Delta_t) xi``;
     ``a, xi [B, N]``, ``t [B]`` -> ``[B]``."""
@@ -242,7 +261,10 @@ def _one_step(graphdef, config: TrainConfig, tx, state: TrainState, points, n_po
     a = points[idx]
 
     def loss_fn(params):
-        return dsm_loss(nnx.merge(graphdef, params, state.rest), a, t, xi, config.weighting)
+        model = nnx.merge(graphdef, params, state.rest)
+        if config.zone_weight == 1.0 or config.zone_sigma_hi <= config.zone_sigma_lo:
+            return dsm_loss(model, a, t, xi, config.weighting)
+        return jnp.mean(zone_factor(t, config) * _loss_weight(t, config.weighting) * noise_prediction_error(model, a, t, xi))
 
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

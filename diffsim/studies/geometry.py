@@ -14,6 +14,13 @@ placed from the measured boundaries (small ``[0, sigma_cov]``, medium ``[sigma_c
 ``[sigma_w, inf)``, and width-matched controls of the medium window's log-width just below and just
 above it), and reports the memorized fraction (1/3 rule) with bootstrap errors, in both directions.
 
+Large-noise linearity (``linearity = True``): on a second grid ``linearity_sigmas`` (reaching
+large sigma), the relative distance of the empirical denoiser to the Wiener denoiser of the training
+mean and covariance, and of both to the exact denoiser (true score, Tweedie), with ``sigma_lin``, the
+sigma above which the empirical-Wiener distance stays below ``linearity_tolerance``
+(:func:`diffsim.measure.geometry.measure_linearity`); rows with ``quantity`` ``emp_lin``,
+``emp_exact``, ``lin_exact``.
+
 Analyses over several points: :func:`zone_table` (one row per result) and :func:`zone_trend` (the
 log-width against ``log N``).
 """
@@ -24,11 +31,19 @@ import math
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
 from diffsim.data.hmm import NONLINEARITIES
-from diffsim.measure.geometry import GeometryMeasurement, measure_geometry, measure_memorization, window_swap
+from diffsim.measure.geometry import (
+    GeometryMeasurement,
+    LinearityMeasurement,
+    measure_geometry,
+    measure_linearity,
+    measure_memorization,
+    window_swap,
+)
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.studies._common import config_json
 from diffsim.theory.geometry import (
@@ -65,6 +80,9 @@ class GeometryConfig:
     n_held_out: int = 512
     shell_c: float = 5.0
     n_theory: int = 256
+    linearity: bool = True
+    linearity_sigmas: tuple[float, ...] = default_sigmas(25, 0.05, 100.0)
+    linearity_tolerance: float = 0.1
     seed: int = 0
 
     def validate(self) -> "GeometryConfig":
@@ -80,6 +98,10 @@ class GeometryConfig:
         _validate.integer("n_held_out", self.n_held_out, minimum=8)
         _validate.positive("shell_c", self.shell_c, upper=100.0)
         _validate.integer("n_theory", self.n_theory, minimum=16)
+        lin = _validate.increasing("linearity_sigmas", self.linearity_sigmas)
+        if lin[0] <= 0 or len(lin) < 3:
+            raise _validate.ConfigError(f"linearity_sigmas={self.linearity_sigmas!r} is out of range: expected >= 3 increasing positive values")
+        _validate.positive("linearity_tolerance", self.linearity_tolerance, upper=10.0)
         _validate.integer("seed", self.seed, minimum=0)
         p = self.n_points
         if p < 2:
@@ -114,9 +136,13 @@ class GeometryResult:
     n_points: int
     measurement: GeometryMeasurement
     theory: dict
+    linearity: LinearityMeasurement | None = None
 
     def rows(self) -> list[dict]:
-        """One row per (quantity, sigma): ``quantity`` in {W, C}; ``t`` the OU time of sigma."""
+        """One row per (quantity, sigma): ``quantity`` in {W, C} (``theory``: exact expected coverage),
+        and with the linearity measurement {emp_lin, emp_exact, lin_exact}; ``t`` the OU time of sigma.
+        Boundary rows (``sigma`` None): ``sigma_cov`` (theory: exact edge), ``sigma_w`` (theory:
+        sigma_C), ``log_width``, ``sigma_lin``."""
         m = self.measurement
         out = []
         for j, s in enumerate(m.sigmas):
@@ -125,6 +151,21 @@ class GeometryResult:
                         "value": float(m.w[j]), "stderr": float(m.w_stderr[j]), "theory": None})
             out.append({"N": self.config.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
                         "value": float(m.c[j]), "stderr": float(m.c_stderr[j]), "theory": float(self.theory["c_curve"][j])})
+        summ = self.summary()
+        for q, theory in (("sigma_cov", summ["sigma_cov_theory"]), ("sigma_w", summ["sigma_c"]),
+                          ("log_width", None), ("sigma_lin", None)):
+            if summ[q] is None and q == "sigma_lin" and self.linearity is None:
+                continue
+            out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": None, "t": None,
+                        "value": summ[q], "stderr": summ[f"{q}_stderr"], "theory": theory})
+        lin = self.linearity
+        if lin is not None:
+            for j, s in enumerate(lin.sigmas):
+                t = 0.5 * math.log1p(s * s)
+                for q in ("emp_lin", "emp_exact", "lin_exact"):
+                    out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": float(s), "t": t,
+                                "value": _num(getattr(lin, q)[j]), "stderr": _num(getattr(lin, q + "_stderr")[j]),
+                                "theory": None})
         return out
 
     def summary(self) -> dict:
@@ -138,6 +179,10 @@ class GeometryResult:
             "log_width": _num(m.log_width.value), "log_width_stderr": _num(m.log_width.stderr),
             "sigma_cov_theory": _num(th["sigma_cov"]), "sigma_w_theory": _num(th["sigma_c"]),
             "sigma_c": _num(th["sigma_c"]), "log_width_theory_leading": 0.0, "theory_route": th["route"],
+            "sigma_lin": None if self.linearity is None else _num(self.linearity.sigma_lin.value),
+            "sigma_lin_stderr": None if self.linearity is None else _num(self.linearity.sigma_lin.stderr),
+            "linearity_tolerance": self.config.linearity_tolerance,
+            "emp_lin_at_sigma_w": None if self.linearity is None else _at(self.linearity, m.sigma_w.value),
         }
 
     def to_json(self) -> dict:
@@ -146,7 +191,20 @@ class GeometryResult:
             "config": config_json(self.config), **self.summary(),
             "sigma": [float(s) for s in m.sigmas], "W": _list(m.w), "W_stderr": _list(m.w_stderr),
             "C": _list(m.c), "C_stderr": _list(m.c_stderr), "C_theory": _list(self.theory["c_curve"]),
+            **({} if self.linearity is None else {
+                "linearity_sigma": _list(self.linearity.sigmas),
+                "emp_lin": _list(self.linearity.emp_lin), "emp_lin_stderr": _list(self.linearity.emp_lin_stderr),
+                "emp_exact": _list(self.linearity.emp_exact), "emp_exact_stderr": _list(self.linearity.emp_exact_stderr),
+                "lin_exact": _list(self.linearity.lin_exact), "lin_exact_stderr": _list(self.linearity.lin_exact_stderr),
+            }),
         }
+
+
+def _at(lin: LinearityMeasurement, sigma: float):
+    """The empirical-Wiener relative distance at ``sigma`` (interpolated in log sigma; None off the grid)."""
+    if not math.isfinite(sigma) or not lin.sigmas[0] <= sigma <= lin.sigmas[-1]:
+        return None
+    return _num(np.interp(math.log(sigma), np.log(lin.sigmas), lin.emp_lin))
 
 
 def _num(v):
@@ -179,7 +237,20 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
     if progress is not None:
         progress(f"N={config.dim} measured")
     theory = _predictions(config, np.asarray(model.covariance_spectrum(), dtype=np.float64), p, sigmas)
-    return GeometryResult(config, p, meas, theory)
+    lin = None
+    if config.linearity:
+        lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
+                                score=model.score if _has_exact_score(model, config.dim) else None,
+                                tolerance=config.linearity_tolerance)
+    return GeometryResult(config, p, meas, theory, lin)
+
+
+def _has_exact_score(model, dim: int) -> bool:
+    try:
+        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
+    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def zone_table(results) -> list[dict]:

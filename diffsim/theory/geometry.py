@@ -35,6 +35,18 @@ Leading order [derived]: coverage switches on where ``alpha = (1 / 2N) sum_i log
 the collapse equation in the sigma clock, so both edges tend to ``sigma_C = sigma(t_C)``
 (:func:`collapse_sigma`, from :func:`diffsim.theory.collapse_time` and ``sigma^2 = e^{2t} - 1``).
 
+Large-noise linearity [derived]: with ``c_i = a_i - abar`` and ``S = (1/P) sum_i c_i c_i^T`` (the
+training set's own covariance), the empirical denoiser ``D_e(y) = sum_i w_i a_i`` is the mean of
+``c`` under the tilt ``exp(theta.c - beta |c|^2 / 2)``, ``theta = (y - abar) / sigma^2``,
+``beta = 1 / sigma^2``; its cumulant expansion gives, with ``zhat = (y - abar) / sigma``,
+
+    D_e(y) = abar + S theta + (1 / 2 sigma^2) E_i[c_i ((c_i.zhat)^2 - |c_i|^2)] + O(sigma^-3),
+
+while the Wiener denoiser (:func:`wiener_denoiser`) ``abar + S (S + sigma^2 I)^{-1} (y - abar)``
+is ``abar + S theta + O(sigma^-3)``: ``sigma^2 (D_e - D_lin)`` tends to the third-moment term
+:func:`linearity_gap_leading`, so ``|D_e - D_lin| ~ 1/sigma^2`` while ``|D_e - abar| ~ 1/sigma``:
+the relative distance falls like ``1/sigma``.
+
 Everything here is float64 NumPy / SciPy.
 """
 
@@ -59,6 +71,9 @@ __all__ = [
     "coverage_edge_isotropic",
     "coverage_edge_spectrum",
     "generalized_chi2_cdf",
+    "wiener_denoiser",
+    "gaussian_moments",
+    "linearity_gap_leading",
     "marchenko_pastur_eigenvalues",
 ]
 
@@ -350,3 +365,46 @@ def marchenko_pastur_eigenvalues(dim: int, alpha_d: float) -> np.ndarray:
     mu = np.interp((np.arange(d) + 0.5) / d, cdf, grid)
     mu *= 1.0 / mu.mean()  # mean 1 exactly (tr C / N = alpha_d <mu / alpha_d> = 1)
     return np.sort(np.concatenate([mu / ad, np.zeros(dim - d)]))[::-1]
+
+
+# ----------------------------------------------------------------------------- large-noise linearity
+
+
+def gaussian_moments(points) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``abar`` ``[N]`` and covariance ``S = (1/P) sum_i (a_i - abar)(a_i - abar)^T`` ``[N, N]``
+    of a point set ``[P, N]`` (the empirical distribution's own moments, float64)."""
+    a = np.asarray(points, dtype=np.float64)
+    mean = a.mean(0)
+    c = a - mean
+    return mean, c.T @ c / a.shape[0]
+
+
+def wiener_denoiser(y, mean, cov, sigma) -> np.ndarray:
+    """Linear (Wiener) denoiser ``mean + S (S + sigma^2 I)^{-1} (y - mean)`` in the VE clock
+    ``y = x + sigma z``; exact posterior mean for Gaussian data ``N(mean, S)``.
+
+    ``y`` ``[..., N]``, ``sigma`` scalar or broadcastable to ``y.shape[:-1]``; ``cov`` symmetric PSD
+    ``[N, N]`` (zero eigenvalues allowed). Uses the eigendecomposition of ``cov``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    lam, u = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    lam = np.clip(lam, 0.0, None)
+    s2 = np.square(np.asarray(sigma, dtype=np.float64))[..., None]
+    coef = (y - mean) @ u  # [..., N] in the eigenbasis
+    return mean + (coef * lam / (lam + s2)) @ u.T
+
+
+def linearity_gap_leading(y, points, sigma) -> np.ndarray:
+    """Leading large-sigma term of ``D_e(y) - D_lin(y)`` (module docstring):
+    ``(1 / 2 sigma^2) E_i[c_i ((c_i.zhat)^2 - |c_i|^2)]``, ``zhat = (y - abar) / sigma``,
+    ``c_i = a_i - abar``; ``y`` ``[..., N]``, ``points`` ``[P, N]``. Vanishes for a centrally
+    symmetric point set; its size sets the sigma above which the linear denoiser is accurate."""
+    a = np.asarray(points, dtype=np.float64)
+    mean = a.mean(0)
+    c = a - mean
+    sig = np.asarray(sigma, dtype=np.float64)[..., None]
+    z = (np.asarray(y, dtype=np.float64) - mean) / sig
+    proj = z @ c.T  # [..., P]
+    weight = np.square(proj) - np.sum(c * c, axis=1)
+    return (weight @ c) / a.shape[0] / (2.0 * np.square(sig))
