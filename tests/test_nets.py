@@ -145,6 +145,8 @@ def test_checkpoint_steps_are_log_spaced_multiples():
     assert ratios.max() < 3 * ratios.min() + 0.2  # roughly geometric
     with pytest.raises(ConfigError, match="multiple"):
         checkpoint_steps(1000, 5, 300)
+    # one checkpoint is the end of the run (it used to stop training after the first dispatch)
+    assert checkpoint_steps(4000, 1, 100) == (0, 4000)
 
 
 def test_same_seed_same_weights_and_checkpoints_round_trip(gaussian_points, tmp_path):

@@ -34,7 +34,8 @@ def checkpoint_steps(total_steps: int, n_checkpoints: int, granularity: int = 1)
             f"steps={total_steps} is out of range: expected a multiple of steps_per_dispatch={granularity}"
         )
     units = total_steps // granularity
-    raw = np.unique(np.round(np.geomspace(1, units, n_checkpoints)).astype(int))
+    # (np.geomspace with one point returns its start: one checkpoint is the end of the run)
+    raw = np.array([units]) if n_checkpoints == 1 else np.unique(np.round(np.geomspace(1, units, n_checkpoints)).astype(int))
     return (0,) + tuple(int(u) * granularity for u in raw)
 
 
