@@ -32,6 +32,7 @@ from diffsim.measure import (
     measure_generalization,
     measure_geometry,
     measure_guidance,
+    measure_linearity,
     measure_loss_gap,
     measure_memorization,
     measure_rem,
@@ -68,7 +69,7 @@ __all__ = [
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
-    "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap",
+    "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap", "measure_linearity",
     "memorized", "memorization_fraction",
     # result tables
     "load_results", "Results",

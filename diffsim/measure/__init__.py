@@ -10,9 +10,11 @@ from diffsim.measure.collapse_queries import CollapseQueriesMeasurement, measure
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
 from diffsim.measure.geometry import (
     GeometryMeasurement,
+    LinearityMeasurement,
     SwapMeasurement,
     WindowSwap,
     measure_geometry,
+    measure_linearity,
     measure_memorization,
     window_swap,
 )

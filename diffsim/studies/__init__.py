@@ -13,6 +13,7 @@ from typing import Any, Callable
 from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap
+from diffsim.studies.geometry_nets import MitigationConfig, NetSwapConfig, run_mitigation, run_net_swap
 from diffsim.studies.guidance import GuidanceConfig, run_guidance
 from diffsim.studies.separation import LossGapConfig, run_loss_gap
 from diffsim.studies.separation_size import SizeConfig, run_size
@@ -60,6 +61,12 @@ register_study(Study("geometry", GeometryConfig, run_geometry,
 register_study(Study("geometry_swap", SwapConfig, run_swap,
                      "exact true/empirical scores swapped inside sigma windows placed from the measured boundaries: "
                      "memorized fraction"))
+register_study(Study("geometry_net_swap", NetSwapConfig, run_net_swap,
+                     "memorizing (few-point) and generalizing (many-point) trained nets, and exact scores, swapped "
+                     "inside sigma windows from the measured boundaries: memorized fraction per window"))
+register_study(Study("geometry_mitigation", MitigationConfig, run_mitigation,
+                     "DSM training that undertrains one sigma window vs the standard schedule at equal steps: "
+                     "memorized fraction, score error, sliced Wasserstein"))
 register_study(Study("guidance", GuidanceConfig, run_guidance,
                      "classifier-free guidance on class-conditional data: overestimation, D1/D2 vs schedule, "
                      "guidance-magnitude AUC, memorization and collapse time vs g"))

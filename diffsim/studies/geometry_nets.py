@@ -44,9 +44,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsim import _validate, data
+from diffsim import _validate, data, nets
 from diffsim.measure.geometry import measure_geometry, measure_memorization, window_swap
+from diffsim.metrics import sliced_wasserstein
+from diffsim.nets.train import member
 from diffsim.observe import Estimate, memorized
+from diffsim.process import delta, m
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.studies._common import config_json
 from diffsim.studies.geometry import default_sigmas, swap_windows
@@ -207,8 +210,6 @@ def _outcome(key, flags_few, flags_own, n_boot: int) -> SwapOutcome:
 def _train_nets(config: NetSwapConfig, points, data_variance: float, key):
     """Memorizing (first ``n_few`` rows) and generalizing (all rows) nets, one vmapped ensemble;
     returns the two :class:`diffsim.nets.LearnedScore` drifts and their final training losses."""
-    from diffsim import nets
-    from diffsim.nets.train import member
 
     mc = nets.ModelConfig(width=config.width, depth=config.depth, parameterisation=config.parameterisation,
                           data_variance=data_variance)
@@ -416,7 +417,6 @@ class MitigationResult:
 
 def _score_error(drift, score, points_fresh, times, key, eval_batch):
     """``mean_t Delta_t E|s_theta - s_true|^2 / N`` on queries ``m_t a + sqrt(Delta_t) xi``, ``a`` fresh."""
-    from diffsim.process import delta, m
 
     n_t = times.shape[0]
     b, n = eval_batch, points_fresh.shape[-1]
@@ -431,9 +431,6 @@ def _score_error(drift, score, points_fresh, times, key, eval_batch):
 
 def run_mitigation(config: MitigationConfig, key=None, *, progress=None) -> MitigationResult:
     """Standard vs zone-undertrained DSM at equal steps (:class:`MitigationConfig`)."""
-    from diffsim import nets
-    from diffsim.metrics import sliced_wasserstein
-    from diffsim.nets.train import member
 
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key

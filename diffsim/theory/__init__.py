@@ -36,8 +36,11 @@ from diffsim.theory.geometry import (
     coverage_edge_spectrum,
     coverage_isotropic,
     coverage_spectrum,
+    gaussian_moments,
     generalized_chi2_cdf,
+    linearity_gap_leading,
     shell_radii_squared,
+    wiener_denoiser,
 )
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.guidance import (
@@ -125,6 +128,9 @@ __all__ = [
     "coverage_edge_spectrum",
     "generalized_chi2_cdf",
     "shell_radii_squared",
+    "wiener_denoiser",
+    "gaussian_moments",
+    "linearity_gap_leading",
     "overestimation_limit",
     "one_point_ddim_weights",
     "one_point_deviations",
