@@ -92,6 +92,8 @@ class GeometryConfig:
         _validate.integer("dim", self.dim, minimum=2, maximum=4096)
         _validate.positive("alpha", self.alpha, upper=5.0)
         sig = _validate.increasing("sigmas", self.sigmas)
+        for value in sig:
+            _validate.positive("sigmas", value)
         if sig[0] <= 0 or len(sig) < 3:
             raise _validate.ConfigError(f"sigmas={self.sigmas!r} is out of range: expected >= 3 increasing positive values")
         _validate.integer("n_queries", self.n_queries, minimum=8)
@@ -99,6 +101,8 @@ class GeometryConfig:
         _validate.positive("shell_c", self.shell_c, upper=100.0)
         _validate.integer("n_theory", self.n_theory, minimum=16)
         lin = _validate.increasing("linearity_sigmas", self.linearity_sigmas)
+        for value in lin:
+            _validate.positive("linearity_sigmas", value)
         if lin[0] <= 0 or len(lin) < 3:
             raise _validate.ConfigError(f"linearity_sigmas={self.linearity_sigmas!r} is out of range: expected >= 3 increasing positive values")
         _validate.positive("linearity_tolerance", self.linearity_tolerance, upper=10.0)
@@ -106,7 +110,12 @@ class GeometryConfig:
         p = self.n_points
         if p < 2:
             raise _validate.ConfigError(f"alpha * dim = {self.alpha * self.dim:g} gives P = {p}: expected P >= 2")
-        _validate.memory(f"P={p} training points in N={self.dim}", 4.0 * (p + self.n_held_out) * self.dim)
+        # the training set and its chunked copy, the held-out points, and the queries of every sigma
+        # (both grids) with their denoised estimates
+        n_sigmas = len(self.sigmas) + len(self.linearity_sigmas)
+        _validate.memory(f"the geometry measurement at P={p}, N={self.dim}",
+                         4.0 * (2 * p + self.n_held_out) * self.dim + 16.0 * self.n_queries * n_sigmas * self.dim,
+                         knobs={"n_queries": self.n_queries, "n_held_out": self.n_held_out, "dim": self.dim})
         return self
 
     @property
@@ -300,7 +309,10 @@ class SwapConfig:
         _validate.choice("data", self.data, ("gaussian", "hmm"))
         _validate.choice("method", self.method, ("sde", "ode"))
         _validate.integer("n_samples", self.n_samples, minimum=8)
-        _validate.integer("n_steps", self.n_steps, minimum=10)
+        _validate.integer("n_steps", self.n_steps, minimum=10, maximum=_validate.MAX_STEPS)
+        # the samples of the two baselines and every swapped window (states, noise, scores: ~16 floats each)
+        _validate.memory(f"the swap samples at N={self.dim}", 64.0 * self.n_samples * self.dim,
+                         knobs={"n_samples": self.n_samples, "dim": self.dim})
         GeometryConfig(data=self.data, dim=self.dim, alpha=self.alpha, alpha_d=self.alpha_d, sigmas=self.sigmas,
                        n_queries=self.n_queries, n_held_out=self.n_queries, seed=self.seed).validate()
         return self
