@@ -1,5 +1,8 @@
 """Training-time mitigation (THEORY.md section 8): memorization vs quality when one sigma window is undertrained.
 
+Paper claim ("Two Calm Ends and the Wild Middle", arXiv 2602.17846): undertraining the medium-noise
+danger zone reduces memorization while preserving quality, at equal training budget.
+
 Each point is one training schedule at equal steps: the standard DSM schedule (black) and, joined to it by a
 line, the paired schedule (same training set, seeds, minibatches and sampler noise) with
 the loss set to ``zone_weight`` inside one window (colours: the danger zone [sigma_cov, sigma_w], its

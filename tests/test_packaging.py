@@ -25,7 +25,10 @@ def test_project_metadata_names_a_free_distribution_an_spdx_license_and_its_file
     # "diffsim" on the package index is an unrelated diffraction package; the import name stays diffsim
     assert project["name"] == DIST
     assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
-    assert project["version"] == diffsim.__version__
+    # one version, read by the build from diffsim/_version.py (the package, the CLI and results use it)
+    dynamic = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]
+    assert "version" in project["dynamic"] and dynamic["version"] == {"attr": "diffsim._version.__version__"}
+    assert diffsim.__version__ == diffsim._version.__version__
     assert project["scripts"] == {"diffsim": "diffsim.cli:main"}
     assert "MIT License" in (REPO / "LICENSE").read_text()
     citation = (REPO / "CITATION.cff").read_text()
