@@ -418,8 +418,6 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
                      t_min=c.t_min, t_max=c.t_max, steps_per_dispatch=c.steps_per_dispatch, n_checkpoints=1)
     trained = train(mc, tc, points, jax.random.split(jax.random.fold_in(key, 2), s))
     graphdef, params, rest = trained.graphdef, trained.state.params, trained.state.rest
-    if callable(progress):
-        progress(f"P={c.n_train}: trained {s} networks ({trained.seconds:.0f}s)")
 
     # importance on small-t draws of each seed's own training set
     ki = jax.random.split(jax.random.fold_in(key, 3), 3)
@@ -484,8 +482,8 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
         losses.append(np.asarray(jnp.mean(chunk, axis=1)))
     values["finetuned"] = {q: v.reshape(s, a_n) for q, v in measure(state.params, state.rest, member_seed).items()}
     if callable(progress):
-        progress(f"P={c.n_train}: pruned {c.n_pruned}/{c.depth * c.heads} heads, fine-tuned {s * a_n} networks "
-                 f"({time.time() - start:.0f}s)")
+        progress(f"P={c.n_train}: trained {s} networks ({trained.seconds:.0f}s), pruned {c.n_pruned}/"
+                 f"{c.depth * c.heads} heads, fine-tuned {s * a_n} networks ({time.time() - start:.0f}s in all)")
     return PruneResult(config=config, importance=np.asarray(importance), masks=np.asarray(masks), base=base,
                        values=values, sw_floor=sw_floor, train_loss=losses[-1] if losses else np.zeros(0),
                        seconds=time.time() - start)
