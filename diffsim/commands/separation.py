@@ -4,7 +4,10 @@
 * ``loss-gap``: loss gap ``l_t(s_true) - l_t(s_e)`` and Fisher divergence per (P, t), with the
   condensed / dilute closed forms, ``t_C(P)`` and the fitted decay exponent of the gap with P;
 * ``size``: the smallest MLP width that memorizes, that fits the empirical score and that fits the
-  true score, per P, with the fitted exponent of the width against P.
+  true score, per P, with the fitted exponent of the width against P;
+* ``prune``: pruning mitigation of a trained transformer denoiser: Taylor head importance at small t,
+  removal of the lowest fraction vs random pruning vs none, equal fine-tune; memorized fraction and
+  quality with paired differences over seeds (:mod:`diffsim.studies.separation_pruning`).
 
 The CLI runs one study config per P.
 """
@@ -54,6 +57,29 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_json_flag(p)
     p.set_defaults(handler=_size)
+
+    p = inner.add_parser("prune", help="pruning mitigation: importance vs random vs no head pruning of a trained transformer")
+    p.add_argument("--data", default="mixture", help="gaussian, mixture or hmm (linear) [mixture]")
+    p.add_argument("--dim", type=int, default=8, help="dimension N [8]")
+    p.add_argument("--n-train", type=int_list, default=(16,), help="comma-separated P, one run each [16]")
+    p.add_argument("--components", type=int, default=2, help="mixture components K [2]")
+    p.add_argument("--mtilde", type=float, default=2.0, help="mixture separation [2.0]")
+    p.add_argument("--width", type=int, default=40, help="transformer model width [40]")
+    p.add_argument("--depth", type=int, default=2, help="transformer layers [2]")
+    p.add_argument("--heads", type=int, default=5, help="heads per layer [5]")
+    p.add_argument("--steps", type=int, default=3000, help="training steps [3000]")
+    p.add_argument("--finetune-steps", type=int, default=500, help="fine-tuning steps for every arm [500]")
+    p.add_argument("--lr", type=float, default=1e-3, help="training learning rate [1e-3]")
+    p.add_argument("--finetune-lr", type=float, default=3e-4, help="fine-tuning learning rate [3e-4]")
+    p.add_argument("--fraction", type=float, default=0.2, help="fraction of heads removed (rounded up, >= 1 head) [0.2]")
+    p.add_argument("--seeds", type=int, default=4, help="networks (training set, init, noise) per P [4]")
+    p.add_argument("--random-draws", type=int, default=3, help="random prunings per seed [3]")
+    p.add_argument("--samples", type=int, default=256, help="generated samples per network [256]")
+    p.add_argument("--eval", type=int, default=1024, help="fresh noised points for the score error [1024]")
+    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_json_flag(p)
+    p.set_defaults(handler=_prune)
 
 
 def _fmt(v, spec=".4g"):
@@ -115,4 +141,25 @@ def _size(args) -> int:
     payload = {"rows": [row for r in results for row in r.summary()], "scaling": width_scaling(results),
                "definitions": results[0].definitions}
     emit(payload, size_table(results), args.json)
+    return 0
+
+
+def _prune(args) -> int:
+    from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
+
+    configs = [
+        PruneConfig(data=args.data, dim=args.dim, n_train=p, n_components=args.components, mtilde=args.mtilde,
+                    width=args.width, depth=args.depth, heads=args.heads, steps=args.steps,
+                    finetune_steps=args.finetune_steps, learning_rate=args.lr,
+                    finetune_learning_rate=args.finetune_lr, prune_fraction=args.fraction, n_seeds=args.seeds,
+                    n_random=args.random_draws, n_samples=args.samples, n_eval=args.eval, seed=args.seed).validate()
+        for p in args.n_train
+    ]
+    report = None if args.quiet else progress("separation prune", len(configs))
+    results = [run_prune(c, progress=report) for c in configs]
+    payload = {"rows": [row for r in results for row in r.summary()],
+               "differences": [dict(P=r.config.n_train, **d) for r in results for d in r.differences("finetuned")],
+               "verdict": [dict(P=r.config.n_train, **r.verdict()) for r in results],
+               "definitions": results[0].definitions}
+    emit(payload, prune_table(results), args.json)
     return 0

@@ -191,7 +191,8 @@ def sample_times(key, shape, config: TrainConfig, dtype=jnp.float32):
     if config.time_law == "uniform":
         return jax.random.uniform(key, shape, dtype, config.t_min, config.t_max)
     if config.time_law == "log_sigma":
-        lo, hi = math.log(float(sigma_from_t(config.t_min))), math.log(float(sigma_from_t(config.t_max)))
+        # static floats (math, not jnp): the law is also drawn inside jitted training steps
+        lo, hi = (0.5 * math.log(math.expm1(2.0 * config.t_min)), 0.5 * math.log(math.expm1(2.0 * config.t_max)))
         return t_from_sigma(jnp.exp(jax.random.uniform(key, shape, dtype, lo, hi)))
     b = jax.random.beta(key, config.beta_a, config.beta_b, shape, dtype)
     return config.t_min + (config.t_max - config.t_min) * b
