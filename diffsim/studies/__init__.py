@@ -16,6 +16,7 @@ from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, r
 from diffsim.studies.geometry_nets import MitigationConfig, NetSwapConfig, run_mitigation, run_net_swap
 from diffsim.studies.guidance import GuidanceConfig, run_guidance
 from diffsim.studies.separation import LossGapConfig, run_loss_gap
+from diffsim.studies.separation_pruning import PruneConfig, run_prune
 from diffsim.studies.separation_size import SizeConfig, run_size
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolated_rows, run_hmm_collapse
@@ -74,3 +75,5 @@ register_study(Study("separation_loss_gap", LossGapConfig, run_loss_gap,
                      "loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence per t at one (data, N, P)"))
 register_study(Study("separation_size", SizeConfig, run_size,
                      "smallest MLP width that memorizes / fits s_e / fits s_true at one (data, N, P)"))
+register_study(Study("separation_pruning", PruneConfig, run_prune,
+                     "importance vs random vs no head pruning of a trained transformer: memorized fraction, quality"))

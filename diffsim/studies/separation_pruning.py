@@ -46,6 +46,8 @@ from scipy import stats
 
 from diffsim import _validate
 from diffsim.metrics import sliced_wasserstein
+from diffsim.nets import HeadMask, ModelConfig, TrainConfig, TrainState, train, train_steps
+from diffsim.nets.train import make_optimizer
 from diffsim.observe import memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.score import TrainingSet
@@ -191,7 +193,6 @@ def head_masks(model) -> jax.Array:
 def set_head_masks(model, masks):
     """Replace the model's :class:`~diffsim.nets.HeadMask` variables by ``masks [depth, heads]``
     (in place); returns the model."""
-    from diffsim.nets import HeadMask
 
     for i, layer in enumerate(model.layers):  # a new variable: works on a model merged inside a trace
         layer.head_mask = HeadMask(jnp.asarray(masks[i], layer.head_mask[...].dtype))
@@ -402,8 +403,6 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
     random masks ``fold_in(key, 4)``, fine-tuning noise ``fold_in(key, 5)`` (shared by the arms of a
     seed), evaluation ``fold_in(key, 6)``.
     """
-    from diffsim.nets import ModelConfig, TrainConfig, TrainState, train, train_steps
-    from diffsim.nets.train import make_optimizer
 
     config.validate()
     start = time.time()
