@@ -40,3 +40,21 @@ def test_mkdocs_build_strict(tmp_path):
     text = "\n".join((REPO / "docs" / "studies" / f"{p}.md").read_text() for p in pages)
     undocumented = [name for name in STUDIES if f'study = "{name}"' not in text]
     assert not undocumented, undocumented
+
+
+def test_gallery_holds_every_figure_at_150_dpi():
+    """Every figure script has its image in docs/gallery (the README and docs show them), drawn at
+    >= 150 dpi (``make figures`` regenerates them from the quick-scale results)."""
+    from PIL import Image
+
+    scripts = sorted(p.stem for p in (REPO / "paper_figures").glob("*.py") if not p.stem.startswith("_"))
+    missing, coarse = [], []
+    for name in scripts:
+        path = REPO / "docs" / "gallery" / f"{name}.png"
+        if not path.exists():
+            missing.append(name)
+            continue
+        dpi = Image.open(path).info.get("dpi", (0, 0))[0]
+        if dpi < 149.5:
+            coarse.append((name, dpi))
+    assert not missing and not coarse, (missing, coarse)
