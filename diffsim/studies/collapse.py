@@ -203,8 +203,9 @@ def run_collapse(config: CollapseConfig, key=None, *, progress=None) -> Collapse
     theory = collapse_predictions(config, model)
     measurement = measure_collapse(key, train, t_ref=theory["t_collapse_spectrum"], **config.measure_options)
     spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
-    ent_t = np.exp(np.linspace(np.log(4.0 * measurement.t_ref), np.log(0.25 * measurement.t_ref), config.entropy_times))
-    entropy_theory = np.asarray(excess_entropy(ent_t, math.log(config.n_points) / config.dim, spec))
+    ent_t = measurement.entropy_times  # the measurement's grid (empty without the entropy estimator)
+    entropy_theory = (np.asarray(excess_entropy(ent_t, math.log(config.n_points) / config.dim, spec))
+                      if ent_t.size else np.array([]))
     if progress is not None:
         progress(f"N={config.dim}")
     return CollapseResult(config, theory, measurement, entropy_theory)
