@@ -17,7 +17,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot_nets import draw_memorization_vs_n_train, draw_memorization_vs_width
+from diffsim.plot.nets import draw_memorization_vs_n_train, draw_memorization_vs_width
 
 EXPERIMENTS = ("denoiser_capacity",)
 

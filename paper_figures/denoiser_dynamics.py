@@ -22,7 +22,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot_nets import draw_memorization, draw_taus
+from diffsim.plot.nets import draw_memorization, draw_taus
 
 EXPERIMENTS = ("denoiser_dynamics_mixture", "denoiser_dynamics_hmm")
 

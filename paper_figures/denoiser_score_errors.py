@@ -20,7 +20,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot_nets import draw_score_errors
+from diffsim.plot.nets import draw_score_errors
 
 EXPERIMENTS = ("denoiser_dynamics_mixture",)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot_nets import draw_tau_mem_by_width, draw_tau_mem_exponent_vs_lr, draw_tau_mem_exponents
+from diffsim.plot.nets import draw_tau_mem_by_width, draw_tau_mem_exponent_vs_lr, draw_tau_mem_exponents
 
 EXPERIMENTS = ("denoiser_tau_mem_scaling", "denoiser_tau_mem_lr")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from _common import load, parse_args, save, scale_note
-from diffsim.plot_guidance import draw_decomposition, draw_deviation_vs_severity, draw_guidance_sweep
+from diffsim.plot.guidance import draw_decomposition, draw_deviation_vs_severity, draw_guidance_sweep
 
 EXPERIMENTS = ("guidance_mixture", "guidance_hmm")
 GUIDANCE = 7.5

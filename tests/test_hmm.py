@@ -263,7 +263,7 @@ def test_generalization_time_lies_inside_the_memorization_phase(generalization):
 
 
 def test_hmm_figures(linear_collapse, nonlinear_collapse, generalization, tmp_path):
-    from diffsim.plot_hmm import plot_generalization_time, plot_phase_diagram
+    from diffsim.plot.hmm import plot_generalization_time, plot_phase_diagram
 
     for name, result in (("phase_a", linear_collapse[(0.1, 0.5)]), ("phase_nl", nonlinear_collapse)):
         assert plot_phase_diagram(result.results, tmp_path / f"{name}.png").stat().st_size > 10_000

@@ -159,7 +159,7 @@ def test_traps_command_json(capsys):
 
 
 def test_trap_figure(step, tmp_path):
-    from diffsim.plot_hmm import plot_trap_fraction
+    from diffsim.plot.hmm import plot_trap_fraction
 
     path = plot_trap_fraction(step, tmp_path / "traps.png")
     assert path.exists() and path.stat().st_size > 10_000

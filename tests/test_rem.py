@@ -133,7 +133,7 @@ def test_rem_command_json_rows(capsys):
 
 
 def test_rem_figure(rem, tmp_path):
-    from diffsim.plot_hmm import plot_rem_y2
+    from diffsim.plot.hmm import plot_rem_y2
 
     path = plot_rem_y2(list(rem.values()), tmp_path / "rem.pdf")
     assert path.exists() and path.stat().st_size > 5_000

@@ -61,7 +61,7 @@ def _denoiser(args) -> int:
     if args.figure:
         from pathlib import Path
 
-        from diffsim.plot_nets import plot_memorization_dynamics, plot_score_errors
+        from diffsim.plot.nets import plot_memorization_dynamics, plot_score_errors
 
         path = Path(args.figure)
         payload["figures"] = [

@@ -74,7 +74,7 @@ def _guidance(args) -> int:
         results.append(run_guidance(config, jax.random.PRNGKey(args.seed), progress=step))
     payload = {"results": [r.to_json() for r in results]}
     if args.figure:
-        from diffsim.plot_guidance import figure_from_rows
+        from diffsim.plot.guidance import figure_from_rows
 
         rows = [row for r in results for row in r.rows()]
         payload["figures"] = [str(figure_from_rows(rows, args.figure))]

@@ -77,7 +77,7 @@ def _traps(args) -> int:
     results = [run_traps(c, progress=step) for c in configs]
     payload = results_json(results)
     if args.figure:
-        from diffsim.plot_hmm import plot_trap_fraction
+        from diffsim.plot.hmm import plot_trap_fraction
 
         payload["figure"] = str(plot_trap_fraction(results, args.figure))
     theory = results[0].theory
@@ -112,7 +112,7 @@ def _rem(args) -> int:
     results = [run_rem(c, progress=step) for c in configs]
     payload = results_json(results)
     if args.figure:
-        from diffsim.plot_hmm import plot_rem_y2
+        from diffsim.plot.hmm import plot_rem_y2
 
         payload["figure"] = str(plot_rem_y2(results, args.figure))
     lines = [
@@ -144,7 +144,7 @@ def _hmm_collapse(args) -> int:
     results = [run_hmm_collapse(c, progress=step) for c in configs]
     payload = results_json(results)
     if args.figure:
-        from diffsim.plot_hmm import plot_phase_diagram
+        from diffsim.plot.hmm import plot_phase_diagram
 
         payload["figure"] = str(plot_phase_diagram(results, args.figure))
     lines = [
@@ -183,7 +183,7 @@ def _generalization(args) -> int:
     results = [run_generalization(c, progress=step) for c in configs]
     payload = results_json(results)
     if args.figure:
-        from diffsim.plot_hmm import plot_generalization_time
+        from diffsim.plot.hmm import plot_generalization_time
 
         payload["figure"] = str(plot_generalization_time(results, args.figure))
     lines = [f"Generalization time: {DEFINITION}",

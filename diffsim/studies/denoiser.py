@@ -435,7 +435,7 @@ class DenoiserResult:
     @classmethod
     def from_rows(cls, config, rows) -> "DenoiserResult":
         """Rebuild a result from the tidy rows of :meth:`rows`, so that :meth:`summary`, :meth:`fits`
-        and the figures of :mod:`diffsim.plot_nets` work on a results table.
+        and the figures of :mod:`diffsim.plot.nets` work on a results table.
 
         ``config`` is the :class:`DenoiserConfig` (or its dict, e.g. ``Results.cell_config(cell)``;
         unknown keys are dropped). ``rows`` are the dicts of :meth:`rows`, or the rows of one

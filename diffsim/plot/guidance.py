@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from diffsim.plot import save_figure, subplots
+from diffsim.plot._base import save_figure, subplots
 from diffsim.studies.guidance import guidance_trend
 
 __all__ = ["draw_decomposition", "draw_deviation_vs_severity", "draw_guidance_sweep", "figure_from_rows"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import matplotlib.ticker
 import numpy as np
 
-from diffsim.plot import colormap, save_figure, subplots
+from diffsim.plot._base import colormap, save_figure, subplots
 from diffsim.process import delta
 
 __all__ = [

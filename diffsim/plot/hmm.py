@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffsim.plot import colormap, save_figure, subplots
+from diffsim.plot._base import colormap, save_figure, subplots
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.collapse import collapse_time_hmm_linear
 from diffsim.theory.rem import free_energy, mean_y2
