@@ -69,21 +69,26 @@ def seed_mean(table: Table, by: str = "t") -> tuple[np.ndarray, np.ndarray, np.n
     return np.array(xs, dtype=float), np.array(means), np.array(errs)
 
 
-def save(fig, name: str, args) -> list[Path]:
+def save(fig, name: str, args, caption: str | None = None) -> list[Path]:
     """Write ``<out>/<name>.png`` and ``.pdf`` (and a small gallery PNG), each atomically and with
-    its provenance in the file's metadata (command, git commit, config hashes of the results read);
-    print the paths."""
+    its provenance in the file's metadata (command, git commit, config hashes of the results read,
+    and the ``caption``: by default the :func:`scale_note` of every result read); print the paths
+    and the caption. Provenance goes into the metadata and the caption, never into a title."""
     out = Path(args.out) if args.out else Path("figures") / args.scale
     targets = [(out / f"{name}.png", FIGURE_DPI), (out / f"{name}.pdf", FIGURE_DPI)]
     if args.gallery:
         targets.append((Path(args.gallery) / f"{name}.png", GALLERY_DPI))
     hashes = ",".join(dict.fromkeys(f"{r.metadata['experiment']}:{r.metadata['config_hash']}" for r in _LOADED))
-    info = provenance(config_hash=hashes or None)
+    if caption is None:
+        caption = "; ".join(dict.fromkeys(scale_note(r) for r in _LOADED)) or None
+    info = provenance(config_hash=hashes or None, caption=caption)
     written = []
     for path, dpi in targets:
         save_figure(fig, path, dpi=dpi, metadata=info)
         written.append(path)
         print(path)
+    if caption:
+        print(f"caption: {caption}")
     sys.stdout.flush()
     return written
 

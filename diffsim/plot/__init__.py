@@ -10,7 +10,7 @@ Modules, one per family of studies: :mod:`diffsim.plot.core` (collapse, speciati
 (trained denoisers), :mod:`diffsim.plot.guidance`.
 """
 
-from diffsim.plot._base import colormap, provenance, save_figure, subplots
+from diffsim.plot._base import STYLE, colormap, provenance, save_figure, style, subplots
 from diffsim.plot.core import plot_collapse, plot_speciation
 
-__all__ = ["plot_collapse", "plot_speciation", "save_figure", "subplots", "colormap", "provenance"]
+__all__ = ["plot_collapse", "plot_speciation", "save_figure", "subplots", "colormap", "provenance", "style", "STYLE"]

@@ -15,13 +15,41 @@ import matplotlib
 from matplotlib.figure import Figure
 from diffsim._version import SOURCE_ROOT, __version__
 
-__all__ = ["save_figure", "subplots", "colormap", "provenance"]
+__all__ = ["save_figure", "subplots", "colormap", "provenance", "style", "STYLE"]
+
+# The one style of every diffsim figure (matplotlib rcParams). Figure functions draw inside
+# ``with style():`` so that text and lines made by their ``draw_*`` calls pick it up.
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4,
+    "errorbar.capsize": 2,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+}
+
+
+def style():
+    """A context manager applying :data:`STYLE` (``with style(): fig = ...``); it changes no
+    global setting outside the ``with`` block."""
+    return matplotlib.rc_context(STYLE)
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
-    """``(Figure, axes)`` like ``pyplot.subplots`` but without pyplot (no backend, no global state)."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(nrows, ncols, **kwargs)
+    """``(Figure, axes)`` like ``pyplot.subplots`` but without pyplot (no backend, no global state),
+    in the diffsim :data:`STYLE`."""
+    with style():
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def colormap(name: str):
@@ -29,16 +57,18 @@ def colormap(name: str):
     return matplotlib.colormaps[name]
 
 
-def provenance(*, config_hash: str | None = None, command: str | None = None, commit: str | None = None) -> dict:
+def provenance(*, config_hash: str | None = None, command: str | None = None, commit: str | None = None,
+               caption: str | None = None) -> dict:
     """What produced a figure: ``command`` (default: this process's command line), diffsim version,
-    git ``commit`` (default: the checkout holding diffsim, where it is one) and ``config_hash``."""
+    git ``commit`` (default: the checkout holding diffsim, where it is one), ``config_hash`` and a
+    ``caption`` (what the figure shows and from which results: experiment, scale, seeds)."""
     from diffsim.results import _git_state
 
     if commit is None:
         head, dirty = _git_state(SOURCE_ROOT)
         commit = None if head is None else head + ("-dirty" if dirty else "")
     info = {"command": command if command is not None else " ".join(sys.argv), "diffsim": __version__,
-            "git_commit": commit, "config_hash": config_hash}
+            "git_commit": commit, "config_hash": config_hash, "caption": caption}
     return {k: v for k, v in info.items() if v}
 
 
@@ -66,7 +96,7 @@ def save_figure(fig, path, *, dpi: float = 150, metadata: dict | None = None) ->
 
     path = Path(path)
     info = provenance() if metadata is None else metadata
-    with atomic_file(path) as tmp:
+    with atomic_file(path) as tmp, style():
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=_file_metadata(info, path.suffix.lower()))
     if "matplotlib.pyplot" in sys.modules:  # a pyplot figure would otherwise stay open
         sys.modules["matplotlib.pyplot"].close(fig)
