@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diffsim._validate import ConfigError
+from diffsim.progress import Progress
 
-__all__ = ["StudyCommand", "add_study_parser", "configs_from_args", "field_docs", "option_name"]
+__all__ = ["StudyCommand", "add_study_parser", "configs_from_args", "run_points", "field_docs", "option_name"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class StudyCommand:
             (``{"dim": (16, 20, 24, 28)}``); the option takes a comma-separated list.
         aliases: extra option strings for a field (``{"dim": ("--dims",)}``).
         hidden: fields not offered on this command (set by the command itself).
+        increasing: varied fields whose values must be given in increasing order (the sweeps over
+            N and P that tables and extrapolations read in order).
     """
 
     name: str
@@ -52,6 +55,7 @@ class StudyCommand:
     vary: dict = field(default_factory=dict)
     aliases: dict = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
+    increasing: tuple[str, ...] = ("dim", "n_train")
 
     def fields(self) -> list[dataclasses.Field]:
         return [f for f in dataclasses.fields(self.config_type) if f.init and f.name not in self.hidden]
@@ -213,11 +217,34 @@ def configs_from_args(args: argparse.Namespace, **fixed) -> list:
     values = {f.name: getattr(args, f.name) for f in command.fields()}
     values.update(fixed)
     varied = [name for name in command.vary if name not in fixed]
-    for name in varied:
-        if len(set(values[name])) != len(values[name]):
-            raise ConfigError(f"{name}={','.join(map(str, values[name]))} repeats a value: give each value once")
     configs = []
     for combination in itertools.product(*(values[name] for name in varied)):
         point = {**values, **dict(zip(varied, combination))}
         configs.append(command.config_type(**point).validate())
+    for name in varied:  # after each value's own range check
+        shown = f"{name}={','.join(map(str, values[name]))}"
+        if len(set(values[name])) != len(values[name]):
+            raise ConfigError(f"{shown} repeats a value: give each value once")
+        if name in command.increasing and list(values[name]) != sorted(values[name]):
+            raise ConfigError(f"{shown} is out of order: expected increasing values")
     return configs
+
+
+def point_label(command: StudyCommand, config) -> str:
+    """``dim=20, alpha=0.1``: the varied fields' values of one point."""
+    return ", ".join(f"{name}={getattr(config, name)}" for name in command.vary) or command.name
+
+
+def run_points(args: argparse.Namespace, run, *, configs=None, **fixed) -> list:
+    """Validate every point of a parsed study command (:func:`configs_from_args`), then run
+    ``run(config, progress=callback)`` on each, with the one progress display on stderr (nothing
+    with ``--quiet``). Returns the results in order."""
+    command: StudyCommand = args.study_command
+    configs = configs_from_args(args, **fixed) if configs is None else configs
+    display = Progress(command.name, len(configs), quiet=getattr(args, "quiet", False))
+    results = []
+    for config in configs:
+        label = point_label(command, config)
+        results.append(run(config, progress=None if display.quiet else display.within(label)))
+        display.update(label)
+    return results

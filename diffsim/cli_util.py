@@ -7,7 +7,6 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 from diffsim._validate import ConfigError
@@ -58,26 +57,13 @@ def pair_list(text: str) -> tuple[tuple[float, float], ...]:
     return pairs
 
 
-def progress(label: str, total: int | None = None):
-    """A progress callback for studies: one line on stderr per finished unit, with elapsed time
-    and, when ``total`` is known, the count and an ETA."""
-    start = time.time()
-    done = [0]
-
-    def step(what):
-        done[0] += 1
-        elapsed = time.time() - start
-        count = ""
-        if total:
-            eta = elapsed / done[0] * (total - done[0])
-            count = f" [{done[0]}/{total}] eta {eta:5.1f}s,"
-        print(f"  {label}:{count} {what} done, elapsed {elapsed:5.1f}s", file=sys.stderr, flush=True)
-
-    return step
-
-
-def add_json_flag(parser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+def add_output_flags(parser, *, json: bool = True) -> None:
+    """The output options every command has: ``--quiet`` (no progress on stderr) and, where the
+    command prints a result, ``--json`` (one strict JSON object instead of a table)."""
+    group = parser.add_argument_group("output")
+    if json:
+        group.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    group.add_argument("--quiet", action="store_true", help="no progress display on stderr")
 
 
 def strict_json(payload) -> str:

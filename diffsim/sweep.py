@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ import jax
 from diffsim import results
 from diffsim._validate import ConfigError
 from diffsim.config import Experiment
+from diffsim.progress import Progress
 
-__all__ = ["Shard", "sweep_units", "cell_key", "run_cell", "run_experiment", "plan", "Progress"]
+__all__ = ["Shard", "sweep_units", "cell_key", "run_cell", "run_experiment", "plan"]
 
 
 @dataclass(frozen=True)
@@ -127,60 +127,6 @@ def run_cell(experiment: Experiment, cell: int, seed: int, progress=None) -> tup
     return rows, time.perf_counter() - start
 
 
-class Progress:
-    """A progress line on ``stream``: units done, rate, ETA (redrawn in place on a terminal, one
-    line per unit otherwise, e.g. in a batch-job log)."""
-
-    def __init__(self, total: int, done: int, label: str, stream=None):
-        self.total, self.done, self.label = total, done, label
-        self.stream = sys.stderr if stream is None else stream
-        self.start = time.perf_counter()
-        self.ran = 0
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._draw(f"{done} already done" if done else "starting")
-
-    def within(self, cell: int, seed: int):
-        """A callback for a study's progress inside one unit: an indented line with the elapsed
-        time (on a terminal, the bar is redrawn below it)."""
-        start = time.perf_counter()
-
-        def report(what) -> None:
-            what = f"N={what} done" if isinstance(what, int) else str(what).strip()
-            text = f"    cell {cell} seed {seed}: {what} ({time.perf_counter() - start:.1f}s in this cell)"
-            if self.tty:  # overwrite the bar with the line, then draw the bar again below it
-                self.stream.write("\r" + text.ljust(shutil.get_terminal_size().columns - 1) + "\n")
-                self._draw(self.last)
-            else:
-                self.stream.write(text + "\n")
-                self.stream.flush()
-
-        return report
-
-    def update(self, what: str) -> None:
-        self.done += 1
-        self.ran += 1
-        self._draw(what)
-
-    def _draw(self, what: str) -> None:
-        self.last = what
-        elapsed = time.perf_counter() - self.start
-        rate = self.ran / elapsed if self.ran and elapsed > 0 else 0.0
-        left = self.total - self.done
-        eta = f"{left / rate:6.0f}s" if rate > 0 else "     ?"
-        filled = int(20 * self.done / self.total) if self.total else 20
-        bar = "#" * filled + "-" * (20 - filled)
-        line = (
-            f"{self.label} [{bar}] {self.done:>4}/{self.total} cells  {rate:6.2f} cells/s  "
-            f"ETA {eta}  elapsed {elapsed:6.1f}s  {what}"
-        )
-        if self.tty:
-            columns = shutil.get_terminal_size().columns - 1
-            self.stream.write("\r" + line[:columns].ljust(columns) + ("\n" if self.done == self.total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, resume: bool = False,
                    stream=None, quiet: bool = False) -> dict:
     """Run every unit of ``experiment`` (or of one ``shard``) not yet in ``out`` and write the table.
@@ -224,14 +170,13 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
 
         todo = [u for u in units if u not in parts]
         label = f"{experiment.name}/{experiment.scale}" + (f" shard {shard}" if shard else "")
-        progress = None if quiet else Progress(len(units), len(done), label, stream)
+        progress = Progress(label, len(units), done=len(done), unit="cells", stream=stream, quiet=quiet)
         for cell, seed in todo:
-            rows, wall = run_cell(experiment, cell, seed, None if progress is None else progress.within(cell, seed))
+            rows, wall = run_cell(experiment, cell, seed, None if quiet else progress.within(f"cell {cell} seed {seed}"))
             results.write_part(directory, config_hash, cell, seed, experiment.cells[cell].axes, rows, wall)
             lock.refresh()
-            if progress is not None:
-                axes = ", ".join(f"{k}={v}" for k, v in experiment.cells[cell].axes.items())
-                progress.update(f"cell {cell} ({axes}) seed {seed}: {wall:.1f}s")
+            axes = ", ".join(f"{k}={v}" for k, v in experiment.cells[cell].axes.items())
+            progress.update(f"cell {cell} ({axes}) seed {seed}: {wall:.1f}s")
         return results.finalize(
             directory, resolved, config_hash, shard=shard_text, units=units, env=env, started=started,
             extra={"units_run_last": len(todo)}, summarize=_study(experiment).summarize,

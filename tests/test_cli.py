@@ -34,11 +34,11 @@ def test_theory_collapse_from_dim_and_n_train_for_mixture(capsys):
         (["theory", "collapse", "--data", "gaussian", "--alpha", "nan"], "alpha=nan"),
         (["theory", "collapse", "--data", "gaussian", "--dim", "10", "--n-train", "1"], "n-train=1"),
         (["theory", "collapse", "--data", "gaussian"], "alpha is missing"),
-        (["collapse", "--dims", "20,0"], "dims=0"),
+        (["collapse", "--dims", "20,0"], "dim=0"),
         (["collapse", "--alpha", "0.2", "--dims", "20", "--trajectories", "1"], "n_trajectories=1"),
         (["collapse", "--alpha", "2.0", "--dims", "400"], "GiB"),
         (["collapse", "--dims", "2,x"], "--dims"),
-        (["speciation", "--data", "gaussian"], "data='gaussian'"),
+        (["speciation", "--data", "gaussian"], "--data"),  # the mixture is its only data: no such option
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args, needle):

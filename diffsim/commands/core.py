@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 from diffsim import _validate, data
-from diffsim.cli_util import add_json_flag, emit, int_list, progress
+from diffsim.cli_config import StudyCommand, add_study_parser, run_points
+from diffsim.cli_util import add_output_flags, emit
+from diffsim.studies.collapse import CollapseConfig, collapse_payload, extrapolate, run_collapse
+from diffsim.studies.speciation import SpeciationConfig, run_speciation
 from diffsim.theory.collapse import collapse_time_isotropic, trap_onset_time
 from diffsim.theory.spectrum import Spectrum
 from diffsim.theory.speciation import speciation_time
@@ -23,34 +26,26 @@ def register(sub) -> None:
     p.add_argument("--n-train", type=int, help="number of training points P (with --dim)")
     p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation sigma [1.0]")
     p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_theory_collapse)
 
-    p = sub.add_parser("collapse", help="measure the collapse time with four estimators vs theory")
-    p.add_argument("--data", default="gaussian", help="data model: gaussian, mixture or hmm [gaussian]")
-    p.add_argument("--alpha", type=float, default=0.2, help="load alpha = log(P)/N [0.2]")
-    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
-    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
-    p.add_argument("--dims", type=int_list, default=(16, 20, 24, 28), help="comma-separated N values")
-    p.add_argument("--trajectories", type=int, default=256, help="backward trajectories per N [256]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation [1.0]")
-    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
-    p.add_argument("--steps", type=int, default=600, help="backward SDE steps [600]")
+    p = add_study_parser(sub, COLLAPSE)
     p.add_argument("--figure", help="write the figure here (PNG or PDF)")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_collapse)
 
-    p = sub.add_parser("speciation", help="measure phi(t) and t_S by the clone protocol vs theory")
-    p.add_argument("--data", default="mixture", help="data model (only mixture has classes) [mixture]")
-    p.add_argument("--dims", type=int_list, default=(16, 32, 64), help="comma-separated N values")
-    p.add_argument("--pairs", type=int, default=512, help="clone pairs per branch time [512]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--sigma", type=float, default=1.0, help="cluster standard deviation [1.0]")
-    p.add_argument("--mtilde", type=float, default=1.0, help="|v|^2 = N mtilde^2 [1.0]")
+    p = add_study_parser(sub, SPECIATION)
     p.add_argument("--figure", help="write the figure here (PNG or PDF)")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_speciation)
+
+
+COLLAPSE = StudyCommand("collapse", CollapseConfig, "measure the collapse time with four estimators vs theory",
+                        vary={"dim": (16, 20, 24, 28)},
+                        aliases={"dim": ("--dims",), "n_trajectories": ("--trajectories",), "n_steps": ("--steps",)})
+SPECIATION = StudyCommand("speciation", SpeciationConfig, "measure phi(t) and t_S by the clone protocol vs theory "
+                          "(two-cluster mixture)", vary={"dim": (16, 32, 64)},
+                          aliases={"dim": ("--dims",), "n_pairs": ("--pairs",)})
 
 
 MAX_ALPHA = 5.0  # the studies' bound on the load; exp(2 alpha) and the theory's root finders stay finite
@@ -110,20 +105,7 @@ def _hmm_predictions(alpha: float, alpha_d, nonlinearity) -> dict:
 
 def _collapse(args) -> int:
     """One study point per N (all validated before any runs), then the 1/N extrapolation."""
-    import dataclasses
-
-    from diffsim.studies.collapse import CollapseConfig, collapse_payload, extrapolate, run_collapse
-
-    base = CollapseConfig(
-        data=args.data, alpha=args.alpha, n_trajectories=args.trajectories,
-        seed=args.seed, sigma=args.sigma, mtilde=args.mtilde, n_steps=args.steps,
-        alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-    )
-    _validate.positive("alpha", args.alpha, upper=5.0)
-    _validate.dims_at_load(tuple(args.dims), args.alpha, name="dims")
-    configs = [dataclasses.replace(base, dim=n).validate() for n in args.dims]
-    step = progress("collapse", len(configs))
-    results = [run_collapse(c, progress=step) for c in configs]
+    results = run_points(args, run_collapse)
     payload = collapse_payload(results)
     if args.figure:
         from diffsim.plot import plot_collapse
@@ -159,18 +141,8 @@ def collapse_table(results, extrapolated: dict, figure=None) -> str:
 
 
 def _speciation(args) -> int:
-    import dataclasses
-
-    from diffsim.studies.speciation import SpeciationConfig, run_speciation
-
-    if args.data != "mixture":
-        raise _validate.ConfigError(f"data={args.data!r} is not supported here: expected mixture (the only model with classes)")
-    if not args.dims:
-        raise _validate.ConfigError("dims=() is out of range: expected at least one dimension")
-    base = SpeciationConfig(n_pairs=args.pairs, seed=args.seed, sigma=args.sigma, mtilde=args.mtilde)
-    configs = [dataclasses.replace(base, dim=n).validate() for n in args.dims]
-    results = [run_speciation(c) for c in configs]
-    payload = {"config": {**results[0].to_json()["config"], "dims": list(args.dims)},
+    results = run_points(args, run_speciation)
+    payload = {"config": {**results[0].to_json()["config"], "dims": list(args.dim)},
                "rows": [{k: v for k, v in r.to_json().items() if k != "config"} for r in results]}
     if args.figure:
         from diffsim.plot import plot_speciation

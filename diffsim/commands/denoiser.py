@@ -3,60 +3,30 @@ the true score (THEORY.md sections 10-12; :mod:`diffsim.studies.denoiser`)."""
 
 from __future__ import annotations
 
-from diffsim import data
-from diffsim.cli_util import add_json_flag, emit, int_list
+from diffsim.cli_config import StudyCommand, add_study_parser, run_points
+from diffsim.cli_util import add_output_flags, check_output_path, emit
+from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 
 
 def register(sub) -> None:
-    p = sub.add_parser(
-        "denoiser",
-        help="train denoisers on P points: memorization, score errors vs true and empirical scores, tau_gen, tau_mem",
-    )
-    p.add_argument("--data", default="mixture", help=f"data model: {', '.join(data.DATA_MODELS)} [mixture]")
-    p.add_argument("--dim", type=int, default=8, help="dimension N [8]")
-    p.add_argument("--n-train", type=int_list, default=(4, 8, 16, 32), help="comma-separated training-set sizes P [4,8,16,32]")
-    p.add_argument("--width", type=int_list, default=(128,), help="network width(s), comma-separated [128]")
-    p.add_argument("--depth", type=int, default=2, help="residual blocks (mlp) or layers (transformer) [2]")
-    p.add_argument("--architecture", default="mlp", help="mlp or transformer [mlp]")
-    p.add_argument("--heads", type=int, default=4, help="transformer attention heads [4]")
-    p.add_argument("--parameterisation", default="eps", help="eps, x0 or edm [eps]")
-    p.add_argument("--steps", type=int, default=8000, help="training steps [8000]")
-    p.add_argument("--batch-size", type=int, default=64, help="minibatch size [64]")
-    p.add_argument("--lr", type=float, default=3e-3, help="learning rate [3e-3]")
-    p.add_argument("--optimizer", default="adam", help="adam, adamw or sgd [adam]")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay [0]")
-    p.add_argument("--ema", type=float, default=0.0, help="EMA decay of the weights, 0 = off [0]")
-    p.add_argument("--time-law", default="uniform", help="training times: uniform, log_sigma or beta [uniform]")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per P, trained together [1]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--checkpoints", type=int, default=16, help="log-spaced checkpoints [16]")
-    p.add_argument("--steps-per-dispatch", type=int, default=25, help="training steps per jitted scan [25]")
-    p.add_argument("--samples", type=int, default=256, help="generated samples per checkpoint [256]")
-    p.add_argument("--mem-threshold", type=float, default=0.5, help="memorization level defining tau_mem [0.5]")
-    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation [1.0]")
-    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
-    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
-    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
-    p.add_argument("--checkpoint-dir", help="write the training states here at every checkpoint")
+    p = add_study_parser(sub, DENOISER)
     p.add_argument("--figure", help="write the figures here (PNG or PDF; a second file *_scores is added)")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_denoiser)
 
 
-def _denoiser(args) -> int:
-    from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
+DENOISER = StudyCommand(
+    "denoiser", DenoiserConfig,
+    "train denoisers on P points: memorization, score errors vs true and empirical scores, tau_gen, tau_mem",
+    aliases={"widths": ("--width",), "learning_rate": ("--lr",), "ema_decay": ("--ema",), "n_seeds": ("--seeds",),
+             "n_checkpoints": ("--checkpoints",), "n_samples": ("--samples",)})
 
-    config = DenoiserConfig(
-        data=args.data, dim=args.dim, n_train=tuple(args.n_train), widths=tuple(args.width), depth=args.depth,
-        architecture=args.architecture, heads=args.heads, parameterisation=args.parameterisation,
-        steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, optimizer=args.optimizer,
-        weight_decay=args.weight_decay, ema_decay=args.ema, time_law=args.time_law, n_seeds=args.seeds,
-        seed=args.seed, n_checkpoints=args.checkpoints, steps_per_dispatch=args.steps_per_dispatch,
-        n_samples=args.samples, mem_threshold=args.mem_threshold, sigma=args.sigma, mtilde=args.mtilde,
-        alpha_d=args.alpha_d, nonlinearity=args.nonlinearity, checkpoint_dir=args.checkpoint_dir,
-    ).validate()
-    result = run_denoiser(config, progress=not args.quiet)
+
+def _denoiser(args) -> int:
+    """One study point (its lists of P and widths train as one vmapped ensemble)."""
+    if args.checkpoint_dir:
+        check_output_path(args.checkpoint_dir, "--checkpoint-dir", kind="dir")
+    (result,) = run_points(args, run_denoiser)
     payload = result.to_json()
     if args.figure:
         from pathlib import Path

@@ -3,79 +3,43 @@
 from __future__ import annotations
 
 
-from diffsim import _validate
-from diffsim.cli_util import add_json_flag, emit, float_list, int_list, pair_list, progress, str_list
-
-
-def _data_args(p, *, default_alpha: float) -> None:
-    p.add_argument("--data", default="gaussian", help="data model: gaussian or hmm [gaussian]")
-    p.add_argument("--alpha", type=float, default=default_alpha, help=f"load alpha = log(P)/N [{default_alpha}]")
-    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
-    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
+from diffsim.cli_config import StudyCommand, add_study_parser, run_points
+from diffsim.cli_util import add_output_flags, emit
+from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, results_json as generalization_json, run_generalization
+from diffsim.studies.hmm_collapse import HmmCollapseConfig, results_json as hmm_collapse_json, run_hmm_collapse
+from diffsim.studies.rem import RemConfig, results_json as rem_json, run_rem
+from diffsim.studies.traps import TrapsConfig, results_json as traps_json, run_traps
 
 
 def register(sub) -> None:
-    p = sub.add_parser("traps", help="traps and basins of -log p_t^e: trap fraction vs t, basin radius vs r_b(t)")
-    _data_args(p, default_alpha=0.2)
-    p.add_argument("--dims", type=int_list, default=(30, 45, 60), help="comma-separated N values [30,45,60]")
-    p.add_argument("--times", type=float_list, default=(0.6, 0.7, 0.8), help="comma-separated times [0.6,0.7,0.8]")
-    p.add_argument("--starts", type=int, default=256, help="training points probed per N [256]")
-    p.add_argument("--random", type=int, default=128, help="random starts per t (spurious states) [128]")
-    p.add_argument("--step-size", type=float, default=1.0, help="1 = mean-shift, < 1 damped ascent [1.0]")
-    p.add_argument("--no-basin", action="store_true", help="skip the basin radius")
-    p.add_argument("--no-traps", action="store_true", help="skip the mean-shift from training points")
-    p.add_argument("--attraction", action="store_true", help="also measure the mean-shift attraction radius")
-    p.add_argument("--figure", help="write the figure here (PNG or PDF)")
-    add_json_flag(p)
-    p.set_defaults(handler=_traps)
+    for command, handler in ((TRAPS, _traps), (REM, _rem), (HMM_COLLAPSE, _hmm_collapse),
+                             (GENERALIZATION, _generalization)):
+        p = add_study_parser(sub, command)
+        p.add_argument("--figure", help="write the figure here (PNG or PDF)")
+        add_output_flags(p)
+        p.set_defaults(handler=handler)
 
-    p = sub.add_parser("rem", help="REM statistics of the posterior weights (Y2, log Z) vs theory")
-    _data_args(p, default_alpha=0.1)
-    p.add_argument("--dims", type=int_list, default=(40, 70, 100), help="comma-separated N values [40,70,100]")
-    p.add_argument("--times", type=float_list, default=(0.3, 0.45, 0.6, 0.75, 1.0, 1.4), help="comma-separated times")
-    p.add_argument("--queries", type=int, default=1024, help="queries per (N, t, kind) [1024]")
-    p.add_argument("--figure", help="write the figure here (PNG or PDF)")
-    add_json_flag(p)
-    p.set_defaults(handler=_rem)
 
-    p = sub.add_parser("hmm-collapse", help="collapse time on the hidden manifold, linear and nonlinear, vs theory")
-    p.add_argument("--pairs", type=pair_list, default=((0.1, 0.5),), help="alpha:alpha_d pairs [0.1:0.5]")
-    p.add_argument("--models", type=str_list, default=("linear",), help="linear,tanh,sign,relu,gaussian [linear]")
-    p.add_argument("--dims", type=int_list, default=(40, 60, 80), help="comma-separated N values [40,60,80]")
-    p.add_argument("--datasets", type=int, default=2, help="independent (F, training set) draws per N [2]")
-    p.add_argument("--samples", type=int, default=256, help="queries per time and draw [256]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--figure", help="write the phase-diagram figure here (PNG or PDF)")
-    add_json_flag(p)
-    p.set_defaults(handler=_hmm_collapse)
-
-    p = sub.add_parser("generalization", help="generalization time t_g vs t_C (definition printed)")
-    p.add_argument("--data", default="hmm", help="gaussian or hmm (linear) [hmm]")
-    p.add_argument("--alpha", type=float, default=0.1, help="load alpha = log(P)/N [0.1]")
-    p.add_argument("--alpha-ds", type=float_list, default=(1.0, 0.5, 0.25), help="latent ratios swept [1,0.5,0.25]")
-    p.add_argument("--dims", type=int_list, default=(40, 60, 80), help="comma-separated N values [40,60,80]")
-    p.add_argument("--test", type=int, default=1024, help="fresh test points [1024]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--figure", help="write the figure here (PNG or PDF)")
-    add_json_flag(p)
-    p.set_defaults(handler=_generalization)
+TRAPS = StudyCommand("traps", TrapsConfig, "traps and basins of -log p_t^e: trap fraction vs t, basin radius vs r_b(t)",
+                     vary={"dim": (30, 45, 60)},
+                     aliases={"dim": ("--dims",), "n_starts": ("--starts",), "n_random": ("--random",)})
+REM = StudyCommand("rem", RemConfig, "Random Energy Model statistics of the posterior weights: Y2 and (1/N) log Z vs t",
+                   vary={"dim": (40, 70, 100)}, aliases={"dim": ("--dims",), "n_queries": ("--queries",)})
+HMM_COLLAPSE = StudyCommand(
+    "hmm-collapse", HmmCollapseConfig, "collapse time on the hidden manifold vs the Marchenko-Pastur theory "
+    "(one point per alpha x alpha_d x model x N)",
+    vary={"alpha": (0.1,), "alpha_d": (0.5,), "model": ("linear",), "dim": (40, 60, 80)},
+    aliases={"dim": ("--dims",), "model": ("--models",), "n_datasets": ("--datasets",), "n_samples": ("--samples",)})
+GENERALIZATION = StudyCommand(
+    "generalization", GeneralizationConfig, "generalization time t_g of the exact empirical score vs theory "
+    "(gaussian data: alpha_d is 1)", vary={"alpha_d": (1.0, 0.5, 0.25), "dim": (40, 60, 80)},
+    aliases={"dim": ("--dims",), "alpha_d": ("--alpha-ds",), "n_test": ("--test",)})
 
 
 def _traps(args) -> int:
-    import dataclasses
-
-    from diffsim.studies.traps import TrapsConfig, results_json, run_traps
-
-    base = TrapsConfig(
-        data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        times=tuple(args.times), n_starts=args.starts, n_random=args.random,
-        step_size=args.step_size, traps=not args.no_traps, basin=not args.no_basin, attraction=args.attraction, seed=args.seed,
-    )
-    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
-    step = progress("traps")
-    results = [run_traps(c, progress=step) for c in configs]
-    payload = results_json(results)
+    results = run_points(args, run_traps)
+    base = results[0].config
+    payload = traps_json(results)
     if args.figure:
         from diffsim.plot.hmm import plot_trap_fraction
 
@@ -99,18 +63,9 @@ def _traps(args) -> int:
 
 
 def _rem(args) -> int:
-    import dataclasses
-
-    from diffsim.studies.rem import RemConfig, results_json, run_rem
-
-    base = RemConfig(
-        data=args.data, alpha=args.alpha, alpha_d=args.alpha_d, nonlinearity=args.nonlinearity,
-        times=tuple(args.times), n_queries=args.queries, seed=args.seed,
-    )
-    configs = [dataclasses.replace(base, dim=n).validate() for n in _validate.dims_at_load(args.dims, args.alpha)]
-    step = progress("rem")
-    results = [run_rem(c, progress=step) for c in configs]
-    payload = results_json(results)
+    results = run_points(args, run_rem)
+    base = results[0].config
+    payload = rem_json(results)
     if args.figure:
         from diffsim.plot.hmm import plot_rem_y2
 
@@ -130,19 +85,8 @@ def _rem(args) -> int:
 
 
 def _hmm_collapse(args) -> int:
-    from diffsim.studies.hmm_collapse import HmmCollapseConfig, results_json, run_hmm_collapse
-
-    for pair in args.pairs:
-        if len(pair) != 2:
-            raise _validate.ConfigError(f"pairs entry {pair!r} is out of range: expected (alpha, alpha_d)")
-    configs = [
-        HmmCollapseConfig(alpha=alpha, alpha_d=alpha_d, model=model, dim=n, n_datasets=args.datasets,
-                          n_samples=args.samples, seed=args.seed).validate()
-        for alpha, alpha_d in args.pairs for model in args.models for n in _validate.dims_at_load(args.dims, alpha)
-    ]
-    step = progress("hmm-collapse", len(configs))
-    results = [run_hmm_collapse(c, progress=step) for c in configs]
-    payload = results_json(results)
+    results = run_points(args, run_hmm_collapse)
+    payload = hmm_collapse_json(results)
     if args.figure:
         from diffsim.plot.hmm import plot_phase_diagram
 
@@ -171,17 +115,9 @@ def _hmm_collapse(args) -> int:
 
 
 def _generalization(args) -> int:
-    from diffsim.studies.generalization import DEFINITION, GeneralizationConfig, results_json, run_generalization
-
-    alpha_ds = (1.0,) if args.data == "gaussian" else tuple(args.alpha_ds)
-    configs = [
-        GeneralizationConfig(data=args.data, alpha=args.alpha, alpha_d=alpha_d, dim=n, n_test=args.test,
-                             seed=args.seed).validate()
-        for alpha_d in alpha_ds for n in _validate.dims_at_load(args.dims, args.alpha)
-    ]
-    step = progress("generalization", len(configs))
-    results = [run_generalization(c, progress=step) for c in configs]
-    payload = results_json(results)
+    fixed = {"alpha_d": 1.0} if args.data == "gaussian" else {}  # gaussian data: D = N
+    results = run_points(args, run_generalization, **fixed)
+    payload = generalization_json(results)
     if args.figure:
         from diffsim.plot.hmm import plot_generalization_time
 

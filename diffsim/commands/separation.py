@@ -16,70 +16,35 @@ from __future__ import annotations
 
 import math
 
-from diffsim.cli_util import add_json_flag, emit, float_list, int_list, progress
+from diffsim.cli_config import StudyCommand, add_study_parser, run_points
+from diffsim.cli_util import add_output_flags, emit
+from diffsim.studies.separation import LossGapConfig, gap_decay, run_loss_gap
+from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
+from diffsim.studies.separation_size import SizeConfig, run_size, size_table, width_scaling
 
 
 def register(sub) -> None:
     group = sub.add_parser("separation", help="provable separations: loss gap == Fisher divergence; network size vs P")
     inner = group.add_subparsers(dest="separation_command", required=True, metavar="SUBCOMMAND")
 
-    p = inner.add_parser("loss-gap", help="loss gap of the true score on the empirical DSM loss vs the Fisher divergence")
-    p.add_argument("--data", default="gaussian", help="gaussian, mixture or hmm (linear) [gaussian]")
-    p.add_argument("--dim", type=int, default=8, help="dimension N [8]")
-    p.add_argument("--n-train", type=int_list, default=(64, 512, 4096), help="comma-separated training-set sizes P [64,512,4096]")
-    p.add_argument("--times", type=float_list, default=(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
-                   help="comma-separated times t (our clock; the paper's is 2t) [0.01,...,1]")
-    p.add_argument("--samples", type=int, default=4096, help="Monte-Carlo draws per t and estimator [4096]")
-    p.add_argument("--batch", type=int, default=512, help="queries per streamed evaluation [512]")
-    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation [1.0]")
-    p.add_argument("--mtilde", type=float, default=2.0, help="mixture separation: |v|^2 = N mtilde^2 [2.0]")
-    p.add_argument("--components", type=int, default=2, help="mixture components K (K > 2: means mtilde sqrt(N) e_k) [2]")
-    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_json_flag(p)
-    p.set_defaults(handler=_loss_gap)
+    for command, handler in ((LOSS_GAP, _loss_gap), (SIZE, _size), (PRUNE, _prune)):
+        p = add_study_parser(inner, command)
+        add_output_flags(p)
+        p.set_defaults(handler=handler)
 
-    p = inner.add_parser("size", help="smallest MLP width that memorizes / fits the empirical / the true score, vs P")
-    p.add_argument("--data", default="gaussian", help="gaussian, mixture or hmm (linear) [gaussian]")
-    p.add_argument("--dim", type=int, default=4, help="dimension N [4]")
-    p.add_argument("--n-train", type=int_list, default=(4, 8, 16, 32, 64), help="comma-separated P [4,8,16,32,64]")
-    p.add_argument("--widths", type=int_list, default=(4, 8, 16, 32, 64, 128), help="width grid [4,8,16,32,64,128]")
-    p.add_argument("--depth", type=int, default=1, help="residual blocks [1]")
-    p.add_argument("--steps", type=int, default=2000, help="Adam steps of the fixed budget [2000]")
-    p.add_argument("--batch-size", type=int, default=128, help="minibatch size [128]")
-    p.add_argument("--samples", type=int, default=256, help="generated samples per network [256]")
-    p.add_argument("--lr", type=float, default=3e-3, help="learning rate [3e-3]")
-    p.add_argument("--seeds", type=int, default=2, help="seeds per (P, width) [2]")
-    p.add_argument("--mem-threshold", type=float, default=0.5, help="memorized fraction defining 'memorizes' [0.5]")
-    p.add_argument("--tolerance", type=float, default=0.02, help="score error E|eps - eps*|^2/N defining 'fits' [0.02]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_json_flag(p)
-    p.set_defaults(handler=_size)
 
-    p = inner.add_parser("prune", help="pruning mitigation: importance vs random vs no head pruning of a trained transformer")
-    p.add_argument("--data", default="mixture", help="gaussian, mixture or hmm (linear) [mixture]")
-    p.add_argument("--dim", type=int, default=8, help="dimension N [8]")
-    p.add_argument("--n-train", type=int_list, default=(16,), help="comma-separated P, one run each [16]")
-    p.add_argument("--components", type=int, default=2, help="mixture components K [2]")
-    p.add_argument("--mtilde", type=float, default=2.0, help="mixture separation [2.0]")
-    p.add_argument("--width", type=int, default=40, help="transformer model width [40]")
-    p.add_argument("--depth", type=int, default=2, help="transformer layers [2]")
-    p.add_argument("--heads", type=int, default=5, help="heads per layer [5]")
-    p.add_argument("--steps", type=int, default=3000, help="training steps [3000]")
-    p.add_argument("--finetune-steps", type=int, default=500, help="fine-tuning steps for every arm [500]")
-    p.add_argument("--lr", type=float, default=1e-3, help="training learning rate [1e-3]")
-    p.add_argument("--finetune-lr", type=float, default=3e-4, help="fine-tuning learning rate [3e-4]")
-    p.add_argument("--fraction", type=float, default=0.2, help="fraction of heads removed (rounded up, >= 1 head) [0.2]")
-    p.add_argument("--seeds", type=int, default=4, help="networks (training set, init, noise) per P [4]")
-    p.add_argument("--random-draws", type=int, default=3, help="random prunings per seed [3]")
-    p.add_argument("--samples", type=int, default=256, help="generated samples per network [256]")
-    p.add_argument("--eval", type=int, default=1024, help="fresh noised points for the score error [1024]")
-    p.add_argument("--seed", type=int, default=0, help="random seed [0]")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    add_json_flag(p)
-    p.set_defaults(handler=_prune)
+LOSS_GAP = StudyCommand("loss-gap", LossGapConfig, "loss gap of the true vs the exact empirical score = Fisher divergence, "
+                        "per (P, t), vs the closed forms", vary={"n_train": (64, 512, 4096)},
+                        aliases={"n_samples": ("--samples",), "n_components": ("--components",)})
+SIZE = StudyCommand("size", SizeConfig, "smallest MLP width that memorizes / fits the empirical / fits the true score, "
+                    "per P", vary={"n_train": (4, 8, 16, 32, 64)}, hidden=("p_layout",),
+                    aliases={"learning_rate": ("--lr",), "n_seeds": ("--seeds",), "n_samples": ("--samples",)})
+PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads by importance vs at random vs none, "
+                     "equal fine-tune: memorization and quality", vary={"n_train": (16,)},
+                     aliases={"n_components": ("--components",), "learning_rate": ("--lr",),
+                              "finetune_learning_rate": ("--finetune-lr",), "prune_fraction": ("--fraction",),
+                              "n_seeds": ("--seeds",), "n_random": ("--random-draws",), "n_samples": ("--samples",),
+                              "n_eval": ("--eval",)})
 
 
 def _fmt(v, spec=".4g"):
@@ -87,16 +52,8 @@ def _fmt(v, spec=".4g"):
 
 
 def _loss_gap(args) -> int:
-    from diffsim.studies.separation import LossGapConfig, gap_decay, run_loss_gap
-
-    configs = [
-        LossGapConfig(data=args.data, dim=args.dim, n_train=p, times=tuple(args.times), n_samples=args.samples,
-                      batch=args.batch, seed=args.seed, sigma=args.sigma, mtilde=args.mtilde,
-                      n_components=args.components, alpha_d=args.alpha_d).validate()
-        for p in args.n_train
-    ]
-    report = None if args.quiet else progress("separation loss-gap", len(configs))
-    results = [run_loss_gap(c, progress=report) for c in configs]
+    results = run_points(args, run_loss_gap)
+    configs = [r.config for r in results]
     rows = [row for r in results for row in r.summary()]
     decay = gap_decay(results)
     payload = {"rows": rows, "decay": decay, "theory": [{"P": r.config.n_train, **r.to_json()["theory"]} for r in results]}
@@ -104,8 +61,8 @@ def _loss_gap(args) -> int:
             f"{'gap*D/N':>8} {'cond*D/N':>8} {'dilute':>9} {'t_C':>6}")
     notes = ("gap*D/N: loss_gap Delta_t / N; cond*D/N: condensed closed form <rho/(1+rho)>; dilute: the 1/P law, "
              "shown for t >= t_dilute only; t_C: collapse time at alpha = log(P)/N")
-    what = f"{args.data} (K = {args.components}, mtilde = {args.mtilde:g})" if args.data == "mixture" else args.data
-    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {what} data, N = {args.dim}, "
+    what = f"{configs[0].data} (K = {configs[0].n_components}, mtilde = {configs[0].mtilde:g})" if configs[0].data == "mixture" else configs[0].data
+    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {what} data, N = {configs[0].dim}, "
              f"{configs[0].n_samples} draws per t (paper clock: t_paper = 2t)", head, "-" * len(head)]
     for r in results:
         cond = r.theory["loss_gap_condensed"]
@@ -128,16 +85,8 @@ def _loss_gap(args) -> int:
 
 
 def _size(args) -> int:
-    from diffsim.studies.separation_size import SizeConfig, run_size, size_table, width_scaling
-
-    configs = [
-        SizeConfig(data=args.data, dim=args.dim, n_train=p, widths=tuple(args.widths), depth=args.depth,
-                   steps=args.steps, batch_size=args.batch_size, n_samples=args.samples, learning_rate=args.lr, n_seeds=args.seeds, mem_threshold=args.mem_threshold,
-                   tolerance=args.tolerance, seed=args.seed, p_layout=max(args.n_train)).validate()
-        for p in args.n_train
-    ]
-    report = None if args.quiet else progress("separation size", len(configs))
-    results = [run_size(c, progress=report) for c in configs]
+    # every P's networks share the layout of the largest P (same widths, same padding)
+    results = run_points(args, run_size, p_layout=max(args.n_train))
     payload = {"rows": [row for r in results for row in r.summary()], "scaling": width_scaling(results),
                "definitions": results[0].definitions}
     emit(payload, size_table(results), args.json)
@@ -145,18 +94,7 @@ def _size(args) -> int:
 
 
 def _prune(args) -> int:
-    from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
-
-    configs = [
-        PruneConfig(data=args.data, dim=args.dim, n_train=p, n_components=args.components, mtilde=args.mtilde,
-                    width=args.width, depth=args.depth, heads=args.heads, steps=args.steps,
-                    finetune_steps=args.finetune_steps, learning_rate=args.lr,
-                    finetune_learning_rate=args.finetune_lr, prune_fraction=args.fraction, n_seeds=args.seeds,
-                    n_random=args.random_draws, n_samples=args.samples, n_eval=args.eval, seed=args.seed).validate()
-        for p in args.n_train
-    ]
-    report = None if args.quiet else progress("separation prune", len(configs))
-    results = [run_prune(c, progress=report) for c in configs]
+    results = run_points(args, run_prune)
     payload = {"rows": [row for r in results for row in r.summary()],
                "differences": [dict(P=r.config.n_train, **d) for r in results for d in r.differences("finetuned")],
                "verdict": [dict(P=r.config.n_train, **r.verdict()) for r in results],

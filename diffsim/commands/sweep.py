@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from diffsim._validate import ConfigError
-from diffsim.cli_util import add_json_flag, check_output_path, emit
+from diffsim.cli_util import add_output_flags, check_output_path, emit
+from diffsim.progress import Progress
 
 
 def register(sub) -> None:
@@ -38,14 +39,13 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="complete a killed or partial run (finished cells are kept)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the cells, units and memory estimate; run and write nothing")
-    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_run)
 
     p = sub.add_parser("merge", help="join the shard parts of a sharded run and check completeness")
     p.add_argument("paths", nargs="+", help="shard directories, or folders holding shard-I-of-N directories")
     p.add_argument("--out", help="merged results directory [the folder holding the shards]")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_merge)
 
     p = sub.add_parser("figures", help="draw the paper figures, running missing experiments first")
@@ -59,7 +59,7 @@ def register(sub) -> None:
     p.add_argument("--rerun-stale", action="store_true",
                    help="rerun experiments whose results come from another version of their config "
                         "(the old results are moved to DIR.stale-HASH) instead of stopping")
-    add_json_flag(p)
+    add_output_flags(p)
     p.set_defaults(handler=_figures)
 
 
@@ -214,7 +214,8 @@ def figure_experiments(script: Path) -> tuple[str, ...]:
     raise ConfigError(f"{script} declares no EXPERIMENTS = (...): a figure script names the experiments it reads")
 
 
-def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_stale: bool = False) -> list[str]:
+def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_stale: bool = False,
+                       quiet: bool = False) -> list[str]:
     """Make ``root/<name>/<scale>`` complete for every experiment ``name`` (config
     ``exp_dir/<name>.toml``): all configs are validated first, then missing or partial results are
     run (resumed); complete results of the same config are left alone. Results of another config
@@ -249,10 +250,12 @@ def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_st
             if stale.exists():
                 shutil.rmtree(stale)
             directory.rename(stale)
-            print(f"moved stale results {directory} -> {stale}", file=sys.stderr, flush=True)
+            if not quiet:
+                print(f"moved stale results {directory} -> {stale}", file=sys.stderr, flush=True)
         enable_compile_cache()
-        print(f"running {name} ({scale}) into {directory}", file=sys.stderr, flush=True)
-        run_experiment(experiment, directory, resume=True)
+        if not quiet:
+            print(f"running {name} ({scale}) into {directory}", file=sys.stderr, flush=True)
+        run_experiment(experiment, directory, resume=True, quiet=quiet)
         ran.append(name)
     return ran
 
@@ -285,10 +288,11 @@ def _figures(args) -> int:
     exp_dir = Path(args.experiments) if args.experiments else _default_dir("experiments")
     needed = list(dict.fromkeys(e for path in chosen.values() for e in figure_experiments(path)))
     root = Path(args.results)
-    ran = ensure_experiments(needed, args.scale, exp_dir, root, rerun_stale=args.rerun_stale)
+    ran = ensure_experiments(needed, args.scale, exp_dir, root, rerun_stale=args.rerun_stale, quiet=args.quiet)
 
     out = Path(args.out) if args.out else Path("figures") / args.scale
     written, failed = {}, []
+    display = Progress("figures", len(chosen), unit="figures", quiet=args.quiet)
     for name, script in chosen.items():
         cmd = [sys.executable, str(script), "--results", str(root), "--scale", args.scale, "--out", str(out)]
         if args.gallery:
@@ -298,8 +302,14 @@ def _figures(args) -> int:
         if proc.returncode != 0:
             failed.append(name)
             print(f"figure {name} failed (exit {proc.returncode}):\n{proc.stderr.strip()}", file=sys.stderr)
+            display.update(f"{name} FAILED")
             continue
-        written[name] = {"files": proc.stdout.split(), "wall_s": round(time.perf_counter() - start, 2)}
+        lines = proc.stdout.splitlines()
+        captions = [line.partition(":")[2].strip() for line in lines if line.startswith("caption:")]
+        written[name] = {"files": [line for line in lines if line.strip() and not line.startswith("caption:")],
+                         "caption": captions[0] if captions else None,
+                         "wall_s": round(time.perf_counter() - start, 2)}
+        display.update(f"{name} ({written[name]['wall_s']:.1f}s)")
     payload = {"scale": args.scale, "experiments_run": ran, "figures": written, "failed": failed}
     lines = [f"ran experiments: {', '.join(ran) or 'none (all results present)'}"]
     lines += [f"{n}: {' '.join(w['files'])}" for n, w in written.items()]

@@ -26,7 +26,6 @@ padded to a common ``[P_max, N]`` with the member's ``n_points``) is one ``vmap`
 from __future__ import annotations
 
 import math
-import sys
 import time
 import dataclasses
 from dataclasses import asdict, dataclass
@@ -43,6 +42,7 @@ from diffsim import _validate
 from diffsim.nets.checkpoint import checkpoint_path, checkpoint_steps, save_checkpoint
 from diffsim.nets.models import LearnedScore, ModelConfig, build_model
 from diffsim.process import delta, m, sigma_from_t, t_from_sigma
+from diffsim.progress import Progress
 
 __all__ = [
     "TIME_LAWS",
@@ -312,14 +312,13 @@ def member(tree, i: int):
 
 
 def _stderr_progress(total: int, n_members: int) -> Callable:
-    start = time.time()
+    """``(step, loss)`` -> the :class:`~diffsim.progress.Progress` display, counting training steps."""
+    display = Progress("train", total, unit="steps")
+    last = [0]
 
     def report(step: int, loss: float):
-        el = time.time() - start
-        rate = step * n_members / el if el > 0 else float("nan")
-        eta = el / step * (total - step) if step else float("nan")
-        print(f"  train step {step:>8d}/{total}  loss {loss:9.4f}  {rate:8.0f} member-steps/s  "
-              f"elapsed {el:6.1f}s  eta {eta:6.1f}s", file=sys.stderr, flush=True)
+        display.update(f"loss {loss:9.4f} ({n_members} members)", count=step - last[0])
+        last[0] = step
 
     return report
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -51,6 +50,7 @@ from diffsim.metrics import median_distance, mmd, sliced_wasserstein
 from diffsim.nets.models import LearnedScore
 from diffsim.observe import condensation_time, condensed_fraction, crossing_step, descent_step, fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
+from diffsim.progress import Progress
 from diffsim.sample import sample
 from diffsim.score import TrainingSet, empirical_score, masked_training_set, posterior
 from diffsim.theory.collapse import collapse_time
@@ -550,15 +550,12 @@ def _collapse_times(model, config: DenoiserConfig) -> dict:
     return {p: float(collapse_time(math.log(p) / config.dim, spec)) for p in config.n_train}
 
 
-def _progress_line(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
 def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> DenoiserResult:
     """Run the study (module docstring); ``key`` defaults to ``PRNGKey(config.seed)``.
 
     ``progress``: True for lines on stderr (training losses and one line per checkpoint
-    evaluation), or a callable receiving one text per checkpoint evaluation (the sweep runner's).
+    evaluation, through :class:`diffsim.progress.Progress`), or a callable receiving those texts
+    (the sweep runner's and the command's).
 
     Keys: the data model (HMM features) from ``fold_in(key, 0)``; seed s's training set (the first
     P of one ``[P_max, N]`` draw, so the sets are nested in P) from ``fold_in(data_key, s)``;
@@ -569,7 +566,7 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
     from diffsim.nets.train import train
 
     config.validate()
-    report = progress if callable(progress) else (_progress_line if progress else None)
+    report = progress if callable(progress) else (Progress("denoiser").within() if progress else None)
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
     model_key, data_key, train_key, eval_key, sample_key, ref_key = jax.random.split(key, 6)
@@ -630,7 +627,9 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
         ])
         ckpt_dir = None if config.checkpoint_dir is None else f"{config.checkpoint_dir}/width_{width}"
         result = train(mc, config.train_config(), points, keys, n_points=n_points, on_checkpoint=evaluate,
-                       checkpoint_dir=ckpt_dir, progress=progress is True)
+                       checkpoint_dir=ckpt_dir,
+                       progress=(lambda step, loss: report(f"train step {step}/{config.steps} loss {loss:.4f}"))
+                       if report is not None else False)
         steps = np.asarray([s for s, _ in result.evaluations])
         stacked = {k: np.stack([ev[k] for _, ev in result.evaluations]) for k in result.evaluations[0][1]}
         record_times = np.asarray(time_grid(config.t_max, config.t_min, config.sample_steps, "log"))[
