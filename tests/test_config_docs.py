@@ -104,3 +104,6 @@ def test_shared_aliases_are_the_validated_tuples():
     assert typing.get_args(guidance.ConditionalData) == CONDITIONAL_DATA
     assert set(typing.get_args(guidance.Sampler)) == set(SAMPLERS)
     assert set(typing.get_args(guidance.GridKind)) == set(GRID_KINDS)
+    from diffsim.studies import hmm_collapse
+
+    assert hmm_collapse.MODELS == data.NONLINEARITIES + ("gaussian",)  # the models' order keys the seeds
