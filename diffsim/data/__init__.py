@@ -9,11 +9,12 @@ from diffsim.data.conditional import ClassConditionalSet, ClassManifold, ClassMi
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, SpikedGaussian
 from diffsim.data.mixture import GaussianMixture, TwoClusterMixture
+from diffsim.theory.hmm import Nonlinearity
 
 __all__ = [
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
     "SpikedGaussian", "NONLINEARITIES", "make", "make_conditional", "ClassConditionalSet", "ClassMixture",
-    "ClassManifold", "DATA_MODELS", "points_at_load",
+    "ClassManifold", "DATA_MODELS", "DataName", "Nonlinearity", "points_at_load",
 ]
 
 DataName = Literal["gaussian", "mixture", "hmm"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -43,8 +44,10 @@ __all__ = [
     "learned_score",
 ]
 
-PARAMETERISATIONS = ("eps", "x0", "edm")
-ARCHITECTURES = ("mlp", "transformer")
+Parameterisation = Literal["eps", "x0", "edm"]
+Architecture = Literal["mlp", "transformer"]
+PARAMETERISATIONS: tuple[Parameterisation, ...] = get_args(Parameterisation)
+ARCHITECTURES: tuple[Architecture, ...] = get_args(Architecture)
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,26 @@ class ModelConfig:
     ``width`` is the hidden width of the MLP or the model dimension of the transformer; ``depth``
     the number of residual blocks (MLP) or transformer layers; ``heads`` and ``token_dim`` apply
     to the transformer only (the input ``[B, N]`` is cut into ``N / token_dim`` tokens).
+
+    Attributes:
+        architecture: network: residual MLP or transformer.
+        width: hidden width of the MLP, or model dimension of the transformer.
+        depth: residual blocks (mlp, 0 allowed) or transformer layers (at least 1).
+        embed_dim: size of the sinusoidal embedding of log sigma_t (even).
+        parameterisation: what the network predicts: eps (the noise), x0 (the denoised point) or
+            edm (x0 with the Karras et al. skip connection) (module docstring).
+        data_variance: data variance per coordinate sd^2, in the input scaling c_in and the edm skip.
+        heads: transformer only: attention heads per layer (a divisor of width).
+        token_dim: transformer only: coordinates per token (a divisor of N; N / token_dim tokens).
+        max_frequency: largest frequency of the time embedding (frequencies geometric in
+            [1/max_frequency, max_frequency]).
     """
 
-    architecture: str = "mlp"
+    architecture: Architecture = "mlp"
     width: int = 128
     depth: int = 2
     embed_dim: int = 32
-    parameterisation: str = "edm"
+    parameterisation: Parameterisation = "edm"
     data_variance: float = 1.0
     heads: int = 4
     token_dim: int = 1

@@ -30,7 +30,7 @@ import time
 import dataclasses
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -63,9 +63,12 @@ __all__ = [
     "member",
 ]
 
-TIME_LAWS = ("uniform", "log_sigma", "beta")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-WEIGHTINGS = ("noise", "score", "denoised")
+TimeLaw = Literal["uniform", "log_sigma", "beta"]
+Optimizer = Literal["adam", "adamw", "sgd"]
+Weighting = Literal["noise", "score", "denoised"]
+TIME_LAWS: tuple[TimeLaw, ...] = get_args(TimeLaw)
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
+WEIGHTINGS: tuple[Weighting, ...] = get_args(Weighting)
 
 
 @dataclass(frozen=True)
@@ -80,22 +83,48 @@ class TrainConfig:
     uses the warm-up ``min(ema_decay, (1 + k) / (10 + k))`` at step k and evaluations read it.
     ``steps`` must be a multiple of ``steps_per_dispatch`` (steps per jitted scan); checkpoints
     fall at step 0 and at up to ``n_checkpoints`` log-spaced multiples of it.
+
+    Attributes:
+        steps: optimiser steps (a multiple of steps_per_dispatch).
+        batch_size: training points per minibatch (drawn uniformly with replacement).
+        learning_rate: step size of the optimiser.
+        optimizer: adam, adamw (decoupled weight decay) or sgd (with momentum).
+        weight_decay: adamw: decoupled decay; adam and sgd: L2 term weight_decay * params added
+            to the gradient (0: none).
+        momentum: sgd only: momentum (0: plain SGD).
+        grad_clip: global-norm gradient clipping threshold (0: no clipping).
+        ema_decay: decay of the exponential moving average of the weights, read by evaluations
+            (0: no EMA).
+        time_law: law of the training times: uniform in t, log_sigma (log sigma_t uniform) or beta
+            (t_min + (t_max - t_min) Beta(beta_a, beta_b)).
+        t_min: smallest training time (OU time t).
+        t_max: largest training time (OU time t).
+        beta_a: time_law beta: first shape parameter.
+        beta_b: time_law beta: second shape parameter.
+        weighting: loss weight lambda(t): noise (Delta_t, the noise-prediction MSE), score (1) or
+            denoised (Delta_t^2 / m_t^2, the denoised-point MSE).
+        steps_per_dispatch: training steps per jitted lax.scan (one host round trip each).
+        n_checkpoints: checkpoints at up to this many log-spaced multiples of steps_per_dispatch
+            (plus step 0).
+        zone_sigma_lo: lower end of the zone window, in VE noise sigma_t (sigma_t^2 = exp(2t) - 1).
+        zone_sigma_hi: upper end of the zone window, in VE noise sigma_t (both 0: no zone).
+        zone_weight: loss factor of the samples inside the zone window (1: unchanged loss).
     """
 
     steps: int = 4000
     batch_size: int = 128
     learning_rate: float = 1e-3
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     weight_decay: float = 0.0
     momentum: float = 0.9
     grad_clip: float = 0.0
     ema_decay: float = 0.0
-    time_law: str = "uniform"
+    time_law: TimeLaw = "uniform"
     t_min: float = 1e-3
     t_max: float = 5.0
     beta_a: float = 0.8
     beta_b: float = 2.0
-    weighting: str = "noise"
+    weighting: Weighting = "noise"
     steps_per_dispatch: int = 100
     n_checkpoints: int = 12
     zone_sigma_lo: float = 0.0

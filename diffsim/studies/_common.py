@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict
+from typing import Literal, get_args
 
 import jax
 
@@ -13,9 +14,11 @@ from diffsim.data.hmm import NONLINEARITIES
 from diffsim.score import TrainingSet
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "validate_data", "build", "config_json", "n_points"]
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "n_points"]
 
-LANDSCAPE_DATA = ("gaussian", "hmm")
+LandscapeData = Literal["gaussian", "hmm"]
+"""Data models with a closed-form spectrum for the landscape studies: isotropic Gaussian or HMM."""
+LANDSCAPE_DATA: tuple[LandscapeData, ...] = get_args(LandscapeData)
 
 
 def validate_data(name: str, alpha_d: float, nonlinearity: str) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.observe import Estimate
-from diffsim.measure.collapse import ESTIMATORS, CollapseMeasurement, measure_collapse
+from diffsim.data import DataName, Nonlinearity
+from diffsim.measure.collapse import ESTIMATORS, CollapseMeasurement, Estimator, measure_collapse
 from diffsim.observe import extrapolate_inverse_n
 from diffsim.score import TrainingSet
 from diffsim.theory.collapse import collapse_time, collapse_time_isotropic, excess_entropy
@@ -36,9 +37,35 @@ _MEASURE_OPTIONS = ("n_trajectories", "t_max", "t_min", "n_steps", "record_every
 
 @dataclass(frozen=True)
 class CollapseConfig:
-    """One point of the collapse study (all keyword, all validated by :meth:`validate`)."""
+    """One point of the collapse study (all keyword, all validated by :meth:`validate`).
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model: gaussian (isotropic), mixture (two clusters) or hmm (hidden manifold).
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        dim: dimension N.
+        n_trajectories: backward SDE trajectories from N(0, I) at t_max.
+        seed: random seed (PRNGKey(seed) folded in with N: each N draws its own data).
+        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
+        mtilde: mixture: cluster separation, |v|^2 = N mtilde^2 for the centres +-v.
+        t_max: first time of the backward SDE (OU time t).
+        t_min: last time of the backward SDE (OU time t).
+        n_steps: backward SDE steps on a log grid from t_max to t_min.
+        record_every: record the observables every this many steps (a divisor of n_steps).
+        n_clone_pairs: clones estimator: clone pairs per branch time.
+        n_branch: clones estimator: branch times in clone_window.
+        clone_window: clones estimator: (low, high) branch window in units of t_ref, the collapse
+            time of the Gaussian with the training set's sample covariance.
+        clone_steps: clones estimator: SDE steps of each clone continuation.
+        clone_t_end: clones estimator: the clones run to clone_t_end * t_ref.
+        entropy_samples: entropy estimator: Monte-Carlo samples per time.
+        entropy_times: entropy estimator: log-spaced times over [t_ref/4, 4 t_ref].
+        n_bootstrap: bootstrap resamples of each standard error.
+        estimators: which estimators to run.
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold.
+    """
+
+    data: DataName = "gaussian"
     alpha: float = 0.2
     dim: int = 20
     n_trajectories: int = 256
@@ -57,9 +84,9 @@ class CollapseConfig:
     entropy_samples: int = 512
     entropy_times: int = 48
     n_bootstrap: int = 200
-    estimators: tuple[str, ...] = ESTIMATORS
-    alpha_d: float = 0.5  # data="hmm": D = round(alpha_d N)
-    nonlinearity: str = "linear"  # data="hmm": linear, tanh, sign or relu
+    estimators: tuple[Estimator, ...] = ESTIMATORS
+    alpha_d: float = 0.5
+    nonlinearity: Nonlinearity = "linear"
 
     def validate(self) -> "CollapseConfig":
         _validate.choice("data", self.data, data.DATA_MODELS)

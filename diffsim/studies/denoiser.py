@@ -46,8 +46,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
+from diffsim.data import DataName, Nonlinearity
 from diffsim.metrics import median_distance, mmd, sliced_wasserstein
-from diffsim.nets.models import LearnedScore
+from diffsim.nets.models import Architecture, LearnedScore, Parameterisation
+from diffsim.nets.train import Optimizer, TimeLaw, Weighting
 from diffsim.observe import condensation_time, condensed_fraction, crossing_step, descent_step, fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.progress import Progress
@@ -95,9 +97,54 @@ class DenoiserConfig:
     ``n_samples`` generated points on a ``sample_steps`` log grid from ``t_max`` to ``t_min``,
     ``mem_threshold`` and ``gen_tolerance`` of the tau definitions (module docstring). The defaults
     (N = 8 mixture, width 128) show tau_mem growing about linearly over P = 4..32 in ~2 CPU-minutes.
+
+    Attributes:
+        data: data model: gaussian (isotropic), mixture (two clusters) or hmm (hidden manifold).
+        dim: dimension N.
+        n_train: training-set sizes P (increasing); all sizes of one width train together.
+        widths: network widths, one ensemble each.
+        n_seeds: seeds per P (training set, initialisation, minibatches), trained together.
+        seed: random seed.
+        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
+        mtilde: mixture: cluster separation, |v|^2 = N mtilde^2 for the centres +-v.
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold.
+        architecture: network: residual MLP or transformer.
+        depth: residual blocks (mlp) or layers (transformer).
+        heads: transformer: attention heads per layer (a divisor of the width).
+        token_dim: transformer: coordinates per token (a divisor of N).
+        parameterisation: what the network predicts: eps (the noise; it starts at s = 0, so tau_gen
+            is measured from an uninformed start), x0 (the denoised point) or edm (x0 with a skip).
+        steps: training steps (a multiple of steps_per_dispatch).
+        batch_size: minibatch size.
+        learning_rate: learning rate.
+        optimizer: adam, adamw (decoupled weight decay) or sgd (with momentum).
+        weight_decay: weight decay (adamw: decoupled; adam, sgd: L2 added to the gradient; 0: none).
+        ema_decay: decay of the exponential moving average of the weights read by the evaluations
+            (0: off).
+        time_law: law of the training times: uniform in t, log_sigma (log sigma_t uniform) or beta.
+        weighting: loss weight lambda(t): noise (noise-prediction MSE), score (1) or denoised
+            (denoised-point MSE).
+        t_min: smallest training time and last sampler time (OU time t).
+        t_max: largest training time and first sampler time (OU time t).
+        steps_per_dispatch: training steps per jitted scan.
+        n_checkpoints: evaluations at up to this many log-spaced training steps (plus step 0).
+        eval_times: evaluation times, log-spaced in [t_eval_min, t_eval_max].
+        t_eval_min: smallest evaluation time (OU time t).
+        t_eval_max: largest evaluation time (OU time t, at most t_max).
+        eval_batch: train and test queries per evaluation time.
+        n_samples: generated samples per member and checkpoint (and fresh reference points).
+        sample_steps: backward SDE steps of the generation, log grid from t_max to t_min.
+        record_every: record the trajectories' posterior every this many sampler steps (a divisor
+            of sample_steps).
+        n_projections: random directions of the sliced Wasserstein distance.
+        mem_threshold: memorized fraction of the samples that defines tau_mem.
+        gen_tolerance: fraction of the test-loss descent left that defines tau_gen.
+        checkpoint_dir: write the training states here at every checkpoint, a folder per width
+            (none: no files).
     """
 
-    data: str = "mixture"
+    data: DataName = "mixture"
     dim: int = 8
     n_train: tuple[int, ...] = (4, 8, 16, 32)
     widths: tuple[int, ...] = (128,)
@@ -106,22 +153,22 @@ class DenoiserConfig:
     sigma: float = 1.0
     mtilde: float = 1.0
     alpha_d: float = 0.5
-    nonlinearity: str = "linear"
+    nonlinearity: Nonlinearity = "linear"
     # model
-    architecture: str = "mlp"
+    architecture: Architecture = "mlp"
     depth: int = 2
     heads: int = 4
     token_dim: int = 1
-    parameterisation: str = "eps"  # starts at s = 0, so tau_gen is measured from an uninformed start
+    parameterisation: Parameterisation = "eps"
     # training
     steps: int = 8000
     batch_size: int = 64
     learning_rate: float = 3e-3
-    optimizer: str = "adam"
+    optimizer: Optimizer = "adam"
     weight_decay: float = 0.0
     ema_decay: float = 0.0
-    time_law: str = "uniform"
-    weighting: str = "noise"
+    time_law: TimeLaw = "uniform"
+    weighting: Weighting = "noise"
     t_min: float = 1e-3
     t_max: float = 5.0
     steps_per_dispatch: int = 25

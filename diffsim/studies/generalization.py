@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import get_args
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
 from diffsim.score import TrainingSet
-from diffsim.studies._common import build, config_json
+from diffsim.studies._common import LandscapeData, build, config_json
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.spectrum import Spectrum
@@ -52,19 +53,31 @@ DEFINITION = (
 @dataclass(frozen=True)
 class GeneralizationConfig:
     """One point (validated by :meth:`validate`): latent ratio ``alpha_d`` (ignored for gaussian data,
-    ``D = N``) and dimension ``dim`` at load ``alpha``."""
+    ``D = N``) and dimension ``dim`` at load ``alpha``.
 
-    data: str = "hmm"
+    Attributes:
+        data: data model: gaussian (isotropic, D = N) or hmm (the linear hidden manifold only).
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        dim: dimension N.
+        n_times: log-spaced times (OU time t) from 2.5 t_C to 0.02 t_C, t_C the collapse time of
+            the latent training set.
+        n_test: fresh test points y ~ p_0 of the Monte-Carlo KL.
+        n_proj: random directions of the sliced-Wasserstein t_g (0: skip it).
+        seed: random seed (PRNGKey(seed) folded in with N).
+    """
+
+    data: LandscapeData = "hmm"
     alpha: float = 0.1
     alpha_d: float = 0.5
     dim: int = 60
     n_times: int = 28
     n_test: int = 1024
-    n_proj: int = 64  # random directions of the sliced-Wasserstein t_g (0: skip it)
+    n_proj: int = 64
     seed: int = 0
 
     def validate(self) -> "GeneralizationConfig":
-        _validate.choice("data", self.data, ("gaussian", "hmm"))
+        _validate.choice("data", self.data, get_args(LandscapeData))
         _validate.positive("alpha", self.alpha, upper=5.0)
         _validate.positive("alpha_d", self.alpha_d, upper=1.0)
         _validate.integer("dim", self.dim, minimum=2, maximum=100_000)

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
+from diffsim.data import DataName, Nonlinearity
 from diffsim.data.hmm import NONLINEARITIES
 from diffsim.measure.geometry import (
     GeometryMeasurement,
@@ -45,7 +47,8 @@ from diffsim.measure.geometry import (
     window_swap,
 )
 from diffsim.score import EmpiricalScore, TrainingSet
-from diffsim.studies._common import config_json
+from diffsim.sample import Method
+from diffsim.studies._common import LandscapeData, config_json
 from diffsim.theory.geometry import (
     collapse_sigma,
     coverage_edge_isotropic,
@@ -68,13 +71,32 @@ def default_sigmas(n: int = 31, low: float = 0.05, high: float = 5.0) -> tuple[f
 
 @dataclass(frozen=True)
 class GeometryConfig:
-    """One point of the geometry study (validated by :meth:`validate`)."""
+    """One point of the geometry study (validated by :meth:`validate`).
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model: gaussian (isotropic), mixture (two clusters) or hmm (hidden manifold).
+        dim: dimension N.
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points, at least 2).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold.
+        sigmas: increasing VE noise levels sigma (at least 3) of W_sigma and C_sigma.
+        n_queries: training queries a_j + sigma z per sigma (for W_sigma).
+        n_held_out: held-out points, one coverage query each per sigma (for C_sigma).
+        shell_c: the Gaussian shell's c: r_in^2 = N - 2 sqrt(c N), r_out^2 = N + 2 sqrt(c N) + 2c.
+        n_theory: Monte-Carlo queries of the exact coverage theory (mixture and hmm; gaussian
+            uses a 1-D integral).
+        linearity: also measure the distance of the empirical denoiser to the linear (Wiener) one.
+        linearity_sigmas: increasing VE noise levels sigma (at least 3) of the linearity measurement.
+        linearity_tolerance: relative empirical-Wiener distance below which the denoiser counts as
+            linear (defines sigma_lin).
+        seed: random seed.
+    """
+
+    data: DataName = "gaussian"
     dim: int = 20
     alpha: float = 0.2
     alpha_d: float = 0.5
-    nonlinearity: str = "linear"
+    nonlinearity: Nonlinearity = "linear"
     sigmas: tuple[float, ...] = default_sigmas()
     n_queries: int = 512
     n_held_out: int = 512
@@ -292,22 +314,36 @@ DIRECTIONS = ("empirical_in_true", "true_in_empirical")
 
 @dataclass(frozen=True)
 class SwapConfig:
-    """One point of the swap study with exact scores (data ``gaussian`` or linear ``hmm``)."""
+    """One point of the swap study with exact scores (data ``gaussian`` or linear ``hmm``).
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model with an exact true score: gaussian (isotropic) or hmm (linear).
+        dim: dimension N.
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        n_samples: generated samples per window and direction of the swap.
+        n_steps: sampler steps on a log grid from t = 6 to t = 1e-3 (OU time).
+        method: sampler: sde (backward SDE) or ode (probability-flow ODE).
+        sigmas: increasing VE noise levels sigma (at least 3) of the boundaries sigma_cov, sigma_w
+            that place the windows.
+        n_queries: training and held-out queries per sigma of the boundaries.
+        seed: random seed.
+    """
+
+    data: LandscapeData = "gaussian"
     dim: int = 20
     alpha: float = 0.2
     alpha_d: float = 0.5
     n_samples: int = 512
     n_steps: int = 200
-    method: str = "sde"
+    method: Method = "sde"
     sigmas: tuple[float, ...] = default_sigmas()
     n_queries: int = 256
     seed: int = 0
 
     def validate(self) -> "SwapConfig":
-        _validate.choice("data", self.data, ("gaussian", "hmm"))
-        _validate.choice("method", self.method, ("sde", "ode"))
+        _validate.choice("data", self.data, get_args(LandscapeData))
+        _validate.choice("method", self.method, get_args(Method))
         _validate.integer("n_samples", self.n_samples, minimum=8)
         _validate.integer("n_steps", self.n_steps, minimum=10, maximum=_validate.MAX_STEPS)
         # the samples of the two baselines and every swapped window (states, noise, scores: ~16 floats each)

@@ -39,17 +39,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data, nets
+from diffsim.data import DataName
 from diffsim.measure.geometry import measure_geometry, measure_memorization, window_swap
 from diffsim.metrics import sliced_wasserstein
 from diffsim.nets.train import member
 from diffsim.observe import Estimate, memorized
+from diffsim.nets.models import Parameterisation
 from diffsim.process import delta, m
+from diffsim.sample import Method
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.studies._common import config_json
 from diffsim.studies.geometry import default_sigmas, swap_windows
@@ -59,7 +63,9 @@ __all__ = [
     "MitigationConfig", "MitigationResult", "run_mitigation", "ZONES",
 ]
 
-FAMILIES = ("nets", "exact")
+Family = Literal["nets", "exact"]
+"""A pair of scores to swap: the two trained nets, or the exact empirical and true scores."""
+FAMILIES: tuple[Family, ...] = get_args(Family)
 SWAP_DIRECTIONS = ("mem_in_gen", "gen_in_mem")
 _ALL = 1e30  # a window edge beyond every sigma of the schedule
 _memorized = jax.jit(memorized)
@@ -75,16 +81,43 @@ class NetSwapConfig:
     (``sigmas``, ``n_queries`` training and held-out queries per sigma), the sampler (``n_samples``,
     ``n_steps`` on a log grid from ``t_max`` to ``t_min``, ``method``), ``families`` to swap and
     ``n_boot`` bootstrap replicas.
+
+    Attributes:
+        data: data model with an exact true score: gaussian (isotropic), mixture (two clusters) or
+            hmm (linear).
+        dim: dimension N.
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        n_few: training points of the memorizing net (the first n_few of the n_many).
+        n_many: training points of the generalizing net (more than n_few).
+        width: MLP width of both nets.
+        depth: residual blocks of both nets.
+        parameterisation: what the nets predict: eps (the noise), x0 (the denoised point) or edm.
+        steps: Adam steps of both nets (a multiple of steps_per_dispatch).
+        batch_size: minibatch size.
+        learning_rate: Adam learning rate.
+        steps_per_dispatch: training steps per jitted scan.
+        sigmas: increasing VE noise levels sigma (at least 3) of the few-point set's boundaries
+            sigma_cov, sigma_w that place the windows.
+        n_queries: training and held-out queries per sigma of the boundaries.
+        n_samples: generated samples per window, direction and family.
+        n_steps: sampler steps on a log grid from t_max to t_min.
+        t_max: first sampler time (OU time t).
+        t_min: last sampler time (OU time t).
+        method: sampler: sde (backward SDE) or ode (probability-flow ODE).
+        families: score pairs to swap: nets (memorizing / generalizing net) and/or exact (empirical /
+            true score).
+        n_boot: bootstrap replicas of the boundaries and of every memorized fraction.
+        seed: random seed.
     """
 
-    data: str = "gaussian"
+    data: DataName = "gaussian"
     dim: int = 8
     alpha_d: float = 0.5
     n_few: int = 8
     n_many: int = 32
     width: int = 128
     depth: int = 2
-    parameterisation: str = "eps"
+    parameterisation: Parameterisation = "eps"
     steps: int = 4000
     batch_size: int = 64
     learning_rate: float = 3e-3
@@ -95,13 +128,13 @@ class NetSwapConfig:
     n_steps: int = 200
     t_max: float = 5.0
     t_min: float = 1e-3
-    method: str = "sde"
-    families: tuple[str, ...] = FAMILIES
+    method: Method = "sde"
+    families: tuple[Family, ...] = FAMILIES
     n_boot: int = 200
     seed: int = 0
 
     def validate(self) -> "NetSwapConfig":
-        _validate.choice("data", self.data, ("gaussian", "mixture", "hmm"))
+        _validate.choice("data", self.data, data.DATA_MODELS)
         _validate.integer("dim", self.dim, minimum=1, maximum=4096)
         if self.data == "hmm":
             _validate.positive("alpha_d", self.alpha_d, upper=1.0)
@@ -109,7 +142,7 @@ class NetSwapConfig:
         _validate.integer("n_many", self.n_many, minimum=self.n_few + 1, maximum=10**6)
         _validate.integer("width", self.width, minimum=1, maximum=65_536)
         _validate.integer("depth", self.depth, minimum=0, maximum=64)
-        _validate.choice("parameterisation", self.parameterisation, ("eps", "x0", "edm"))
+        _validate.choice("parameterisation", self.parameterisation, nets.PARAMETERISATIONS)
         _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1)
         _validate.integer("steps", self.steps, minimum=self.steps_per_dispatch, maximum=10**7)
         if self.steps % self.steps_per_dispatch:
@@ -126,7 +159,7 @@ class NetSwapConfig:
         _validate.positive("t_min", self.t_min, upper=self.t_max)
         if self.t_min >= self.t_max:
             raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
-        _validate.choice("method", self.method, ("sde", "ode"))
+        _validate.choice("method", self.method, get_args(Method))
         if not self.families:
             raise _validate.ConfigError("families=() is out of range: expected some of nets, exact")
         for f in self.families:
@@ -305,7 +338,9 @@ def calm_ends(result: NetSwapResult) -> dict:
 
 # ----------------------------------------------------------------------------- training-time mitigation
 
-ZONES = ("small", "control_below", "medium", "control_above", "large")
+Zone = Literal["small", "control_below", "medium", "control_above", "large"]
+"""A sigma window placed from the measured boundaries (:func:`diffsim.studies.geometry.swap_windows`)."""
+ZONES: tuple[Zone, ...] = get_args(Zone)
 VARIANTS = ("standard", "mitigated")
 QUALITY = ("memorized", "score_error_true", "sliced_wasserstein")
 
@@ -321,20 +356,51 @@ class MitigationConfig:
     of ``Delta_t E|s_theta - s_true|^2 / N`` on queries built on fresh points (noise units per
     dimension); ``sliced_wasserstein`` of ``n_samples`` generated points to as many fresh ones
     (``n_projections`` directions); ``memorized``: the 1/3 rule against the training set.
+
+    Attributes:
+        data: data model with an exact true score: gaussian (isotropic), mixture (two clusters) or
+            hmm (linear).
+        dim: dimension N.
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        n_train: training points P.
+        width: MLP width.
+        depth: residual blocks.
+        parameterisation: what the nets predict: eps (the noise), x0 (the denoised point) or edm.
+        steps: Adam steps of every member (a multiple of steps_per_dispatch).
+        batch_size: minibatch size.
+        learning_rate: Adam learning rate.
+        steps_per_dispatch: training steps per jitted scan.
+        zone: the sigma window to undertrain, placed from the measured boundaries sigma_cov, sigma_w:
+            small [0, sigma_cov], medium [sigma_cov, sigma_w], large [sigma_w, inf), or a control of
+            the medium window's log-width just below or above it.
+        zone_weight: loss factor inside the window in the mitigated variant (0: no training there).
+        n_seeds: paired members per variant (same initialisation, minibatches and sampler noise).
+        sigmas: increasing VE noise levels sigma (at least 3) of the boundaries.
+        n_queries: training and held-out queries per sigma of the boundaries.
+        n_samples: generated samples per member (and fresh points of the sliced Wasserstein).
+        n_steps: sampler steps on a log grid from t_max to t_min.
+        t_max: first sampler time (OU time t).
+        t_min: last sampler time (OU time t).
+        eval_times: times of the score error, log-spaced in [t_eval_min, t_eval_max].
+        t_eval_min: smallest time of the score error (OU time t).
+        t_eval_max: largest time of the score error (OU time t, at most t_max).
+        eval_batch: queries per time of the score error.
+        n_projections: random directions of the sliced Wasserstein distance.
+        seed: random seed.
     """
 
-    data: str = "gaussian"
+    data: DataName = "gaussian"
     dim: int = 8
     alpha_d: float = 0.5
     n_train: int = 8
     width: int = 128
     depth: int = 2
-    parameterisation: str = "eps"
+    parameterisation: Parameterisation = "eps"
     steps: int = 4000
     batch_size: int = 64
     learning_rate: float = 3e-3
     steps_per_dispatch: int = 100
-    zone: str = "medium"
+    zone: Zone = "medium"
     zone_weight: float = 0.0
     n_seeds: int = 4
     sigmas: tuple[float, ...] = default_sigmas()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import jax
 import numpy as np
@@ -34,6 +35,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.data.conditional import CONDITIONAL_DATA, make_conditional
 from diffsim.data.hmm import NONLINEARITIES
+from diffsim.theory.hmm import Nonlinearity
 from diffsim.measure.guidance import (
     DEFAULT_GUIDANCE,
     QUANTITIES,
@@ -44,34 +46,73 @@ from diffsim.measure.guidance import (
     measure_guidance,
 )
 from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
-from diffsim.nets.models import ModelConfig
+from diffsim.nets.models import ModelConfig, Parameterisation
 from diffsim.process import GRID_KINDS
 from diffsim.studies._common import config_json
 
 __all__ = ["SCORES", "GuidanceConfig", "GuidanceResult", "run_guidance", "guidance_trend"]
 
-SCORES = ("exact", "true", "net")
+Score = Literal["exact", "true", "net"]
+"""The conditional score: exact empirical, exact of the data model, or a trained net."""
+SCORES: tuple[Score, ...] = get_args(Score)
+ConditionalData = Literal["mixture", "hmm"]  # diffsim.data.conditional.CONDITIONAL_DATA
+GridKind = Literal["log", "uniform", "edm"]  # diffsim.process.GRID_KINDS
+Sampler = Literal["ddim", "ode", "sde"]  # diffsim.measure.guidance.SAMPLERS
 
 
 @dataclass(frozen=True)
 class GuidanceConfig:
-    """One data set, one score, a grid of guidance scales (validated by :meth:`validate`)."""
+    """One data set, one score, a grid of guidance scales (validated by :meth:`validate`).
 
-    data: str = "mixture"
+    Attributes:
+        data: class-conditional data model: mixture (one Gaussian per class) or hmm (classes are
+            regions of one hidden manifold).
+        dim: dimension N.
+        class_counts: training points per class (at least 2 classes).
+        separation: spread of the class centres: mu_c ~ N(0, separation^2 I) (hmm: of the latent
+            centres nu_c).
+        sigma: mixture: within-class standard deviation.
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold (score true: linear only).
+        score: the conditional denoiser: exact (exact empirical scores), true (exact scores of
+            the data model) or net (a network trained with label dropout).
+        guidance: guidance scales g (1: the unguided conditional model).
+        n_trajectories: seeds per (condition, g), the same initial noises for every pair.
+        n_steps: sampler steps from t_max to t_min.
+        t_max: first sampler time (OU time t; also the net's largest training time).
+        t_min: last sampler time (OU time t).
+        grid: sampler time grid: uniform, log or edm.
+        sampler: ddim (deterministic DDIM), ode (Heun probability flow) or sde (Euler-Maruyama).
+        n_first_steps: first sampler steps averaged for the alignment and the guidance magnitude.
+        n_loss_samples: DSM-loss draws per (condition, g).
+        n_bootstrap: bootstrap resamples of the seeds.
+        small_class: classes of at most this many points count as small.
+        width: net: MLP width.
+        depth: net: residual blocks.
+        parameterisation: net: what it predicts: eps (the noise), x0 (the denoised point) or edm.
+        steps: net: training steps.
+        batch_size: net: minibatch size.
+        learning_rate: net: Adam learning rate.
+        label_dropout: net: probability of replacing the label by the null (unconditional) label.
+        class_balanced: net: draw a class uniformly, then one of its points (else points uniformly).
+        seed: random seed.
+    """
+
+    data: ConditionalData = "mixture"
     dim: int = 8
     class_counts: tuple[int, ...] = (1, 1, 1, 1, 2, 2, 3, 3, 32, 32, 32, 32, 64, 64, 64, 64)
     separation: float = 0.5
     sigma: float = 1.0
     alpha_d: float = 0.5
-    nonlinearity: str = "linear"
-    score: str = "exact"
+    nonlinearity: Nonlinearity = "linear"
+    score: Score = "exact"
     guidance: tuple[float, ...] = DEFAULT_GUIDANCE
     n_trajectories: int = 64
     n_steps: int = 50
     t_max: float = 5.0
     t_min: float = 0.01
-    grid: str = "uniform"
-    sampler: str = "ddim"
+    grid: GridKind = "uniform"
+    sampler: Sampler = "ddim"
     n_first_steps: int = 5
     n_loss_samples: int = 256
     n_bootstrap: int = 200
@@ -79,7 +120,7 @@ class GuidanceConfig:
     # network (score = "net")
     width: int = 128
     depth: int = 2
-    parameterisation: str = "edm"
+    parameterisation: Parameterisation = "edm"
     steps: int = 4000
     batch_size: int = 64
     learning_rate: float = 2e-3

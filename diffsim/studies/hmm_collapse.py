@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +36,7 @@ import numpy as np
 
 from diffsim import _validate, data
 from diffsim.data.hmm import NONLINEARITIES
+from diffsim.theory.hmm import Nonlinearity
 from diffsim.observe import Estimate
 from diffsim.measure.collapse_queries import (
     ESTIMATORS,
@@ -61,17 +63,34 @@ __all__ = [
     "results_json",
 ]
 
-MODELS = NONLINEARITIES + ("gaussian",)
+HmmModel = Literal[Nonlinearity, "gaussian"]
+"""A data model of the study: an HMM activation, or ``gaussian`` (isotropic ``N(0, I)``)."""
+MODELS: tuple[HmmModel, ...] = get_args(HmmModel)
 
 
 @dataclass(frozen=True)
 class HmmCollapseConfig:
     """One point (validated by :meth:`validate`): load ``alpha``, latent ratio ``alpha_d``, data
-    ``model`` (an HMM nonlinearity or ``gaussian``) and dimension ``dim``."""
+    ``model`` (an HMM nonlinearity or ``gaussian``) and dimension ``dim``.
+
+    Attributes:
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        alpha_d: latent ratio D/N of the hidden manifold (D = round(alpha_d N); gaussian: unused
+            for the data, but it sets the time window with alpha).
+        model: data model: the HMM activation phi (linear, tanh, sign, relu) or gaussian
+            (isotropic N(0, I), the unstructured reference).
+        dim: dimension N.
+        n_datasets: independent (feature matrix F, training set) draws, pooled.
+        n_samples: forward-noised queries per time and draw.
+        n_times: log-spaced times (OU time t) in [0.5 min(t_lin, t_iso), 1.8 max(t_lin, t_iso)], the
+            linear-HMM and isotropic collapse times at this load.
+        seed: random seed (PRNGKey(seed) folded in with the model and N).
+        n_bootstrap: bootstrap resamples of each standard error.
+    """
 
     alpha: float = 0.1
     alpha_d: float = 0.5
-    model: str = "linear"
+    model: HmmModel = "linear"
     dim: int = 60
     n_datasets: int = 2
     n_samples: int = 256

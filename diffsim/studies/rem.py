@@ -24,7 +24,8 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.measure.rem import QUERY_KINDS, RemMeasurement, measure_rem
-from diffsim.studies._common import build, config_json, validate_data
+from diffsim.studies._common import LandscapeData, build, config_json, validate_data
+from diffsim.theory.hmm import Nonlinearity
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.rem import rem_theory
 
@@ -33,12 +34,24 @@ __all__ = ["QUERY_KINDS", "RemConfig", "RemResult", "run_rem", "results_json"]
 
 @dataclass(frozen=True)
 class RemConfig:
-    """One point of the REM study (validated by :meth:`validate`)."""
+    """One point of the REM study (validated by :meth:`validate`).
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model: gaussian (isotropic) or hmm (hidden manifold).
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold.
+        dim: dimension N.
+        times: times of the measurement (OU time t).
+        n_queries: queries per time and kind (fresh points of the data model, and points noised from
+            the training set).
+        seed: random seed (PRNGKey(seed) folded in with N).
+    """
+
+    data: LandscapeData = "gaussian"
     alpha: float = 0.1
     alpha_d: float = 0.5
-    nonlinearity: str = "linear"
+    nonlinearity: Nonlinearity = "linear"
     dim: int = 70
     times: tuple[float, ...] = (0.3, 0.45, 0.6, 0.75, 1.0, 1.4)
     n_queries: int = 1024

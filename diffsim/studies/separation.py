@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
+from diffsim.data import DataName
 from diffsim.measure.separation import LossGap, measure_loss_gap
 from diffsim.observe import fit_power_law
 from diffsim.process import separations_time_from_t
@@ -58,9 +59,22 @@ class LossGapConfig:
     well separated for mtilde >~ 2), ``hmm`` (linear hidden manifold, ``D = round(alpha_d N)``; the
     only HMM with an exact score). Monte Carlo: ``n_samples`` draws per time and estimator, in
     batches of ``batch`` queries.
+
+    Attributes:
+        data: data model with an exact score: gaussian (isotropic), mixture or hmm (linear).
+        dim: dimension N.
+        n_train: training-set size P.
+        times: increasing times of the curve (OU time t, our clock; the paper's is 2t).
+        n_samples: Monte-Carlo draws per time and estimator.
+        batch: queries per streamed evaluation.
+        seed: random seed.
+        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
+        mtilde: mixture: separation: |v|^2 = N mtilde^2 (two clusters), or means mtilde sqrt(N) e_k.
+        n_components: mixture: number of clusters K (at most N; K > 2: means mtilde sqrt(N) e_k).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
     """
 
-    data: str = "gaussian"
+    data: DataName = "gaussian"
     dim: int = 8
     n_train: int = 256
     times: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)

@@ -45,6 +45,7 @@ from flax import nnx
 from scipy import stats
 
 from diffsim import _validate
+from diffsim.data import DataName
 from diffsim.metrics import sliced_wasserstein
 from diffsim.nets import HeadMask, ModelConfig, TrainConfig, TrainState, train, train_steps
 from diffsim.nets.train import make_optimizer
@@ -80,9 +81,43 @@ def n_pruned_heads(depth: int, heads: int, fraction: float) -> int:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    """One point of the pruning study: data model, N, P, network, budgets, seeds."""
+    """One point of the pruning study: data model, N, P, network, budgets, seeds.
 
-    data: str = "mixture"
+    Attributes:
+        data: data model with an exact score: gaussian (isotropic), mixture or hmm (linear,
+            D = round(N/2)).
+        dim: dimension N.
+        n_train: training-set size P.
+        n_components: mixture: number of clusters K (at most N; K > 2: means mtilde sqrt(N) e_k).
+        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
+        mtilde: mixture: separation, |v|^2 = N mtilde^2 (two clusters) or means mtilde sqrt(N) e_k.
+        width: transformer model width.
+        depth: transformer layers.
+        heads: attention heads per layer (a divisor of width; depth * heads >= 2).
+        token_dim: coordinates per token (a divisor of N).
+        steps: training steps (Adam, log-sigma times; a multiple of steps_per_dispatch).
+        finetune_steps: fine-tuning steps of every arm (a multiple of steps_per_dispatch).
+        batch_size: minibatch size of training and fine-tuning.
+        learning_rate: training learning rate.
+        finetune_learning_rate: fine-tuning learning rate.
+        steps_per_dispatch: training steps per jitted scan.
+        t_min: smallest training and evaluation time, last sampler time (OU time t).
+        t_max: largest training and evaluation time, first sampler time (OU time t).
+        prune_fraction: fraction of all heads removed (rounded up, at least 1 head).
+        importance_a: first Beta shape of the importance times u ~ Beta(a, b).
+        importance_b: second Beta shape of the importance times.
+        importance_t_max: importance times t = t_min + (importance_t_max - t_min) u (OU time t, in
+            (t_min, t_max]).
+        n_importance: DSM draws (point, noise, time) of the head importance.
+        n_seeds: networks (training set, initialisation, training noise) per point.
+        n_random: random prunings per seed.
+        n_samples: generated samples per network (and fresh true samples of the Wasserstein).
+        sample_steps: backward SDE steps on a log grid from t_max to t_min.
+        n_eval: fresh noised points of the score error.
+        seed: random seed.
+    """
+
+    data: DataName = "mixture"
     dim: int = 8
     n_train: int = 16
     n_components: int = 2

@@ -40,6 +40,7 @@ from flax import nnx
 from scipy import stats
 
 from diffsim import _validate
+from diffsim.data import DataName
 from diffsim.nets.models import ModelConfig, build_model
 from diffsim.observe import fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
@@ -66,9 +67,36 @@ SIZE_DEFINITIONS = {
 
 @dataclass(frozen=True)
 class SizeConfig:
-    """One point of the size study: data model, N, P, and the width grid searched at that point."""
+    """One point of the size study: data model, N, P, and the width grid searched at that point.
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model with an exact score: gaussian (isotropic), mixture (two clusters) or hmm
+            (linear, D = round(N/2)).
+        dim: dimension N.
+        n_train: training-set size P.
+        widths: increasing MLP widths searched.
+        depth: residual blocks of the MLP.
+        steps: Adam steps of the fixed budget (cosine-decayed learning rate; a multiple of
+            steps_per_dispatch).
+        batch_size: minibatch size.
+        learning_rate: peak learning rate.
+        steps_per_dispatch: training steps per jitted scan.
+        n_seeds: seeds per (width, target).
+        t_min: smallest time of the fit (log-sigma law) and last sampler time (OU time t).
+        t_max: largest time of the fit and first sampler time (OU time t).
+        tolerance: score error E|eps - eps*|^2/N at or below which a width fits its target.
+        mem_threshold: seed-mean memorized fraction at which a width memorizes.
+        n_eval: fresh draws of the score error.
+        n_samples: generated samples per network (the memorization test).
+        sample_steps: backward SDE steps on a log grid from t_max to t_min.
+        seed: random seed.
+        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
+        mtilde: mixture: separation, |v|^2 = N mtilde^2 for the centres +-v.
+        p_layout: pad the training set to this many slots (at least P) so that runs at several P
+            share compiles (0: P).
+    """
+
+    data: DataName = "gaussian"
     dim: int = 4
     n_train: int = 16
     widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
@@ -88,7 +116,7 @@ class SizeConfig:
     seed: int = 0
     sigma: float = 1.0
     mtilde: float = 2.0
-    p_layout: int = 0  # pad the training set to this many slots (0: P) so that runs at several P share compiles
+    p_layout: int = 0
 
     def validate(self) -> "SizeConfig":
         _validate.choice("data", self.data, SEPARATION_DATA)

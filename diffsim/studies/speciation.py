@@ -24,6 +24,23 @@ __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
 
 @dataclass(frozen=True)
 class SpeciationConfig:
+    """One point of the speciation study: the two-cluster mixture at one N (validated by :meth:`validate`).
+
+    Attributes:
+        dim: dimension N.
+        mtilde: cluster separation: centres +-v with |v|^2 = N mtilde^2.
+        sigma: cluster standard deviation.
+        n_pairs: trajectories, and clone pairs per branch time.
+        n_branch: branch times in [0.4 t_S, min(2 t_S, t_S + 2.5)] (t_S = 0.5 log Lambda, OU time).
+        seed: random seed (PRNGKey(seed) folded in with N).
+        t_min: last time of the trajectories and clones (OU time t; they start at t_S + 4).
+        n_steps: backward SDE steps on a log grid from t_S + 4 to t_min.
+        record_every: record the states every this many steps, the candidate branch times (a divisor
+            of n_steps).
+        clone_steps: SDE steps of each clone continuation to t_min.
+        n_bootstrap: bootstrap resamples of the standard error of t_S.
+    """
+
     dim: int = 32
     mtilde: float = 1.0
     sigma: float = 1.0

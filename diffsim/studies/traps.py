@@ -19,7 +19,8 @@ import numpy as np
 from diffsim import _validate
 from diffsim.landscape import check_times
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
-from diffsim.studies._common import build, config_json, validate_data
+from diffsim.studies._common import LandscapeData, build, config_json, validate_data
+from diffsim.theory.hmm import Nonlinearity
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.traps import traps_theory
 
@@ -32,12 +33,34 @@ _DATA_SCALE = 4.0
 
 @dataclass(frozen=True)
 class TrapsConfig:
-    """One point of the traps study (validated by :meth:`validate`)."""
+    """One point of the traps study (validated by :meth:`validate`).
 
-    data: str = "gaussian"
+    Attributes:
+        data: data model: gaussian (isotropic) or hmm (hidden manifold).
+        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
+        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        nonlinearity: hmm: activation phi of the hidden manifold.
+        dim: dimension N.
+        times: times of the measurement (OU time t).
+        n_starts: training points probed (the first min(n_starts, P)).
+        n_random: random starts per time, from held-out points, for the spurious states (0: none).
+        n_bisect: bisection steps of the basin (and attraction) radius.
+        r_max: largest basin radius searched, in units of sqrt(N Delta_t); a median at r_max is
+            reported as a lower bound.
+        step_size: step eta of the fixed-point iteration: 1 is mean-shift, < 1 a damped ascent
+            of log p_t^e.
+        tol: convergence threshold of the residual |m_t x0_hat(x) - x| / sqrt(N).
+        max_iter: largest number of fixed-point iterations.
+        traps: run the fixed-point iteration from every probed training point (the trap fractions).
+        basin: measure the basin (dominance) radius of the probed points.
+        attraction: also measure the mean-shift attraction radius (with basin only).
+        seed: random seed (PRNGKey(seed) folded in with N).
+    """
+
+    data: LandscapeData = "gaussian"
     alpha: float = 0.2
     alpha_d: float = 0.5
-    nonlinearity: str = "linear"
+    nonlinearity: Nonlinearity = "linear"
     dim: int = 45
     times: tuple[float, ...] = (0.6, 0.7, 0.8)
     n_starts: int = 256
@@ -47,7 +70,7 @@ class TrapsConfig:
     step_size: float = 1.0
     tol: float = 1e-5
     max_iter: int = 2000
-    traps: bool = True  # mean-shift from every probed training point
+    traps: bool = True
     basin: bool = True
     attraction: bool = False
     seed: int = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
     "NONLINEARITIES",
+    "Nonlinearity",
     "ActivationMoments",
     "activation_moments",
     "gaussian_equivalent_spectrum",
@@ -29,7 +31,9 @@ __all__ = [
     "hmm_collapse_theory",
 ]
 
-NONLINEARITIES = ("linear", "tanh", "sign", "relu")
+Nonlinearity = Literal["linear", "tanh", "sign", "relu"]
+"""The activation ``phi`` of a hidden manifold: identity, tanh, sign or ReLU (each normalised)."""
+NONLINEARITIES: tuple[Nonlinearity, ...] = get_args(Nonlinearity)
 
 
 @dataclass(frozen=True)
