@@ -144,8 +144,12 @@ def _list_parser(item, option: str, *, length: int | None = None):
 
 
 def _shown(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
     if isinstance(value, tuple):
-        return ",".join(str(v) for v in value) if value else "()"
+        if len(value) > 8 and all(isinstance(v, (int, float)) for v in value):
+            return f"{len(value)} values from {_shown(min(value))} to {_shown(max(value))}"
+        return ",".join(_shown(v) for v in value) if value else "()"
     if value is None:
         return "none"
     if isinstance(value, bool):

@@ -457,6 +457,8 @@ def _coerce(key: str, value, at: str, fields: dict, errors: _Errors) -> dict:
 def _typed(value, hint) -> tuple[bool, Any]:
     """Check ``value`` (from TOML) against a field annotation; return ``(ok, coerced value)``."""
     origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return value in typing.get_args(hint), value
     if hint is Any:
         return True, tuple(value) if isinstance(value, list) else value
     if hint is bool:
@@ -499,6 +501,8 @@ def _typed(value, hint) -> tuple[bool, Any]:
 
 
 def _describe(hint) -> str:
+    if typing.get_origin(hint) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(hint)))
     if hint is int:
         return "an integer"
     if hint is float:

@@ -51,6 +51,7 @@ from diffsim.theory.guidance import (
 )
 from diffsim.theory.hmm import (
     NONLINEARITIES,
+    Nonlinearity,
     ActivationMoments,
     activation_moments,
     asymptotic_spectrum,
@@ -110,6 +111,7 @@ __all__ = [
     "basin_radius_annealed",
     "basin_radius",
     "NONLINEARITIES",
+    "Nonlinearity",
     "ActivationMoments",
     "activation_moments",
     "gaussian_equivalent_spectrum",
