@@ -121,6 +121,8 @@ def _score_and_guidance(rows, score, guidance):
     """The score drawn in the first two panels (``score``, else "net" where present, else the first)
     and the guidance scale of its cells nearest ``guidance``."""
     scores = sorted({r["score"] for r in _cells(rows)})
+    if not scores:
+        raise ValueError("guidance rows hold no cell rows (kind == 'cell'): nothing to draw")
     if score is None:
         score = "net" if "net" in scores else scores[0]
     gs = sorted({r["guidance"] for r in _cells(rows, score)})
