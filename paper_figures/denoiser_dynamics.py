@@ -19,38 +19,17 @@ No simulation is run here (the curves are rebuilt from the tables by DenoiserRes
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
-from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot.nets import draw_memorization, draw_taus
+from _common import denoiser_result, load, parse_args, save
+from diffsim.plot.nets import memorization_dynamics_figure
 
 EXPERIMENTS = ("denoiser_dynamics_mixture", "denoiser_dynamics_hmm")
 
 
-def _data_label(config) -> str:
-    if config.data == "hmm":
-        return (f"Hidden Manifold Model ({config.nonlinearity}, $\\alpha_D$ = {config.alpha_d:g}, "
-                f"D = {round(config.alpha_d * config.dim)}), N = {config.dim}")
-    return f"{config.data} data, N = {config.dim}"
-
-
 def main() -> None:
     args = parse_args(__doc__)
-    fig, axes = plt.subplots(len(EXPERIMENTS), 2, figsize=(12, 4.4 * len(EXPERIMENTS)), squeeze=False)
-    notes = []
-    for (ax_m, ax_t), experiment in zip(axes, EXPERIMENTS):
-        results = load(args, experiment)
-        result = denoiser_result(results)
-        cfg = result.config
-        width = cfg.widths[0]
-        draw_memorization(ax_m, result, width)
-        draw_taus(ax_t, result, width, guide=1.0)
-        ax_m.set_title(f"{_data_label(cfg)}: memorization during training (width {width}, "
-                       f"{cfg.n_seeds} seeds)", fontsize=9)
-        ax_t.set_title(f"{_data_label(cfg)}: $\\tau_{{mem}}$ and $\\tau_{{gen}}$ vs P", fontsize=9)
-        notes.append(scale_note(results))
-    fig.suptitle("Denoisers generalize first and memorize after a time growing with P\n" + "; ".join(notes), fontsize=9)
-    fig.tight_layout()
+    results = [denoiser_result(load(args, experiment)) for experiment in EXPERIMENTS]
+    fig = memorization_dynamics_figure(results, dsm_loss=False, guide=1.0,
+                                       title="Denoisers generalize first and memorize after a time growing with P")
     save(fig, "denoiser_dynamics", args)
 
 

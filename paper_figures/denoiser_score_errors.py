@@ -17,35 +17,17 @@ Reads: results/denoiser_dynamics_mixture/<scale>/table.csv. No simulation is run
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
-from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot.nets import draw_score_errors
+from _common import denoiser_result, load, parse_args, save
+from diffsim.plot.nets import score_errors_figure
 
 EXPERIMENTS = ("denoiser_dynamics_mixture",)
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    results = load(args, EXPERIMENTS[0])
-    result = denoiser_result(results)
-    cfg = result.config
-    width = cfg.widths[0]
-    sizes = (min(cfg.n_train), max(cfg.n_train))
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.4), sharex=True, sharey="row")
-    for row, p in zip(axes, sizes):
-        for ax, law in zip(row, ("train", "test")):
-            draw_score_errors(ax, result, p, width, law=law, n_curves=5)
-            where = "training points" if law == "train" else "fresh data points"
-            ax.set_title(f"P = {p}: queries noised from {where}", fontsize=9)
-        row[1].set_ylabel("")
-    for ax in axes[0]:
-        ax.set_xlabel("")
-    axes[0, 1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(f"Score errors of DSM denoisers during training: {cfg.data} data, N = {cfg.dim}, width {width}, "
-                 f"{cfg.n_seeds} seeds\n" + scale_note(results), fontsize=9)
-    fig.tight_layout()
-    save(fig, "denoiser_score_errors", args)
+    result = denoiser_result(load(args, EXPERIMENTS[0]))
+    sizes = (min(result.config.n_train), max(result.config.n_train))
+    save(score_errors_figure(result, n_train=sizes, n_curves=5), "denoiser_score_errors", args)
 
 
 if __name__ == "__main__":

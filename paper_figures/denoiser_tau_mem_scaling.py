@@ -17,33 +17,18 @@ results/denoiser_tau_mem_lr/<scale>/table.csv. No simulation is run here.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
-from _common import denoiser_result, load, parse_args, save, scale_note
-from diffsim.plot.nets import draw_tau_mem_by_width, draw_tau_mem_exponent_vs_lr, draw_tau_mem_exponents
+from _common import denoiser_result, load, parse_args, save
+from diffsim.plot.nets import tau_mem_scaling_figure
 
 EXPERIMENTS = ("denoiser_tau_mem_scaling", "denoiser_tau_mem_lr")
 
 
 def main() -> None:
     args = parse_args(__doc__)
-    results = load(args, EXPERIMENTS[0])
-    result = denoiser_result(results)
-    cfg = result.config
+    result = denoiser_result(load(args, EXPERIMENTS[0]))
     lr_results = load(args, EXPERIMENTS[1])
     by_lr = [denoiser_result(lr_results, cell=c) for c in lr_results.table.unique("cell")]
-    fig, (ax_tau, ax_b, ax_lr) = plt.subplots(1, 3, figsize=(16, 4.6))
-    draw_tau_mem_by_width(ax_tau, result, threshold=0.5)
-    ax_tau.set_title("$\\tau_{mem}$ vs P per width (threshold 0.5)", fontsize=9)
-    draw_tau_mem_exponents(ax_b, result, thresholds=(0.25, 0.5, 0.75))
-    ax_b.set_title("fitted exponent vs the threshold defining $\\tau_{mem}$", fontsize=9)
-    draw_tau_mem_exponent_vs_lr(ax_lr, by_lr)
-    ax_lr.set_title(f"fitted exponent vs the learning rate (width {by_lr[0].config.widths[0]}, "
-                    f"{by_lr[0].config.steps} steps)", fontsize=9)
-    fig.suptitle(f"Memorization time vs P: {cfg.data} data, N = {cfg.dim}, MLP depth {cfg.depth}, "
-                 f"{cfg.n_seeds} seeds; left and middle: lr {cfg.learning_rate:g}, {cfg.steps} steps\n"
-                 + scale_note(results) + "; " + scale_note(lr_results), fontsize=9)
-    fig.tight_layout()
+    fig = tau_mem_scaling_figure(result, by_lr, threshold=0.5, thresholds=(0.25, 0.5, 0.75))
     save(fig, "denoiser_tau_mem_scaling", args)
 
 

@@ -21,10 +21,8 @@ seed; no simulation is run here).
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
-from _common import load, parse_args, save, scale_note
-from diffsim.plot.guidance import draw_decomposition, draw_deviation_vs_severity, draw_guidance_sweep
+from _common import load, parse_args, save
+from diffsim.plot.guidance import guidance_figure
 
 EXPERIMENTS = ("guidance_mixture", "guidance_hmm")
 GUIDANCE = 7.5
@@ -32,22 +30,14 @@ GUIDANCE = 7.5
 
 def main() -> None:
     args = parse_args(__doc__)
-    fig, axes = plt.subplots(len(EXPERIMENTS), 3, figsize=(18, 4.8 * len(EXPERIMENTS)), squeeze=False)
-    notes = []
-    for row_axes, experiment in zip(axes, EXPERIMENTS):
+    row_sets, labels = [], []
+    for experiment in EXPERIMENTS:
         results = load(args, experiment)
         seed = results.metadata["config"]["seeds"][0]
-        rows = results.table.where(seed=seed).rows
-        params = results.params
-        label = f"{params['data']} N = {params['dim']}"
-        draw_decomposition(row_axes[0], rows, score="net", guidance=GUIDANCE)
-        draw_deviation_vs_severity(row_axes[1], rows, score="net", guidance=GUIDANCE)
-        draw_guidance_sweep(row_axes[2], rows)
-        for ax in row_axes:
-            ax.set_title(f"{label}: {ax.get_title()}", fontsize=8)
-        notes.append(scale_note(results))
-    fig.suptitle("Guidance overestimates memorized points and advances their collapse\n" + "; ".join(notes), fontsize=9)
-    fig.tight_layout()
+        row_sets.append(results.table.where(seed=seed).rows)
+        labels.append(f"{results.params['data']} N = {results.params['dim']}")
+    fig = guidance_figure(row_sets, labels=labels, score="net", guidance=GUIDANCE,
+                          title="Guidance overestimates memorized points and advances their collapse")
     save(fig, "guidance", args)
 
 

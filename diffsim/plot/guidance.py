@@ -1,18 +1,29 @@
 """Figures of the guidance study (:mod:`diffsim.studies.guidance`; THEORY.md section 9).
 
 Drawers take a list of row dicts (``GuidanceResult.rows()``, the CLI's JSON rows, or a results
-table's rows) and draw one panel on the axes they are given; :func:`figure_from_rows` composes the
-three panels (used by ``diffsim guidance --figure`` and ``paper_figures/guidance.py``).
+table's rows), draw one panel on the axes they are given and return the artists they drew;
+:func:`guidance_figure` composes the three panels, one row of them per data model, in the one
+diffsim style (``paper_figures/guidance.py``); :func:`figure_from_rows` writes it for one set of
+rows to a file (``diffsim guidance --figure``). No power law is fitted here.
+
+Panels: :func:`draw_decomposition`, :func:`draw_deviation_vs_severity`, :func:`draw_guidance_sweep`.
+Figure: :func:`guidance_figure`. File: :func:`figure_from_rows`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from diffsim.plot._base import save_figure, subplots
+from diffsim.plot._base import save_figure, style, subplots
 from diffsim.studies.guidance import guidance_trend
 
-__all__ = ["draw_decomposition", "draw_deviation_vs_severity", "draw_guidance_sweep", "figure_from_rows"]
+__all__ = [
+    "draw_decomposition",
+    "draw_deviation_vs_severity",
+    "draw_guidance_sweep",
+    "guidance_figure",
+    "figure_from_rows",
+]
 
 
 def _true(value) -> bool:
@@ -54,8 +65,8 @@ def draw_decomposition(ax, rows, *, score, guidance):
     ax.set_xlabel("diffusion time t (OU clock; sampling runs right to left)")
     ax.set_ylabel("least-squares weight over seeds")
     ax.invert_xaxis()
-    ax.set_title(f"$x_t \\approx w_0 x^* + w_T x_T$, score {score}, g = {guidance:g}", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"$x_t \\approx w_0 x^* + w_T x_T$, score {score}, g = {guidance:g}")
+    ax.legend()
     return artists
 
 
@@ -76,8 +87,8 @@ def draw_deviation_vs_severity(ax, rows, *, score, guidance, summary=None):
         artists.append(ax.scatter(x, y, c=c, cmap="coolwarm", vmin=0, vmax=1, marker=marker, label=f"{d}{note}"))
     ax.set_xlabel("distance of samples to $x^*$ / $\\sqrt{N}$ (small = severe memorization)")
     ax.set_ylabel("deviation from the schedule")
-    ax.set_title(f"D1, D2 vs severity, score {score}, g = {guidance:g} (colour: memorized fraction)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"D1, D2 vs severity, score {score}, g = {guidance:g} (colour: memorized fraction)")
+    ax.legend()
     return artists
 
 
@@ -101,21 +112,49 @@ def draw_guidance_sweep(ax, rows, *, small_class: int = 3):
     ax.set_ylim(-0.05, 1.05)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = twin.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center right")
-    ax.set_title("Guidance vs memorization of the small classes", fontsize=9)
+    ax.legend(h1 + h2, l1 + l2, loc="center right")
+    ax.set_title("Guidance vs memorization of the small classes")
     return artists
 
 
-def figure_from_rows(rows, path, *, guidance: float = 7.5, small_class: int = 3):
-    """Three panels: the decomposition (net if present, else the first score), D1/D2 vs severity,
-    the guidance sweep; written to ``path``."""
+def _score_and_guidance(rows, score, guidance):
+    """The score drawn in the first two panels (``score``, else "net" where present, else the first)
+    and the guidance scale of its cells nearest ``guidance``."""
     scores = sorted({r["score"] for r in _cells(rows)})
-    score = "net" if "net" in scores else scores[0]
+    if not scores:
+        raise ValueError("guidance rows hold no cell rows (kind == 'cell'): nothing to draw")
+    if score is None:
+        score = "net" if "net" in scores else scores[0]
     gs = sorted({r["guidance"] for r in _cells(rows, score)})
-    g = min(gs, key=lambda x: abs(x - guidance))
-    fig, axes = subplots(1, 3, figsize=(17, 4.6))
-    draw_decomposition(axes[0], rows, score=score, guidance=g)
-    draw_deviation_vs_severity(axes[1], rows, score=score, guidance=g)
-    draw_guidance_sweep(axes[2], rows, small_class=small_class)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return score, min(gs, key=lambda x: abs(x - guidance))
+
+
+def guidance_figure(row_sets, *, labels=None, score: str | None = None, guidance: float = 7.5,
+                    small_class: int = 3, title: str | None = None):
+    """One row of three panels per set of rows in ``row_sets`` (e.g. one per data model): the
+    decomposition (:func:`draw_decomposition`) and D1/D2 vs severity
+    (:func:`draw_deviation_vs_severity`) for ``score`` (default "net" where present, else the first)
+    at the guidance scale nearest ``guidance``, and the guidance sweep (:func:`draw_guidance_sweep`).
+    ``labels``: one per set, prefixed to its panels' titles."""
+    row_sets = [list(rows) for rows in row_sets]
+    labels = [None] * len(row_sets) if labels is None else list(labels)
+    with style():
+        fig, axes = subplots(len(row_sets), 3, figsize=(18, 4.8 * len(row_sets)), squeeze=False)
+        for row_axes, rows, label in zip(axes, row_sets, labels):
+            s, g = _score_and_guidance(rows, score, guidance)
+            draw_decomposition(row_axes[0], rows, score=s, guidance=g)
+            draw_deviation_vs_severity(row_axes[1], rows, score=s, guidance=g)
+            draw_guidance_sweep(row_axes[2], rows, small_class=small_class)
+            if label:
+                for ax in row_axes:
+                    ax.set_title(f"{label}: {ax.get_title()}")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+    return fig
+
+
+def figure_from_rows(rows, path, *, guidance: float = 7.5, small_class: int = 3):
+    """Write :func:`guidance_figure` of one set of ``rows`` (the decomposition for "net" if present,
+    else the first score, at the guidance scale nearest ``guidance``) to ``path``."""
+    return save_figure(guidance_figure([rows], guidance=guidance, small_class=small_class), path)
