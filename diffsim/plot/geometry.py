@@ -33,7 +33,7 @@ __all__ = [
     "draw_window_swap", "draw_mitigation",
     "geometry_figure", "geometry_swap_figure", "geometry_mitigation_figure",
     "isotropic_collapse_sigma", "exact_log_width",
-    "SWAP_WINDOWS", "EXACT_SWAP_NAMES",
+    "SWAP_WINDOWS", "EXACT_SWAP_NAMES", "EXACT_DIMS",
 ]
 
 COLORS = ("C0", "C1", "C2", "C3", "C4", "C5")
@@ -134,15 +134,15 @@ def draw_linearity(ax, table, *, tolerance: float) -> list:
     return artists
 
 
-def geometry_figure(isotropic, hmm, *, alpha: float, tolerance: float):
+def geometry_figure(isotropic, hmm, *, alpha: float, tolerance: float, exact_dims=EXACT_DIMS):
     """The four-panel danger-zone figure: :func:`draw_concentration_coverage`,
-    :func:`draw_width_vs_dim` (both from the ``isotropic`` table), :func:`draw_width_vs_alpha_d`
-    (the ``hmm`` table) and :func:`draw_linearity` (isotropic, ``tolerance``); ``alpha``: the
-    isotropic experiment's load log(P)/N."""
+    :func:`draw_width_vs_dim` (both from the ``isotropic`` table; the exact width at
+    ``exact_dims``), :func:`draw_width_vs_alpha_d` (the ``hmm`` table) and :func:`draw_linearity`
+    (isotropic, ``tolerance``); ``alpha``: the isotropic experiment's load log(P)/N."""
     with style():
         fig, axes = subplots(1, 4, figsize=(20, 4))
         draw_concentration_coverage(axes[0], isotropic, alpha=alpha)
-        draw_width_vs_dim(axes[1], isotropic, alpha=alpha)
+        draw_width_vs_dim(axes[1], isotropic, alpha=alpha, exact_dims=exact_dims)
         draw_width_vs_alpha_d(axes[2], hmm)
         draw_linearity(axes[3], isotropic, tolerance=tolerance)
         fig.tight_layout()
