@@ -15,6 +15,8 @@ Panels (``draw_*(ax, table, ...)``, each returns the artists it drew):
     :func:`draw_mitigation` (memorization vs quality when one window is undertrained).
 Figures (return a :class:`matplotlib.figure.Figure`):
     :func:`geometry_figure`, :func:`geometry_swap_figure`, :func:`geometry_mitigation_figure`.
+Theory and layout: :func:`isotropic_collapse_sigma`, :func:`exact_log_width`, :data:`EXACT_DIMS`,
+:data:`SWAP_WINDOWS`, :data:`EXACT_SWAP_NAMES`.
 """
 
 from __future__ import annotations
