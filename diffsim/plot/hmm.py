@@ -433,15 +433,16 @@ def draw_generalization_error(ax, rows, *, n: int | None = None) -> list:
     return artists
 
 
-def draw_generalization_times(ax, rows, *, alpha: float, data: str = "hmm") -> list:
+def draw_generalization_times(ax, rows, *, alpha: float, data: str = "hmm", n_theory: int = 24) -> list:
     """``t_g`` vs ``alpha_D`` measured at each N (``t_g`` rows), with the REM theory of ``t_g`` and
     ``t_C`` as ``N -> inf`` (lines, :func:`~diffsim.theory.generalization.generalization_time` and
     :func:`~diffsim.theory.collapse.collapse_time` on the latent spectrum at load ``alpha / alpha_D``),
-    the finite-N theory (ticks) and the sliced-Wasserstein variant ``t_g^sw`` (hollow triangles)."""
+    the finite-N theory (ticks) and the sliced-Wasserstein variant ``t_g^sw`` (hollow triangles).
+    ``n_theory``: the theory curves' points in ``alpha_D`` (about 0.3 s each)."""
     table = as_table(rows)
     dims = table.unique("N")
     colors = _colors(dims, lo=0.1, hi=0.8)
-    dense = np.linspace(0.15, 1.0, 24)
+    dense = np.linspace(0.15, 1.0, n_theory)
     theory = np.array([_asymptotic_times(alpha, ad, data) for ad in dense])
     artists = ax.plot(dense, theory[:, 0], "b-", lw=1.4, label="$t_g$ theory (REM, $N\\to\\infty$)")
     artists += ax.plot(dense, theory[:, 1], "r-", lw=1.4, label="$t_C$ theory ($N\\to\\infty$)")
@@ -464,7 +465,7 @@ def draw_generalization_times(ax, rows, *, alpha: float, data: str = "hmm") -> l
     return artists
 
 
-def generalization_time_figure(rows, *, data: str = "hmm") -> Figure:
+def generalization_time_figure(rows, *, data: str = "hmm", n_theory: int = 24) -> Figure:
     """``G(t)`` at the largest N (:func:`draw_generalization_error`, left) and ``t_g``, ``t_C`` vs
     ``alpha_D`` (:func:`draw_generalization_times`, right); the load is the rows' ``alpha``."""
     table = as_table(rows)
@@ -472,7 +473,7 @@ def generalization_time_figure(rows, *, data: str = "hmm") -> Figure:
     with style():
         fig, (ax, ax2) = subplots(1, 2, figsize=(12, 4.6))
         draw_generalization_error(ax, table)
-        draw_generalization_times(ax2, table, alpha=alpha, data=data)
+        draw_generalization_times(ax2, table, alpha=alpha, data=data, n_theory=n_theory)
         fig.suptitle(f"Generalization vs memorization on the Hidden Manifold Model ({data} data)")
         fig.tight_layout()
     return fig
