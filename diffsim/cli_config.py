@@ -30,7 +30,7 @@ from typing import Any
 from diffsim._validate import ConfigError
 from diffsim.progress import Progress
 
-__all__ = ["StudyCommand", "add_study_parser", "configs_from_args", "run_points", "field_docs", "option_name"]
+__all__ = ["StudyCommand", "add_study_parser", "configs_from_args", "run_points", "field_docs", "option_name", "reference"]
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ def _add_field(parser, command: StudyCommand, f: dataclasses.Field, hint, doc: s
         default = tuple(command.vary[f.name])
         kwargs["type"], choices = _list_parser(hint, option)
         kwargs["metavar"] = f.name.upper() + "[,...]"
-        doc = (doc + "; " if doc else "") + "comma-separated: one run per value"
+        doc = (doc.rstrip(".") + "; " if doc else "") + "comma-separated: one run per value"
     elif hint is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
         choices = None
@@ -252,3 +252,45 @@ def run_points(args: argparse.Namespace, run, *, configs=None, **fixed) -> list:
         results.append(run(config, progress=None if display.quiet else display.within(label)))
         display.update(label)
     return results
+
+
+def reference(parser: argparse.ArgumentParser) -> str:
+    """The command-line reference in Markdown (``docs/cli.md``): every command with its options,
+    their defaults and help, as ``--help`` shows them (same source: the configs)."""
+    lines = ["# Command-line reference", "",
+             "Generated from the study configs by `python -m diffsim.cli_config > docs/cli.md` (the suite checks",
+             "it is current). Study options are the config fields: the same names in TOML experiments",
+             "(`dim = [...]`), in `diffsim run CONFIG key=value` overrides and in Python (`CollapseConfig(dim=...)`).",
+             "A varied option (`--dim 16,20,24`) runs one point per value.", ""]
+
+    def walk(p, path):
+        subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs:
+            for name, child in subs[0].choices.items():
+                walk(child, (*path, name))
+            return
+        lines.extend([f"## `diffsim {' '.join(path)}`", "", (p.description or "").strip(), ""])
+        lines.extend(["| option | default | meaning |", "|---|---|---|"])
+        for action in p._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            names = ", ".join(f"`{s}`" for s in action.option_strings)
+            text = (action.help or "").replace("%%", "%").replace("|", "\\|")
+            default = ""
+            if "[default: " in text:
+                text, _, default = text.rpartition(" [default: ")
+                default = f"`{default[:-1]}`"
+            lines.append(f"| {names} | {default} | {text} |")
+        positional = [a for a in p._actions if not a.option_strings and a.dest != "help"]
+        for action in positional:
+            lines.append(f"| `{action.metavar or action.dest}` (positional) | | {(action.help or '').replace('|', '/')} |")
+        lines.append("")
+
+    walk(parser, ())
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m diffsim.cli_config > docs/cli.md`
+    from diffsim.cli import build_parser
+
+    print(reference(build_parser()), end="")

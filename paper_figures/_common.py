@@ -1,19 +1,17 @@
-"""Plumbing shared by the figure scripts: arguments, result tables, seed averages, saving.
+"""Plumbing shared by the figure scripts: arguments, result tables, saving (the drawing is in :mod:`diffsim.plot`).
 
 A figure script reads result tables only (``results/<experiment>/<scale>/table.csv`` through
 :func:`diffsim.results.load_results`); it never runs a simulation. Closed-form theory curves come from
-:mod:`diffsim.theory` or from the tables' ``*_theory`` rows.
+:mod:`diffsim.theory` or from the tables' ``theory/*`` rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 
 from diffsim.plot import provenance, save_figure
 from diffsim.results import Table, load_results
@@ -42,31 +40,6 @@ def load(args, experiment: str):
     results = load_results(Path(args.results) / experiment / args.scale)
     _LOADED.append(results)
     return results
-
-
-def seed_mean(table: Table, by: str = "t") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Average ``value`` over seeds at each distinct ``by`` (e.g. t). Returns ``(x, mean, stderr)``:
-    one seed keeps its own stderr; several combine as ``sqrt(sum stderr^2) / n`` (independent seeds),
-    or the spread over seeds ``std / sqrt(n)`` when no stderr is recorded."""
-    groups: dict = {}
-    for row in table.rows:
-        groups.setdefault(row.get(by), []).append(row)
-    xs, means, errs = [], [], []
-    for x in sorted(groups, key=lambda v: (v is None, v if v is not None else 0)):
-        rows = groups[x]
-        vals = np.array([r["value"] for r in rows], dtype=float)
-        ses = np.array([math.nan if r.get("stderr") is None else r["stderr"] for r in rows], dtype=float)
-        n = len(rows)
-        if np.all(np.isfinite(ses)):
-            err = math.sqrt(float(np.sum(ses**2))) / n
-        elif n > 1:
-            err = float(np.std(vals, ddof=1) / math.sqrt(n))
-        else:
-            err = math.nan
-        xs.append(math.nan if x is None else x)
-        means.append(float(np.mean(vals)))
-        errs.append(err)
-    return np.array(xs, dtype=float), np.array(means), np.array(errs)
 
 
 def save(fig, name: str, args, caption: str | None = None) -> list[Path]:

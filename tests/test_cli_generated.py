@@ -195,3 +195,12 @@ def test_progress_counts_units_and_notes_inside_them():
     silent.within("x")("y")
     silent.update("z")
     assert quiet.getvalue() == "" and silent.done == 1
+
+
+def test_the_command_line_reference_page_is_current():
+    """docs/cli.md is generated from the same configs as --help (regenerate:
+    ``python -m diffsim.cli_config > docs/cli.md``)."""
+    from diffsim.cli_config import reference
+
+    assert (ROOT / "docs" / "cli.md").read_text() == reference(PARSER), (
+        "docs/cli.md is stale: run `python -m diffsim.cli_config > docs/cli.md`")

@@ -218,13 +218,3 @@ def test_generalization_figure_theory_times():
     expected = [generalization_time(0.1 / a, latent_spectrum(Spectrum.marchenko_pastur(a))) for a in ad]
     assert np.allclose(tg.get_ydata()[[0, -1]], expected)
     assert not _labelled(ax2, "sliced")  # no t_g^sw measured: none drawn
-
-
-def test_modules_do_not_use_pyplot():
-    root = Path(__file__).resolve().parents[1]
-    for name in ("collapse", "speciation", "hmm", "core", "_seeds"):
-        assert "pyplot" not in (root / "diffsim" / "plot" / f"{name}.py").read_text()
-    for name in ("collapse_vs_n", "excess_entropy", "speciation_phi", "rem_y2", "trap_fraction", "hmm_phase_diagram",
-                 "generalization_time"):
-        text = (root / "paper_figures" / f"{name}.py").read_text()
-        assert "pyplot" not in text and "suptitle" not in text

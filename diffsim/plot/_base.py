@@ -15,7 +15,11 @@ import matplotlib
 from matplotlib.figure import Figure
 from diffsim._version import SOURCE_ROOT, __version__
 
-__all__ = ["save_figure", "subplots", "colormap", "provenance", "style", "STYLE"]
+__all__ = ["save_figure", "subplots", "colormap", "provenance", "style", "STYLE", "MIN_FIT_POINTS"]
+
+# A power law (or a 1/N extrapolation) is fitted and drawn as a fit only through at least this many
+# distinct points; through two, a segment is drawn and labelled "2 points: slope, not a fit".
+MIN_FIT_POINTS = 3
 
 # The one style of every diffsim figure (matplotlib rcParams). Figure functions draw inside
 # ``with style():`` so that text and lines made by their ``draw_*`` calls pick it up.

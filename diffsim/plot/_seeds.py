@@ -8,7 +8,12 @@ import numpy as np
 
 from diffsim.results import Table
 
-__all__ = ["seed_mean", "as_table"]
+__all__ = ["seed_mean", "as_table", "is_empty"]
+
+
+def is_empty(value) -> bool:
+    """True for a table cell with no value: None, NaN or the empty string."""
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
 def as_table(rows) -> Table:

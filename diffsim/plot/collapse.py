@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
-from diffsim.plot._base import colormap, save_figure, style, subplots
+from diffsim.plot._base import MIN_FIT_POINTS, colormap, save_figure, style, subplots
 from diffsim.plot._seeds import as_table, seed_mean
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
 ]
 
 TIME_LABEL = "diffusion time t (OU time, dimensionless)"
-# A line fitted through the points of a figure needs at least this many distinct x values.
-MIN_FIT_POINTS = 3
 ESTIMATOR_STYLE = {
     "condensation": ("o", "tab:blue"),
     "freezing": ("s", "tab:orange"),

@@ -24,9 +24,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from diffsim.data import points_at_load
 from diffsim.plot._base import style, subplots
-from diffsim.plot._stats import is_empty, seed_mean
+from diffsim.plot._seeds import is_empty, seed_mean
 from diffsim.theory.geometry import collapse_sigma, coverage_edge_isotropic
 from diffsim.theory.spectrum import Spectrum
 
@@ -65,7 +67,7 @@ def exact_log_width(dims, alpha: float) -> np.ndarray:
     """The exact ``log(sigma_C / sigma_cov)`` of isotropic data at ``P = round(exp(alpha N))`` for
     each N in ``dims`` (:func:`diffsim.theory.geometry.coverage_edge_isotropic`, no simulation)."""
     sc = isotropic_collapse_sigma(alpha)
-    edges = np.array([coverage_edge_isotropic(round(math.exp(alpha * n)), n) for n in dims], dtype=float)
+    edges = np.array([coverage_edge_isotropic(points_at_load(alpha, n), n) for n in dims], dtype=float)
     return np.log(sc / edges)
 
 
@@ -136,7 +138,7 @@ def draw_linearity(ax, table, *, tolerance: float) -> list:
     return artists
 
 
-def geometry_figure(isotropic, hmm, *, alpha: float, tolerance: float, exact_dims=EXACT_DIMS):
+def geometry_figure(isotropic, hmm, *, alpha: float, tolerance: float, exact_dims=EXACT_DIMS) -> Figure:
     """The four-panel danger-zone figure: :func:`draw_concentration_coverage`,
     :func:`draw_width_vs_dim` (both from the ``isotropic`` table; the exact width at
     ``exact_dims``), :func:`draw_width_vs_alpha_d` (the ``hmm`` table) and :func:`draw_linearity`
@@ -202,7 +204,7 @@ def draw_window_swap(ax, rows, *, names=NET_SWAP_NAMES, title: str = "") -> list
     return artists
 
 
-def geometry_swap_figure(exact, nets):
+def geometry_swap_figure(exact, nets) -> Figure:
     """Three panels of :func:`draw_window_swap`: exact scores (empirical vs true score) at the
     ``exact`` table's smallest N; exact scores and trained nets at the ``nets`` table's point
     (``family`` exact / nets, the smallest ``P_many``)."""
@@ -267,7 +269,7 @@ def draw_mitigation(ax, table, quantity: str, *, label: bool = True) -> list:
     return artists
 
 
-def geometry_mitigation_figure(table):
+def geometry_mitigation_figure(table) -> Figure:
     """Memorization vs score error (left) and vs sliced Wasserstein (right) of the paired training
     schedules (:func:`draw_mitigation`), from the ``geometry_mitigation`` table."""
     with style():

@@ -13,6 +13,7 @@ Figure: :func:`guidance_figure`. File: :func:`figure_from_rows`.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from diffsim.plot._base import save_figure, style, subplots
 from diffsim.studies.guidance import guidance_trend
@@ -130,7 +131,7 @@ def _score_and_guidance(rows, score, guidance):
 
 
 def guidance_figure(row_sets, *, labels=None, score: str | None = None, guidance: float = 7.5,
-                    small_class: int = 3, title: str | None = None):
+                    small_class: int = 3, title: str | None = None) -> Figure:
     """One row of three panels per set of rows in ``row_sets`` (e.g. one per data model): the
     decomposition (:func:`draw_decomposition`) and D1/D2 vs severity
     (:func:`draw_deviation_vs_severity`) for ``score`` (default "net" where present, else the first)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffsim.plot._base import colormap, save_figure, style, subplots
+from diffsim.plot._base import MIN_FIT_POINTS, colormap, save_figure, style, subplots
 from diffsim.plot._seeds import as_table, seed_mean
 from diffsim.theory.collapse import collapse_time, collapse_time_hmm_linear
 from diffsim.theory.generalization import generalization_time, latent_spectrum
@@ -47,8 +47,6 @@ __all__ = [
 
 TIME_LABEL = "diffusion time t (OU time, dimensionless)"
 MARKERS = {"linear": "o", "tanh": "s", "relu": "^", "sign": "v", "gaussian": "x"}
-# A 1/N extrapolation over fewer distinct N is a line through two points, not a fit: drawn and labelled so.
-MIN_FIT_POINTS = 3
 
 
 def _colors(keys, cmap: str = "viridis", lo: float = 0.1, hi: float = 0.85) -> dict:

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import matplotlib.ticker
 import numpy as np
+from matplotlib.figure import Figure
 
-from diffsim.plot._base import colormap, save_figure, style, subplots
+from diffsim.plot._base import MIN_FIT_POINTS, colormap, save_figure, style, subplots
 from diffsim.process import delta
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
     "plot_memorization_vs_capacity",
 ]
 
-# The fewest distinct x over which a power law is drawn (and labelled) as a fit.
-MIN_FIT_POINTS = 3
 
 STEP_LABEL = "training step (step 0 shown at half the first checkpoint)"
 TIME_LABEL = "diffusion time t (OU clock, dimensionless)"
@@ -424,7 +423,7 @@ def draw_tau_mem_exponent_vs_lr(ax, results, *, thresholds=(0.25, 0.5, 0.75)) ->
 
 
 def memorization_dynamics_figure(results, *, width: int | None = None, dsm_loss: bool = True,
-                                 guide: float | None = None, title: str | None = None):
+                                 guide: float | None = None, title: str | None = None) -> Figure:
     """One row per :class:`DenoiserResult` of ``results`` (one result or a sequence, e.g. one per
     data model): the memorized fraction vs training step with tau_mem (:func:`draw_memorization`),
     with ``dsm_loss`` the test and train DSM loss with tau_gen (:func:`draw_dsm_loss`), and tau_mem,
@@ -453,7 +452,7 @@ def memorization_dynamics_figure(results, *, width: int | None = None, dsm_loss:
 
 
 def score_errors_figure(result, *, n_train=None, width: int | None = None, n_curves: int = 5,
-                        title: str | None = None):
+                        title: str | None = None) -> Figure:
     """Score errors vs diffusion time (:func:`draw_score_errors`): one row per training-set size of
     ``n_train`` (an int or a sequence; default the first P of the config), columns: queries noised
     from training points and from fresh points; the legend right of the top row."""
@@ -478,7 +477,7 @@ def score_errors_figure(result, *, n_train=None, width: int | None = None, n_cur
     return fig
 
 
-def memorization_vs_capacity_figure(result, *, title: str | None = None):
+def memorization_vs_capacity_figure(result, *, title: str | None = None) -> Figure:
     """Final memorized fraction vs width at each P (:func:`draw_memorization_vs_width`) and vs P at
     each width (:func:`draw_memorization_vs_n_train`), mean ± stderr over seeds."""
     cfg = result.config
@@ -496,7 +495,7 @@ def memorization_vs_capacity_figure(result, *, title: str | None = None):
 
 
 def tau_mem_scaling_figure(result, lr_results, *, threshold: float = 0.5, thresholds=(0.25, 0.5, 0.75),
-                           title: str | None = None):
+                           title: str | None = None) -> Figure:
     """How tau_mem scales with P: tau_mem vs P per width at ``threshold``
     (:func:`draw_tau_mem_by_width`), the exponent vs the threshold per width
     (:func:`draw_tau_mem_exponents`), and the exponent vs the learning rate per threshold over

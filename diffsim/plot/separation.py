@@ -21,9 +21,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from diffsim.plot._base import colormap, style, subplots
-from diffsim.plot._stats import seed_mean
+from diffsim.plot._base import MIN_FIT_POINTS, colormap, style, subplots
+from diffsim.plot._seeds import seed_mean
 
 __all__ = [
     "draw_loss_gap", "draw_pruning", "draw_width_vs_size", "draw_memorized_vs_width",
@@ -31,7 +32,6 @@ __all__ = [
     "MIN_FIT_POINTS",
 ]
 
-MIN_FIT_POINTS = 3  # the fewest distinct x values a drawn power-law fit may rest on
 
 
 def _viridis(n: int):
@@ -80,7 +80,7 @@ def draw_loss_gap(ax, table, data: str) -> list:
     return artists
 
 
-def separation_loss_gap_figure(table):
+def separation_loss_gap_figure(table) -> Figure:
     """One :func:`draw_loss_gap` panel per data model of the ``separation_loss_gap`` table."""
     models = table.unique("data")
     with style():
@@ -125,7 +125,7 @@ def draw_pruning(ax, table, quantity: str, *, ylabel: str | None = None, legend:
     return artists
 
 
-def separation_pruning_figure(table):
+def separation_pruning_figure(table) -> Figure:
     """Memorized fraction, score error and sliced W2 (:func:`draw_pruning`) of the
     ``separation_pruning`` table."""
     with style():
@@ -207,7 +207,7 @@ def draw_memorized_vs_width(ax, table, *, threshold: float = 0.5) -> list:
     return artists
 
 
-def separation_size_figure(table, *, fits: dict | None = None, mem_threshold: float = 0.5, title: str | None = None):
+def separation_size_figure(table, *, fits: dict | None = None, mem_threshold: float = 0.5, title: str | None = None) -> Figure:
     """Smallest widths vs P with the fits (:func:`draw_width_vs_size`, left) and memorized fraction
     vs width (:func:`draw_memorized_vs_width`, right) of the ``separation_size`` table; ``title``: a
     short description of the experiment (no provenance)."""
