@@ -142,9 +142,9 @@ class PruneConfig:
     n_importance: int = 4096
     n_seeds: int = 4
     n_random: int = 3
-    n_samples: int = 512
+    n_samples: int = 256
     sample_steps: int = 100
-    n_eval: int = 2048
+    n_eval: int = 1024
     seed: int = 0
 
     def validate(self) -> "PruneConfig":
