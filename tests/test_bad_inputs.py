@@ -146,10 +146,11 @@ CASES = [
     Case("rem-alpha-d-big", ["rem", "--data", "hmm", "--alpha-d", "2"], "alpha_d"),
     Case("rem-seed-huge", ["rem", "--seed", str(2**63)], "seed"),
     # ---------------------------------------------------------------- hmm-collapse
-    Case("hmm-pairs-single", ["hmm-collapse", "--pairs", "0.1"], "pairs"),
-    Case("hmm-pairs-triple", ["hmm-collapse", "--pairs", "0.1:0.5:3"], "pairs"),
-    Case("hmm-pairs-text", ["hmm-collapse", "--pairs", "x:y"], "--pairs"),
-    Case("hmm-pairs-empty", ["hmm-collapse", "--pairs", ""], "pairs"),
+    Case("hmm-pairs-removed", ["hmm-collapse", "--pairs", "0.1:0.5"], "--pairs"),  # now --alpha A,.. --alpha-d D,..
+    Case("hmm-alpha-d-big", ["hmm-collapse", "--alpha-d", "0.5,2"], "alpha_d"),
+    Case("hmm-alpha-text", ["hmm-collapse", "--alpha", "x"], "--alpha"),
+    Case("hmm-alpha-empty", ["hmm-collapse", "--alpha", ""], "--alpha"),
+    Case("hmm-alpha-repeated", ["hmm-collapse", "--alpha", "0.1,0.1"], "alpha"),
     Case("hmm-models-foo", ["hmm-collapse", "--models", "foo"], "model"),
     Case("hmm-models-empty", ["hmm-collapse", "--models", ""], "models"),
     Case("hmm-samples-huge", ["hmm-collapse", "--samples", BIG], "n_samples"),
