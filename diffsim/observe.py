@@ -220,19 +220,26 @@ def descent_step(steps, loss, tolerance: float) -> float:
     return crossing_step(steps, progress, 1.0 - tolerance)
 
 
-def fit_power_law(x, y, stderr=None):
+def fit_power_law(x, y, stderr=None, *, min_points: int = 3):
     """Least-squares fit ``log y = log c + b log x`` over the finite positive points; returns
-    ``(b, stderr_b, c)`` (NaN with fewer than two points; ``stderr_b`` NaN with two). With ``stderr``
-    of y, the points are weighted by ``(y / stderr)^2`` (the delta-method variance of log y)."""
+    ``(b, stderr_b, c)``, all NaN with fewer than ``min_points`` distinct x (a line through two
+    points is a slope, not a fit: callers that want it pass ``min_points=2`` and get ``stderr_b``
+    NaN). With ``stderr`` of y, the points are weighted by ``(y / stderr)^2`` (the delta-method
+    variance of log y); a point without a finite positive stderr (e.g. one seed) gets the median
+    weight of the others, not an arbitrary one."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     x, y = np.log(x[keep]), np.log(y[keep])
-    if x.size < 2:
+    if np.unique(x).size < max(min_points, 2):
         return float("nan"), float("nan"), float("nan")
     w = np.ones_like(x)
     if stderr is not None:
         s = np.asarray(stderr, dtype=float)[keep] / np.exp(y)
-        w = np.where(np.isfinite(s) & (s > 0), 1.0 / np.maximum(s, 1e-3) ** 2, 1.0)
+        known = np.isfinite(s) & (s > 0)
+        if np.any(known):
+            w_known = 1.0 / np.maximum(s[known], 1e-3) ** 2
+            w = np.full_like(x, float(np.median(w_known)))
+            w[known] = w_known
     design = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
     coef, *_ = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)
     err = float("nan")

@@ -77,7 +77,7 @@ def _loss_gap(args) -> int:
             )
     lines.append(notes)
     for d in decay:
-        if d["n_sizes"] >= 2:
+        if d["exponent"] is not None:  # a fit over at least three P
             lines.append(f"t = {d['t']:g}: gap ~ P^{_fmt(d['exponent'], '.2f')} ± {_fmt(d['exponent_stderr'], '.2f')} "
                          f"over {d['n_sizes']} P above t_C (paper rate -1/N = {d['paper_rate']:.3f}, dilute law -1)")
     emit(payload, "\n".join(lines), args.json)

@@ -137,15 +137,28 @@ def _draw_power_law(ax, x, y, exponent, prefactor, *, span, color) -> tuple[list
     points when only two do (kind ``"2 points"``, dash-dotted: a slope, not a fit); nothing with
     fewer (kind ``"none"``). Returns ``(artists, kind)``."""
     n = _fit_support(x, y)
-    if exponent is None or n < 2:
-        return [], "none"
-    if n < MIN_FIT_POINTS:
+    if n == 2:  # the studies fit nothing through two points; join them, labelled as a slope
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-        ends = np.array([x[keep].min(), x[keep].max()])
-        return ax.plot(ends, prefactor * ends**exponent, "-.", color=color, lw=1), "2 points"
+        order = np.argsort(x[keep])
+        return ax.plot(x[keep][order], y[keep][order], "-.", color=color, lw=1), "2 points"
+    if exponent is None or n < MIN_FIT_POINTS:
+        return [], "none"
     span = np.asarray(span, dtype=float)
     return ax.plot(span, prefactor * span**exponent, "-", color=color, lw=1), "fit"
+
+
+def _slope(x, y) -> float:
+    """The slope of ``log y`` against ``log x`` through the two finite positive points of ``(x, y)``."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    x, y = x[keep], y[keep]
+    return float(np.log(y[-1] / y[0]) / np.log(x[-1] / x[0])) if x.size == 2 and x[0] != x[-1] else float("nan")
+
+
+def _two_point_slope(row) -> float:
+    """The two-point slope of a tau_mem_scaling row with two complete P (NaN otherwise)."""
+    return _slope(row["fitted_P"], [np.nan if row["tau_mem"][p] is None else row["tau_mem"][p] for p in row["fitted_P"]])
 
 
 def _draw_exponents(ax, xs, rows, n_p: int, *, color, label) -> list:
@@ -153,7 +166,7 @@ def _draw_exponents(ax, xs, rows, n_p: int, *, color, label) -> list:
     filled where fitted over all ``n_p`` P (± stderr), open circles where fitted over fewer (but at
     least :data:`MIN_FIT_POINTS`), open triangles where only two P give a slope (not a fit)."""
     supports = [_fit_support(r["fitted_P"], [r["tau_mem"][p] for p in r["fitted_P"]]) for r in rows]
-    bs = np.array([_value(r["exponent"]) for r in rows])
+    bs = np.array([_value(r["exponent"]) if n >= MIN_FIT_POINTS else _two_point_slope(r) for r, n in zip(rows, supports)])
     errs = np.array([_value(r["exponent_stderr"]) for r in rows])
     artists = ax.plot(xs, bs, "-", color=color, label=label)
     for x, b, e, n in zip(xs, bs, errs, supports):
@@ -262,7 +275,7 @@ def draw_taus(ax, result, *, width: int | None = None, guide: float | None = Non
             line[0].set_label(f"fit {TAU_LABEL[name]} $\\propto$ "
                               f"{_exponent_text(fit['exponent'], fit['exponent_stderr'])} ({_fit_support(ps, y)} P)")
         elif kind == "2 points":
-            line[0].set_label(f"{TAU_LABEL[name]} $\\propto$ {_exponent_text(fit['exponent'], None)}: {TWO_POINTS}")
+            line[0].set_label(f"{TAU_LABEL[name]} $\\propto$ {_exponent_text(_slope(ps, y), None)}: {TWO_POINTS}")
         else:
             line = ax.plot([], [], " ", label=f"{TAU_LABEL[name]}: fewer than two P, no slope")
         artists += line
@@ -358,7 +371,7 @@ def draw_tau_mem_by_width(ax, result, *, threshold: float = 0.5) -> list:
             label += (f": fit $\\propto$ {_exponent_text(row['exponent'], row['exponent_stderr'])} "
                       f"({_fit_support(ps, y)} P)")
         elif kind == "2 points":
-            label += f": $\\propto$ {_exponent_text(row['exponent'], None)}, {TWO_POINTS}"
+            label += f": $\\propto$ {_exponent_text(_slope(ps, y), None)}, {TWO_POINTS}"
         artists += line
         artists.append(ax.errorbar(ps, y, yerr=np.where(np.isfinite(e), e, 0.0), fmt="o", color=color, ms=5,
                                    capsize=2, label=label))

@@ -408,7 +408,7 @@ class DenoiserResult:
 
     def fits(self) -> dict:
         """Per width: exponent b of ``tau_mem ~ c P^b`` and of ``tau_gen ~ c P^b`` over the P
-        where they were reached (NaN with fewer than two)."""
+        where they were reached (NaN with fewer than three: two points give a slope, not a fit)."""
         out = {}
         rows = self.summary()
         for width in self.config.widths:

@@ -216,7 +216,7 @@ def run_loss_gap(config: LossGapConfig, key=None, *, progress=None) -> LossGapRe
 
 def gap_decay(results: list[LossGapResult]) -> list[dict]:
     """Decay of the gap with P at each time: a weighted power-law fit ``gap ~ P^b`` over the results
-    (same data, N and times; different P) whose ``t_C(P)`` lies below ``t``. Rows ``t, t_paper, b,
+    (same data, N and times; different P) whose ``t_C(P)`` lies below ``t``, at least three of them. Rows ``t, t_paper, b,
     b_stderr, n_sizes, paper_rate`` (``-1/N``, the paper's lower-bound rate) and ``dilute_rate`` (-1)."""
 
     if not results:
@@ -229,7 +229,7 @@ def gap_decay(results: list[LossGapResult]) -> list[dict]:
         p = [r.measurement.n_points for r in use]
         g = [r.measurement.loss_gap[i].value for r in use]
         e = [r.measurement.loss_gap[i].stderr for r in use]
-        b, b_err, _ = fit_power_law(p, g, e) if len(use) >= 2 else (math.nan, math.nan, math.nan)
+        b, b_err, _ = fit_power_law(p, g, e)  # NaN below three P: two give a slope, not a fit
         out.append({"t": float(t), "t_paper": float(separations_time_from_t(float(t))), "exponent": _none(b),
                     "exponent_stderr": _none(b_err), "n_sizes": len(use), "paper_rate": -1.0 / n, "dilute_rate": -1.0})
     return out

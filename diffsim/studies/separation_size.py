@@ -456,7 +456,7 @@ def width_scaling_from_rows(rows: list[dict]) -> dict:
         found = {p: w for p, w in found.items() if p not in floor}
         p = sorted(found)
         w = [found[x] for x in p]
-        b, b_err, c = fit_power_law(p, w) if len(p) >= 2 else (math.nan, math.nan, math.nan)
+        b, b_err, c = fit_power_law(p, w)  # NaN below three P: two give a slope, not a fit
         q = stats.t.ppf(0.975, len(p) - 2) if len(p) > 2 else math.nan
         lo, hi = (b - q * b_err, b + q * b_err) if math.isfinite(b_err) else (math.nan, math.nan)
         out[name] = {"exponent": _fin(b), "exponent_stderr": _fin(b_err), "interval95": [_fin(lo), _fin(hi)],
