@@ -17,15 +17,17 @@ from diffsim.theory.speciation import speciation_time
 def register(sub) -> None:
     theory = sub.add_parser("theory", help="closed-form predictions")
     theory_sub = theory.add_subparsers(dest="theory_command", required=True, metavar="QUANTITY")
-    p = theory_sub.add_parser("collapse", help="collapse time t_C (and speciation time t_S where defined)")
-    p.add_argument("--data", required=True, help="data model: gaussian, mixture or hmm")
-    p.add_argument("--alpha", type=float, help="load alpha = log(P)/N")
-    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [0.5]")
-    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [linear]")
+    # A closed form, not a study: no config behind it, so its few options are written here.
+    p = theory_sub.add_parser("collapse", help="collapse time t_C (and speciation time t_S where defined)",
+                              description="collapse time t_C (and speciation time t_S where defined)")
+    p.add_argument("--data", required=True, help="data model: gaussian, mixture or hmm (required)")
+    p.add_argument("--alpha", type=float, help="load alpha = log(P)/N (or --dim with --n-train)")
+    p.add_argument("--alpha-d", type=float, default=0.5, help="hmm: latent ratio D/N [default: 0.5]")
+    p.add_argument("--nonlinearity", default="linear", help="hmm: linear, tanh, sign or relu [default: linear]")
     p.add_argument("--dim", type=int, help="dimension N (with --n-train)")
     p.add_argument("--n-train", type=int, help="number of training points P (with --dim)")
-    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation sigma [1.0]")
-    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [1.0]")
+    p.add_argument("--sigma", type=float, default=1.0, help="(cluster) standard deviation sigma [default: 1.0]")
+    p.add_argument("--mtilde", type=float, default=1.0, help="mixture: |v|^2 = N mtilde^2 [default: 1.0]")
     add_output_flags(p)
     p.set_defaults(handler=_theory_collapse)
 
