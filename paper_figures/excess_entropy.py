@@ -35,7 +35,7 @@ def main() -> None:
         for n, color in zip(dims, colors):
             sub = table.where(alpha=alpha, N=n)
             t, f, err = seed_mean(sub.where(quantity="excess_entropy"))
-            t_th, f_th, _ = seed_mean(sub.where(quantity="excess_entropy_theory"))
+            t_th, f_th, _ = seed_mean(sub.where(quantity="theory/excess_entropy"))
             if t.size:
                 p = sub.rows[0]["P"]
                 ax.errorbar(t, f, yerr=err, fmt="o", ms=3, color=color, capsize=1.5, label=f"N={n}, P={p}: Monte Carlo")

@@ -55,8 +55,8 @@ def curves_panel(ax, table, n: int) -> None:
         for r in rows.rows:
             groups.setdefault(r["t"], []).append(r)
         t = np.array(sorted(groups))
-        g = np.array([_mean(groups[x], "kl_per_dim", "kl_stderr") for x in t])
-        th = np.array([_mean(groups[x], "kl_theory")[0] for x in t])
+        g = np.array([_mean(groups[x], "kl_per_dim", "kl_per_dim_stderr") for x in t])
+        th = np.array([_mean(groups[x], "theory/kl_per_dim_spectrum")[0] for x in t])
         ax.errorbar(t, g[:, 0], yerr=g[:, 1], fmt="o", ms=3.5, capsize=2, color=colors[ad],
                     label=f"$\\alpha_D$ = {ad}: Monte Carlo")
         ax.plot(t, th, "-", color=colors[ad], lw=1, label=f"$\\alpha_D$ = {ad}: REM theory")
@@ -83,11 +83,11 @@ def times_panel(ax, table, alpha: float, data: str) -> None:
         ads = sorted(summary.unique("alpha_d"))
         tg = np.array([_mean(summary.where(alpha_d=a).rows, "t_g", "t_g_stderr") for a in ads])
         ax.errorbar(ads, tg[:, 0], yerr=tg[:, 1], fmt="o", color=colors[n], ms=5, capsize=2, label=f"$t_g$ measured, N = {n}")
-        tg_fin = [_mean(summary.where(alpha_d=a).rows, "t_g_theory")[0] for a in ads]
-        tc_fin = [_mean(summary.where(alpha_d=a).rows, "t_collapse")[0] for a in ads]
+        tg_fin = [_mean(summary.where(alpha_d=a).rows, "theory/t_g_spectrum")[0] for a in ads]
+        tc_fin = [_mean(summary.where(alpha_d=a).rows, "theory/t_collapse_spectrum")[0] for a in ads]
         ax.plot(ads, tg_fin, "_", color="b", ms=12, mew=1.5, label="theory at finite N ($t_g$ blue, $t_C$ red)" if k == 0 else None)
         ax.plot(ads, tc_fin, "_", color="r", ms=12, mew=1.5)
-        sw = [_mean(summary.where(alpha_d=a).rows, "t_g_sw")[0] for a in ads]
+        sw = [_mean(summary.where(alpha_d=a).rows, "t_g/sw")[0] for a in ads]
         if np.any(np.isfinite(sw)):
             ax.plot(ads, sw, "^", color=colors[n], mfc="none", ms=5, label=f"$t_g^{{sw}}$ (sliced $W_2$), N = {n}")
     ax.set_xlabel("latent ratio $\\alpha_D = D/N$ (dimensionless)")

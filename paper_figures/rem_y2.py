@@ -57,7 +57,7 @@ def main() -> None:
     spectrum = asymptotic_spectrum(params.get("data", "gaussian"), params.get("alpha_d", 0.5), params.get("nonlinearity", "linear"))
     times = np.array(table.unique("t"), dtype=float)
     dense = np.linspace(0.5 * times.min(), 1.05 * times.max(), 200)
-    t_c = table.rows[0]["t_collapse"]
+    t_c = table.rows[0]["theory/t_collapse"]
     dims = sorted(table.unique("N"))
     colors = dict(zip(dims, plt.cm.viridis(np.linspace(0.1, 0.85, len(dims)))))
 
@@ -71,15 +71,15 @@ def main() -> None:
             rows = table.where(N=n, query=kind)
             if not len(rows):
                 continue
-            t, y2, err = _curve(rows, "mean_y2", "y2_stderr")
+            t, y2, err = _curve(rows, "mean_y2", "mean_y2_stderr")
             label = f"N = {n} (P = {p}), {'fresh' if kind == 'fresh' else 'noised training point'} queries"
             ax.errorbar(t, y2, yerr=err, fmt=fmt, color=color, mfc=mfc, ms=4, lw=0.9, capsize=2, label=label)
             if kind == "fresh":
-                t, th, _ = _curve(rows, "theory_y2_spectrum")
+                t, th, _ = _curve(rows, "theory/mean_y2_spectrum")
                 ax.plot(t, th, ":", color=color, lw=1.1, label=f"N = {n}: $1 - k_c$, finite-N spectrum")
-                t, lz, lz_err = _curve(rows, "log_z_per_dim", "log_z_stderr")
+                t, lz, lz_err = _curve(rows, "log_z_per_dim", "log_z_per_dim_stderr")
                 ax2.errorbar(t, lz, yerr=lz_err, fmt="o", color=color, ms=4, capsize=2, label=f"N = {n} (P = {p}), fresh")
-                t, th, _ = _curve(rows, "theory_log_z_spectrum")
+                t, th, _ = _curve(rows, "theory/log_z_per_dim_spectrum")
                 ax2.plot(t, th, ":", color=color, lw=1.1, label=f"N = {n}: finite-N spectrum theory")
     for a in (ax, ax2):
         a.axvline(t_c, color="gray", ls="-.", lw=1, label=f"theory $t_C$ = {t_c:.3f}")

@@ -33,10 +33,10 @@ def main() -> None:
         sub = table.where(cell=cell)
         label = ", ".join(f"{k}={v}" for k, v in axes_of[cell].items()) or f"N={sub.rows[0]['N']}"
         t, phi, err = seed_mean(sub.where(quantity="phi"))
-        t_th, phi_th, _ = seed_mean(sub.where(quantity="phi_theory"))
+        t_th, phi_th, _ = seed_mean(sub.where(quantity="theory/phi"))
         ax_phi.errorbar(t, phi, yerr=err, fmt="o", ms=3, capsize=1.5, color=color, label=f"{label}: clones")
         ax_phi.plot(t_th, phi_th, "-", color=color, lw=1.2, label=f"{label}: theory")
-        _, ts_th, _ = seed_mean(sub.where(quantity="t_speciation_theory"), by="N")
+        _, ts_th, _ = seed_mean(sub.where(quantity="theory/t_speciation"), by="N")
         _, ts, ts_err = seed_mean(sub.where(quantity="t_speciation"), by="N")
         ax_phi.axvline(ts_th[0], color=color, ls=":", lw=1)
         dims.append(sub.rows[0]["N"])

@@ -53,10 +53,10 @@ def _curve(table, n: int, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _mark_times(ax, table, colors) -> None:
     first = table.rows[0]
-    ax.axvline(first["t_onset"], color="k", ls="-", lw=1.2, label=f"theory $t_o$ = {first['t_onset']:.3f} ($N\\to\\infty$)")
-    ax.axvline(first["t_collapse"], color="gray", ls="-.", lw=1.0, label=f"theory $t_C$ = {first['t_collapse']:.3f}")
+    ax.axvline(first["theory/t_onset"], color="k", ls="-", lw=1.2, label=f"theory $t_o$ = {first['theory/t_onset']:.3f} ($N\\to\\infty$)")
+    ax.axvline(first["theory/t_collapse"], color="gray", ls="-.", lw=1.0, label=f"theory $t_C$ = {first['theory/t_collapse']:.3f}")
     for n, color in colors.items():
-        t_o = table.where(N=n).rows[0]["t_onset_spectrum"]
+        t_o = table.where(N=n).rows[0]["theory/t_onset_spectrum"]
         ax.axvline(t_o, color=color, ls=":", lw=0.9)
     ax.plot([], [], "k:", lw=0.9, label="$t_o$ of each draw's finite-N spectrum")
 
@@ -89,19 +89,19 @@ def main() -> None:
         first = table.rows[0]
         spectrum = asymptotic_spectrum(params.get("data", "hmm"), params.get("alpha_d", 0.5), params.get("nonlinearity", "linear"))
         times = np.array(table.unique("t"), dtype=float)
-        dense = np.linspace(min(times.min(), 0.6 * first["t_collapse"]), first["t_onset"], 200)
+        dense = np.linspace(min(times.min(), 0.6 * first["theory/t_collapse"]), first["theory/t_onset"], 200)
         ax2.plot(dense, basin_radius(dense, params.get("alpha"), spectrum), "k-", lw=1.3,
                  label="theory $r_b(t)$ ($N\\to\\infty$)")
         for n in dims:
             t, r, err = _curve(table, n, "basin_radius")
             ax2.errorbar(t, r, yerr=err, fmt="o", ms=4, capsize=2, color=colors[n], label=f"N = {n}: median dominance radius")
-            t, rb, _ = _curve(table, n, "theory_basin_radius_spectrum")
+            t, rb, _ = _curve(table, n, "theory/basin_radius_spectrum")
             ax2.plot(t, rb, ":", color=colors[n], lw=1, label=f"N = {n}: $r_b(t)$, finite-N spectrum")
             t, ra, _ = _curve(table, n, "attraction_radius")
             if np.any(np.isfinite(ra)):
                 ax2.plot(t, ra, "s--", ms=3, color=colors[n], lw=0.8, label=f"N = {n}: attraction radius")
-        ax2.axvline(first["t_onset"], color="k", ls="-", lw=0.8)
-        ax2.axvline(first["t_collapse"], color="gray", ls="-.", lw=0.8)
+        ax2.axvline(first["theory/t_onset"], color="k", ls="-", lw=0.8)
+        ax2.axvline(first["theory/t_collapse"], color="gray", ls="-.", lw=0.8)
         ax2.set_xlabel(TIME_LABEL)
         ax2.set_ylabel("basin radius r (units of $\\sqrt{N\\Delta_t}$)")
         ax2.set_title("Basin of a training point vs $r_b(t)$ (vanishes at $t_o$)", fontsize=9)
