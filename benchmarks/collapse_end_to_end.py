@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         result[f"{key}_diffsim"] = float(runs["diffsim"][key])
         result[f"{key}_dense"] = float(runs["dense"][key])
     result["final_argmax_agreement"] = float(np.mean(runs["diffsim"]["final_argmax"] == runs["dense"]["final_argmax"]))
-    result["t_collapse_theory"] = float(collapse_time_isotropic(alpha, 1.0))
+    result["theory/t_collapse"] = float(collapse_time_isotropic(alpha, 1.0))
 
     log(f"speedup diffsim vs plain jitted dense loop: {result['speedup']:.2f}x (target >= 3)")
     log("cost vs steps: " + ", ".join(f"{r['steps']}: {r['seconds']:.2f} s" for r in result["steps_scaling"])
@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     log(f"condensation time: diffsim {result['t_condensation_diffsim']:.4f}, dense {result['t_condensation_dense']:.4f}; "
         f"freezing time: diffsim {result['t_freezing_diffsim']:.4f}, dense {result['t_freezing_dense']:.4f}; "
         f"same final training point: {result['final_argmax_agreement']:.1%}; "
-        f"theory t_C (N -> infinity) = {result['t_collapse_theory']:.4f}")
+        f"theory t_C (N -> infinity) = {result['theory/t_collapse']:.4f}")
     if args.json:
         print(json.dumps(result, indent=1))
     return 0

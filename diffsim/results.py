@@ -20,6 +20,27 @@ A run or a merge holds ``.diffsim-lock.json`` in the directory it writes (:func:
 a second run into the same directory is refused, naming the holder. ``metadata.json`` records the
 row count, columns and sha256 of ``table.csv``; :func:`load_results` checks the table against them,
 so a table with a cut row or missing cells is an error rather than a figure with missing points.
+
+Names of quantities
+-------------------
+One scheme for the values of the ``quantity`` column of long tables, the column names of wide
+tables, ``summary.csv`` and the keys of the ``--json`` payloads that carry quantities:
+
+* A measured quantity has one snake_case name: ``t_collapse``, ``excess_entropy``, ``phi``,
+  ``mean_y2``, ``basin_radius``. The paper's symbols keep their capitals (``W``, ``C``, ``D1``).
+  Its standard error is ``<name>_stderr``.
+* Its closed-form prediction is ``theory/<name>``, the same name as the measured quantity it
+  predicts, so stripping ``theory/`` pairs them (``excess_entropy`` and ``theory/excess_entropy``).
+  A variant of the theory is ``theory/<name>_<variant>``: ``_spectrum`` is the closed form at the
+  exact finite-N spectrum of the draw (the bare name being the ``N -> inf`` value, e.g.
+  ``theory/t_collapse`` and ``theory/t_collapse_spectrum``); others name the model
+  (``theory/t_collapse_linear_hmm``, ``theory/t_collapse_isotropic``). A closed form with no measured
+  counterpart is still ``theory/<name>`` (``theory/t_dilute``, ``theory/sigma_c``).
+* An estimator of a quantity is ``<name>/<estimator>`` (``t_collapse/clones``, ``t_g/sw``); an
+  analysis of it appends a qualifier (``t_collapse/clones/extrapolated``, the ``1/N -> 0`` fit).
+* A ``theory`` object nested in a JSON payload (``{"theory": {"t_collapse": ...}}``) and the
+  payloads of ``diffsim theory`` are closed forms by their place and keep bare names. The geometry
+  long table keeps a ``theory`` column beside ``value``: the prediction of each row at its ``sigma``.
 """
 
 from __future__ import annotations

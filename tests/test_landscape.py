@@ -150,10 +150,10 @@ def test_traps_command_json(capsys):
                  ",".join(map(str, STEP_TIMES)), "--starts", "128", "--random", "0", "--no-basin", "--json"])
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["t_onset"] == pytest.approx(T_O)
+    assert payload["theory/t_onset"] == pytest.approx(T_O)
     rows = payload["rows"]
     assert len(rows) == len(STEP_TIMES)
-    assert {"N", "t", "trap_fraction", "t_onset"} <= set(rows[0])
+    assert {"N", "t", "trap_fraction", "theory/t_onset"} <= set(rows[0])
     assert rows[0]["trap_fraction"] == 1.0 and rows[-1]["trap_fraction"] == 0.0
     assert main(["traps", "--data", "mixture", "--json"]) == 2
 
@@ -214,7 +214,7 @@ def test_basin_radius_at_the_bisection_limit_is_a_lower_bound(capsys):
     # the basin test above at N = 30 (no new compilation).
     r = run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=30, times=(0.05, 0.6), n_starts=256, n_random=0, traps=False))
     low, mid = r.rows()
-    assert low["theory_basin_radius"] > 3.0
+    assert low["theory/basin_radius"] > 3.0
     assert low["basin_radius"] is None and low["basin_radius_is_bound"] is True and low["basin_radius_lower_bound"] == 3.0
     assert mid["basin_radius_is_bound"] is False and 0 < mid["basin_radius"] < 3.0 and mid["basin_radius_lower_bound"] is None
     assert main(["traps", "--data", "gaussian", "--alpha", "0.2", "--dims", "30", "--times", "0.05,0.6", "--starts", "256",

@@ -50,7 +50,7 @@ def _collapse_rows(alpha=0.3, dims=(8, 16, 32), a=0.4, b=2.0, two_point=("clones
         for t in (0.2, 0.5, 1.0, 2.0):
             th = float(excess_entropy(np.array([t]), alpha, Spectrum.isotropic(1.0))[0])
             rows.append({**base, "t": t, "quantity": "excess_entropy", "value": th + 0.01, "stderr": 0.005})
-            rows.append({**base, "t": t, "quantity": "excess_entropy_theory", "value": th, "stderr": None})
+            rows.append({**base, "t": t, "quantity": "theory/excess_entropy", "value": th, "stderr": None})
             rows.append({**base, "t": t, "quantity": "condensed_fraction", "value": float(t < t_inf), "stderr": None})
     return rows
 
@@ -107,10 +107,10 @@ def test_speciation_figure():
     for cell, n in enumerate((8, 32, 128)):
         t_s = 0.5 * math.log(n + 1.0)
         rows += [{"cell": cell, "N": n, "quantity": "t_speciation", "t": None, "value": t_s + 0.05, "stderr": 0.02},
-                 {"cell": cell, "N": n, "quantity": "t_speciation_theory", "t": None, "value": t_s, "stderr": None}]
+                 {"cell": cell, "N": n, "quantity": "theory/t_speciation", "t": None, "value": t_s, "stderr": None}]
         for t in (0.5, 1.0, 2.0):
             rows += [{"cell": cell, "N": n, "quantity": "phi", "t": t, "value": 0.7, "stderr": 0.02},
-                     {"cell": cell, "N": n, "quantity": "phi_theory", "t": t, "value": 0.75, "stderr": None}]
+                     {"cell": cell, "N": n, "quantity": "theory/phi", "t": t, "value": 0.75, "stderr": None}]
     fig = speciation_figure(rows[::-1], labels={0: "dim=8"})
     ax_phi, ax_ts = fig.axes
     assert {ln.get_label() for ln in _labelled(ax_phi, "theory")} == {"dim=8: theory", "N=32: theory", "N=128: theory"}
@@ -125,8 +125,8 @@ def test_speciation_figure():
 
 def test_rem_figure_theory_is_one_minus_kc():
     alpha, t_c = 0.2, float(collapse_time_isotropic(0.2, 1.0))
-    rows = [{"N": n, "P": 25, "t": t, "query": q, "mean_y2": 0.5, "y2_stderr": 0.01, "theory_y2_spectrum": 0.4,
-             "log_z_per_dim": -0.5, "log_z_stderr": 0.01, "theory_log_z_spectrum": -0.45, "t_collapse": t_c}
+    rows = [{"N": n, "P": 25, "t": t, "query": q, "mean_y2": 0.5, "mean_y2_stderr": 0.01, "theory/mean_y2_spectrum": 0.4,
+             "log_z_per_dim": -0.5, "log_z_per_dim_stderr": 0.01, "theory/log_z_per_dim_spectrum": -0.45, "theory/t_collapse": t_c}
             for n in (16, 24) for t in (0.2, 0.4, 0.8) for q in ("fresh", "train")]
     fig = rem_y2_figure(rows, alpha=alpha, data="gaussian")
     ax, ax2 = fig.axes
@@ -141,8 +141,8 @@ def _trap_rows(alpha=0.2, basin=True):
     return [{"N": n, "P": 25, "t": t, "trap_fraction": float(t < t_o), "start_dominated": float(t < t_o),
              "basin_radius": (0.5 if basin and t < 0.6 else None), "basin_radius_stderr": 0.05,
              "basin_radius_is_bound": basin and t == 0.3, "basin_radius_lower_bound": 3.0 if basin and t == 0.3 else None,
-             "attraction_radius": None, "theory_basin_radius_spectrum": 0.5, "t_onset": t_o,
-             "t_collapse": float(collapse_time_isotropic(alpha, 1.0)), "t_onset_spectrum": t_o + 0.01}
+             "attraction_radius": None, "theory/basin_radius_spectrum": 0.5, "theory/t_onset": t_o,
+             "theory/t_collapse": float(collapse_time_isotropic(alpha, 1.0)), "theory/t_onset_spectrum": t_o + 0.01}
             for n in (16, 24) for t in (0.3, 0.5, 0.7, 0.9)]
 
 
@@ -170,9 +170,9 @@ def _hmm_rows():
             for n in dims:
                 for est in ("own", "condensation"):
                     rows.append({"seed": 0, "alpha": 0.2, "alpha_d": alpha_d, "model": model, "N": n, "estimator": est,
-                                 "t_collapse": t_mp + 1.0 / n, "stderr": 0.01, "t_collapse_spectrum": t_mp,
-                                 "t_collapse_linear_hmm": t_mp, "t_collapse_gaussian_equivalent": t_mp,
-                                 "t_collapse_isotropic": float(collapse_time_isotropic(0.2, 1.0))})
+                                 "t_collapse": t_mp + 1.0 / n, "stderr": 0.01, "theory/t_collapse_spectrum": t_mp,
+                                 "theory/t_collapse_linear_hmm": t_mp, "theory/t_collapse_gaussian_equivalent": t_mp,
+                                 "theory/t_collapse_isotropic": float(collapse_time_isotropic(0.2, 1.0))})
     return rows
 
 
@@ -206,10 +206,10 @@ def test_generalization_figure_theory_times():
     for ad in (0.25, 1.0):
         for n in (20, 30):
             base = {"alpha": 0.1, "alpha_d": ad, "N": n, "P": 10, "D": int(ad * n)}
-            rows += [{**base, "quantity": "curve", "t": t, "kl_per_dim": 1.0 / t, "kl_stderr": 0.01, "kl_theory": 1.1 / t}
+            rows += [{**base, "quantity": "curve", "t": t, "kl_per_dim": 1.0 / t, "kl_per_dim_stderr": 0.01, "theory/kl_per_dim_spectrum": 1.1 / t}
                      for t in (0.1, 0.3, 1.0)]
-            rows.append({**base, "quantity": "t_g", "t_g": 0.4, "t_g_stderr": 0.02, "t_g_sw": None, "t_g_theory": 0.45,
-                         "t_collapse": 0.8})
+            rows.append({**base, "quantity": "t_g", "t_g": 0.4, "t_g_stderr": 0.02, "t_g/sw": None, "theory/t_g_spectrum": 0.45,
+                         "theory/t_collapse_spectrum": 0.8})
     fig = generalization_time_figure(rows, data="hmm", n_theory=3)
     ax, ax2 = fig.axes
     assert ax.get_title() == "Generalization error at N = 30" and len(ax.containers) == 2

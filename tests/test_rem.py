@@ -124,10 +124,10 @@ def test_rem_command_json_rows(capsys):
 
     payload = json.loads(capsys.readouterr().out)
     rows = payload["rows"]
-    assert len(rows) == len(BELOW + ABOVE) and {"N", "t", "mean_y2", "theory_y2"} <= set(rows[0])
+    assert len(rows) == len(BELOW + ABOVE) and {"N", "t", "mean_y2", "theory/mean_y2"} <= set(rows[0])
     for row in rows:
         expected = 1.0 - float(condensation_point(row["t"], 0.1, Spectrum.isotropic(1.0)))
-        assert row["theory_y2"] == pytest.approx(expected, rel=1e-9)
+        assert row["theory/mean_y2"] == pytest.approx(expected, rel=1e-9)
         assert 0.0 <= row["mean_y2"] <= 1.0
     assert all(r["query"] == "train" for r in payload["train_rows"])
 

@@ -166,7 +166,7 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
                               ",".join(map(str, TIMES)), "--samples", "2048", "--quiet", "--json"])
     assert args.handler(args) == 0
     out = json.loads(capsys.readouterr().out)
-    need = {"P", "t", "t_paper", "loss_gap", "loss_gap_stderr", "fisher", "fisher_stderr", "t_collapse"}
+    need = {"P", "t", "t_paper", "loss_gap", "loss_gap_stderr", "fisher", "fisher_stderr", "theory/t_collapse"}
     assert len(out["rows"]) == 10 and all(need <= set(r) for r in out["rows"])
     assert [r["t_paper"] for r in out["rows"][:5]] == [2 * t for t in TIMES]
     assert [d["n_sizes"] for d in out["decay"]] == [0, 0, 0, 1, 2]  # t_C(16) = 0.35, t_C(256) = 0.14

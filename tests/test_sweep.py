@@ -220,13 +220,13 @@ def test_table_is_tidy_and_same_config_and_seed_give_identical_tables(workdir, r
     keys = [(r["cell"], r["seed"], r["quantity"], r["t"]) for r in table.rows]
     assert len(keys) == len(set(keys)) == meta["rows"]
     assert {(r["cell"], r["seed"]) for r in table.rows} == {(c, s) for c in range(6) for s in (0, 1)}
-    per_unit = {q: len(table.where(cell=0, seed=0, quantity=q)) for q in ("phi", "phi_theory", "t_speciation")}
-    assert per_unit == {"phi": 8, "phi_theory": 8, "t_speciation": 1}
+    per_unit = {q: len(table.where(cell=0, seed=0, quantity=q)) for q in ("phi", "theory/phi", "t_speciation")}
+    assert per_unit == {"phi": 8, "theory/phi": 8, "t_speciation": 1}
     # Axis columns carry the cell's parameters: the theory rows follow them (t_S = 0.5 log Lambda).
     import math
 
     for cell in range(6):
-        r = table.where(cell=cell, seed=0, quantity="t_speciation_theory").rows[0]
+        r = table.where(cell=cell, seed=0, quantity="theory/t_speciation").rows[0]
         assert r["value"] == pytest.approx(0.5 * math.log(8 * r["mtilde"] ** 2 + r["sigma"] ** 2), rel=1e-6)
 
     again = workdir / "again"

@@ -54,8 +54,8 @@ def geometry_table(results) -> str:
     for r in results:
         s = r.summary()
         lines.append(
-            f"{s['N']:5d} {s['P']:8d}   {_fmt(s['sigma_cov'])}±{_fmt(s['sigma_cov_stderr'])} ({_fmt(s['sigma_cov_theory'])})"
-            f"   {_fmt(s['sigma_w'])}±{_fmt(s['sigma_w_stderr'])} ({_fmt(s['sigma_c'])})"
+            f"{s['N']:5d} {s['P']:8d}   {_fmt(s['sigma_cov'])}±{_fmt(s['sigma_cov_stderr'])} ({_fmt(s['theory/sigma_cov'])})"
+            f"   {_fmt(s['sigma_w'])}±{_fmt(s['sigma_w_stderr'])} ({_fmt(s['theory/sigma_c'])})"
             f"   {_fmt(s['log_width'])}±{_fmt(s['log_width_stderr'])}"
             f"   {_fmt(s['sigma_lin'])}±{_fmt(s['sigma_lin_stderr'])}"
         )

@@ -55,7 +55,7 @@ def _traps(args) -> int:
         radius = f">{row['basin_radius_lower_bound']:.3f}" if row["basin_radius_is_bound"] else ("-" if r is None else f"{r:.3f}")
         lines.append(
             f"{row['N']:>5} {row['t']:>7.3g} {'-' if f is None else f'{f:.3f}':>9} {row['start_dominated']:>9.3f} "
-            f"{radius:>8} {row['theory_basin_radius_spectrum']:>8.3f} "
+            f"{radius:>8} {row['theory/basin_radius_spectrum']:>8.3f} "
             f"{'-' if row['spurious_count'] is None else int(row['spurious_count']):>9}"
         )
     emit(payload, "\n".join(lines), args.json)
@@ -71,14 +71,14 @@ def _rem(args) -> int:
 
         payload["figure"] = str(plot_rem_y2(results, args.figure))
     lines = [
-        f"REM statistics, {base.data} data, alpha = {base.alpha}: theory t_C = {payload['t_collapse']:.4f} "
+        f"REM statistics, {base.data} data, alpha = {base.alpha}: theory t_C = {payload['theory/t_collapse']:.4f} "
         "(THEORY.md section 5); fresh queries",
         f"{'N':>5} {'t':>7} {'mean Y2':>15} {'1 - k_c':>8} {'(1/N)logZ':>10} {'theory':>8}",
     ]
     for row in payload["rows"]:
         lines.append(
-            f"{row['N']:>5} {row['t']:>7.3f} {row['mean_y2']:>8.4f} ±{row['y2_stderr']:.4f} {row['theory_y2']:>8.4f} "
-            f"{row['log_z_per_dim']:>10.4f} {row['theory_log_z']:>8.4f}"
+            f"{row['N']:>5} {row['t']:>7.3f} {row['mean_y2']:>8.4f} ±{row['mean_y2_stderr']:.4f} {row['theory/mean_y2']:>8.4f} "
+            f"{row['log_z_per_dim']:>10.4f} {row['theory/log_z_per_dim']:>8.4f}"
         )
     emit(payload, "\n".join(lines), args.json)
     return 0
@@ -103,8 +103,8 @@ def _hmm_collapse(args) -> int:
                     and r["model"] == row["model"] and r["alpha"] == row["alpha"] and r["alpha_d"] == row["alpha_d"])
         lines.append(
             f"{row['alpha']:>6} {row['alpha_d']:>5} {row['model']:>8} {row['N']:>6} {row['t_collapse']:>8.4f} ±{row['stderr']:.4f} "
-            f"{cond['t_collapse']:>8.4f} ±{cond['stderr']:.4f} {row['t_collapse_spectrum']:>9.4f} "
-            f"{row['t_collapse_linear_hmm']:>7.4f} {row['t_collapse_gaussian_equivalent']:>7.4f} {row['t_collapse_isotropic']:>7.4f}"
+            f"{cond['t_collapse']:>8.4f} ±{cond['stderr']:.4f} {row['theory/t_collapse_spectrum']:>9.4f} "
+            f"{row['theory/t_collapse_linear_hmm']:>7.4f} {row['theory/t_collapse_gaussian_equivalent']:>7.4f} {row['theory/t_collapse_isotropic']:>7.4f}"
         )
     for row in payload["rows"]:
         if row["N"] is None:
@@ -126,11 +126,11 @@ def _generalization(args) -> int:
              f"{'alpha_d':>7} {'N':>5} {'D':>4} {'t_g':>16} {'t_g theory':>10} {'t_g sw':>7} {'t_C':>7} {'t_g(inf)':>8} {'t_C(inf)':>8}"]
     for row in payload["rows"]:
         if row["quantity"] == "t_g":
-            sw = "-" if row["t_g_sw"] is None else f"{row['t_g_sw']:.4f}"
+            sw = "-" if row["t_g/sw"] is None else f"{row['t_g/sw']:.4f}"
             lines.append(
                 f"{row['alpha_d']:>7} {row['N']:>5} {row['D']:>4} {row['t_g']:>8.4f} ±{row['t_g_stderr']:.4f} "
-                f"{row['t_g_theory']:>10.4f} {sw:>7} {row['t_collapse']:>7.4f} "
-                f"{row['t_g_asymptotic']:>8.4f} {row['t_collapse_asymptotic']:>8.4f}"
+                f"{row['theory/t_g_spectrum']:>10.4f} {sw:>7} {row['theory/t_collapse_spectrum']:>7.4f} "
+                f"{row['theory/t_g']:>8.4f} {row['theory/t_collapse']:>8.4f}"
             )
     emit(payload, "\n".join(lines), args.json)
     return 0

@@ -68,12 +68,12 @@ def _loss_gap(args) -> int:
         cond = r.theory["loss_gap_condensed"]
         for i, row in enumerate(r.summary()):
             d = -math.expm1(-2.0 * row["t"]) / row["N"]
-            dilute = row["loss_gap_dilute"] if row["t_dilute"] is not None and row["t"] >= row["t_dilute"] else None
+            dilute = row["theory/loss_gap_dilute"] if row["theory/t_dilute"] is not None and row["t"] >= row["theory/t_dilute"] else None
             lines.append(
                 f"{row['P']:>7} {row['t']:>6.3g} {row['t_paper']:>7.3g} {_fmt(row['loss_gap']):>10} "
                 f"{_fmt(row['loss_gap_stderr'], '.2g'):>8} {_fmt(row['fisher']):>10} {_fmt(row['fisher_stderr'], '.2g'):>8} "
                 f"{_fmt(row['scaled_gap'], '.3f'):>8} {cond[i] * d:>8.3f} {_fmt(dilute, '.3g'):>9} "
-                f"{row['t_collapse']:>6.3f}"
+                f"{row['theory/t_collapse']:>6.3f}"
             )
     lines.append(notes)
     for d in decay:

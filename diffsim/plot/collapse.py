@@ -76,7 +76,7 @@ def draw_excess_entropy(ax, rows, *, alpha: float | None = None) -> list:
     for n in dims:
         sub = table.where(N=n)
         t, f, err = seed_mean(sub.where(quantity="excess_entropy"))
-        t_th, f_th, _ = seed_mean(sub.where(quantity="excess_entropy_theory"))
+        t_th, f_th, _ = seed_mean(sub.where(quantity="theory/excess_entropy"))
         if t.size:
             p = sub.rows[0]["P"]
             artists.append(ax.errorbar(t, f, yerr=err, fmt="o", ms=3, color=colors[n], capsize=1.5,

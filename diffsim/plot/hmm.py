@@ -81,13 +81,13 @@ def draw_mean_y2(ax, rows, *, alpha: float, spectrum: Spectrum) -> list:
             sub = table.where(N=n, query=kind)
             if not len(sub):
                 continue
-            t, y2, err = seed_mean(sub, column="mean_y2", stderr="y2_stderr")
+            t, y2, err = seed_mean(sub, column="mean_y2", stderr="mean_y2_stderr")
             label = f"N = {n} (P = {p}), {'fresh' if kind == 'fresh' else 'noised training point'} queries"
             artists.append(ax.errorbar(t, y2, yerr=err, fmt=fmt, color=colors[n], mfc=mfc, ms=4, lw=0.9, capsize=2, label=label))
             if kind == "fresh":
-                t, th, _ = seed_mean(sub, column="theory_y2_spectrum", stderr=None)
+                t, th, _ = seed_mean(sub, column="theory/mean_y2_spectrum", stderr=None)
                 artists += ax.plot(t, th, ":", color=colors[n], lw=1.1, label=f"N = {n}: $1 - k_c$, finite-N spectrum")
-    t_c = table.rows[0]["t_collapse"]
+    t_c = table.rows[0]["theory/t_collapse"]
     artists.append(ax.axvline(t_c, color="gray", ls="-.", lw=1, label=f"theory $t_C$ = {t_c:.3f}"))
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(TIME_LABEL)
@@ -110,11 +110,11 @@ def draw_log_partition(ax, rows, *, alpha: float, spectrum: Spectrum) -> list:
         if not len(sub):
             continue
         p = sub.rows[0]["P"]
-        t, lz, lz_err = seed_mean(sub, column="log_z_per_dim", stderr="log_z_stderr")
+        t, lz, lz_err = seed_mean(sub, column="log_z_per_dim", stderr="log_z_per_dim_stderr")
         artists.append(ax.errorbar(t, lz, yerr=lz_err, fmt="o", color=colors[n], ms=4, capsize=2, label=f"N = {n} (P = {p}), fresh"))
-        t, th, _ = seed_mean(sub, column="theory_log_z_spectrum", stderr=None)
+        t, th, _ = seed_mean(sub, column="theory/log_z_per_dim_spectrum", stderr=None)
         artists += ax.plot(t, th, ":", color=colors[n], lw=1.1, label=f"N = {n}: finite-N spectrum theory")
-    t_c = table.rows[0]["t_collapse"]
+    t_c = table.rows[0]["theory/t_collapse"]
     artists.append(ax.axvline(t_c, color="gray", ls="-.", lw=1, label=f"theory $t_C$ = {t_c:.3f}"))
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("$(1/N)\\log\\sum_\\mu e^{-E_\\mu}$ (per dimension)")
@@ -163,11 +163,11 @@ def draw_trap_fraction(ax, rows) -> list:
         t, dom, _ = seed_mean(sub, column="start_dominated", stderr=None)
         artists += ax.plot(t, dom, "--", color=colors[n], lw=0.9, label=f"N = {n}: dominated at $m_t a_\\mu$")
     first = table.rows[0]
-    artists.append(ax.axvline(first["t_onset"], color="k", ls="-", lw=1.2,
-                              label=f"theory $t_o$ = {first['t_onset']:.3f} ($N\\to\\infty$)"))
-    artists.append(ax.axvline(first["t_collapse"], color="gray", ls="-.", lw=1.0, label=f"theory $t_C$ = {first['t_collapse']:.3f}"))
+    artists.append(ax.axvline(first["theory/t_onset"], color="k", ls="-", lw=1.2,
+                              label=f"theory $t_o$ = {first['theory/t_onset']:.3f} ($N\\to\\infty$)"))
+    artists.append(ax.axvline(first["theory/t_collapse"], color="gray", ls="-.", lw=1.0, label=f"theory $t_C$ = {first['theory/t_collapse']:.3f}"))
     for n in dims:
-        artists.append(ax.axvline(table.where(N=n).rows[0]["t_onset_spectrum"], color=colors[n], ls=":", lw=0.9))
+        artists.append(ax.axvline(table.where(N=n).rows[0]["theory/t_onset_spectrum"], color=colors[n], ls=":", lw=0.9))
     ax.plot([], [], "k:", lw=0.9, label="$t_o$ of each draw's finite-N spectrum")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(TIME_LABEL)
@@ -184,7 +184,7 @@ def draw_basin_radius(ax, rows, *, alpha: float, spectrum: Spectrum) -> list:
     table = as_table(rows)
     first = table.rows[0]
     times = np.array(table.unique("t"), dtype=float)
-    dense = np.linspace(min(times.min(), 0.6 * first["t_collapse"]), first["t_onset"], 200)
+    dense = np.linspace(min(times.min(), 0.6 * first["theory/t_collapse"]), first["theory/t_onset"], 200)
     artists = ax.plot(dense, basin_radius(dense, alpha, spectrum), "k-", lw=1.3, label="theory $r_b(t)$ ($N\\to\\infty$)")
     dims = table.unique("N")
     colors = _colors(dims)
@@ -196,13 +196,13 @@ def draw_basin_radius(ax, rows, *, alpha: float, spectrum: Spectrum) -> list:
         if bound:
             artists += ax.plot([row["t"] for row in bound], [row["basin_radius_lower_bound"] for row in bound], "^", ms=5,
                                color=colors[n], mfc="none", label=f"N = {n}: lower bound (bisection limit)")
-        t, rb, _ = seed_mean(sub, column="theory_basin_radius_spectrum", stderr=None)
+        t, rb, _ = seed_mean(sub, column="theory/basin_radius_spectrum", stderr=None)
         artists += ax.plot(t, rb, ":", color=colors[n], lw=1, label=f"N = {n}: $r_b(t)$, finite-N spectrum")
         t, ra, _ = seed_mean(sub, column="attraction_radius", stderr=None)
         if np.any(np.isfinite(ra)):
             artists += ax.plot(t, ra, "s--", ms=3, color=colors[n], lw=0.8, label=f"N = {n}: attraction radius")
-    artists.append(ax.axvline(first["t_onset"], color="k", ls="-", lw=0.8))
-    artists.append(ax.axvline(first["t_collapse"], color="gray", ls="-.", lw=0.8))
+    artists.append(ax.axvline(first["theory/t_onset"], color="k", ls="-", lw=0.8))
+    artists.append(ax.axvline(first["theory/t_collapse"], color="gray", ls="-.", lw=0.8))
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("basin radius r (units of $\\sqrt{N\\Delta_t}$)")
     ax.legend()
@@ -415,8 +415,8 @@ def draw_generalization_error(ax, rows, *, n: int | None = None) -> list:
     artists = []
     for ad in alpha_ds:
         curve = table.where(N=n, alpha_d=ad, quantity="curve")
-        t, g, err = seed_mean(curve, column="kl_per_dim", stderr="kl_stderr")
-        _, th, _ = seed_mean(curve, column="kl_theory", stderr=None)
+        t, g, err = seed_mean(curve, column="kl_per_dim", stderr="kl_per_dim_stderr")
+        _, th, _ = seed_mean(curve, column="theory/kl_per_dim_spectrum", stderr=None)
         artists.append(ax.errorbar(t, g, yerr=err, fmt="o", ms=3.5, capsize=2, color=colors[ad], label=f"$\\alpha_D$ = {ad}: Monte Carlo"))
         artists += ax.plot(t, th, "-", color=colors[ad], lw=1, label=f"$\\alpha_D$ = {ad}: REM theory")
         _, t_g, _ = seed_mean(table.where(N=n, alpha_d=ad, quantity="t_g"), by="N", column="t_g", stderr=None)
@@ -448,12 +448,12 @@ def draw_generalization_times(ax, rows, *, alpha: float, data: str = "hmm", n_th
         summary = table.where(N=n, quantity="t_g")
         ads, tg, tg_err = seed_mean(summary, by="alpha_d", column="t_g", stderr="t_g_stderr")
         artists.append(ax.errorbar(ads, tg, yerr=tg_err, fmt="o", color=colors[n], ms=5, capsize=2, label=f"$t_g$ measured, N = {n}"))
-        _, tg_fin, _ = seed_mean(summary, by="alpha_d", column="t_g_theory", stderr=None)
-        _, tc_fin, _ = seed_mean(summary, by="alpha_d", column="t_collapse", stderr=None)
+        _, tg_fin, _ = seed_mean(summary, by="alpha_d", column="theory/t_g_spectrum", stderr=None)
+        _, tc_fin, _ = seed_mean(summary, by="alpha_d", column="theory/t_collapse_spectrum", stderr=None)
         artists += ax.plot(ads, tg_fin, "_", color="b", ms=12, mew=1.5,
                            label="theory at finite N ($t_g$ blue, $t_C$ red)" if k == 0 else None)
         artists += ax.plot(ads, tc_fin, "_", color="r", ms=12, mew=1.5)
-        _, sw, _ = seed_mean(summary, by="alpha_d", column="t_g_sw", stderr=None)
+        _, sw, _ = seed_mean(summary, by="alpha_d", column="t_g/sw", stderr=None)
         if np.any(np.isfinite(sw)):
             artists += ax.plot(ads, sw, "^", color=colors[n], mfc="none", ms=5, label=f"$t_g^{{sw}}$ (sliced $W_2$), N = {n}")
     ax.set_xlabel("latent ratio $\\alpha_D = D/N$ (dimensionless)")

@@ -44,10 +44,10 @@ def draw_phi(ax, rows, *, labels: Mapping[int, str] | None = None) -> list:
         sub = _sub(table, cell)
         label = (labels or {}).get(cell) or f"N={sub.rows[0]['N']}"
         t, phi, err = seed_mean(sub.where(quantity="phi"))
-        t_th, phi_th, _ = seed_mean(sub.where(quantity="phi_theory"))
+        t_th, phi_th, _ = seed_mean(sub.where(quantity="theory/phi"))
         artists.append(ax.errorbar(t, phi, yerr=err, fmt="o", ms=3, capsize=1.5, color=color, label=f"{label}: clones"))
         artists += ax.plot(t_th, phi_th, "-", color=color, lw=1.2, label=f"{label}: theory")
-        _, ts_th, _ = seed_mean(sub.where(quantity="t_speciation_theory"), by="N")
+        _, ts_th, _ = seed_mean(sub.where(quantity="theory/t_speciation"), by="N")
         artists.append(ax.axvline(ts_th[0], color=color, ls=":", lw=1))
     artists.append(ax.axhline(0.5, color="0.6", lw=0.6))
     ax.set_xlabel("branch time t (OU time, dimensionless); dotted: $t_S = \\frac{1}{2}\\log\\Lambda$")
@@ -65,7 +65,7 @@ def draw_speciation_time(ax, rows) -> list:
     for cell in _cells(table):
         sub = _sub(table, cell)
         _, ts, ts_err = seed_mean(sub.where(quantity="t_speciation"), by="N")
-        _, ts_th, _ = seed_mean(sub.where(quantity="t_speciation_theory"), by="N")
+        _, ts_th, _ = seed_mean(sub.where(quantity="theory/t_speciation"), by="N")
         dims.append(sub.rows[0]["N"])
         measured.append(ts[0])
         errors.append(ts_err[0])

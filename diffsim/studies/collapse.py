@@ -202,7 +202,7 @@ class CollapseResult:
             out.append({**base, "quantity": "clone_agreement", "t": float(t), "value": float(f), "stderr": None})
         for t, f, s, th in zip(m.entropy_times, m.entropy_mean, m.entropy_stderr, self.entropy_theory):
             out.append({**base, "quantity": "excess_entropy", "t": float(t), "value": float(f), "stderr": float(s)})
-            out.append({**base, "quantity": "excess_entropy_theory", "t": float(t), "value": float(th), "stderr": None})
+            out.append({**base, "quantity": "theory/excess_entropy", "t": float(t), "value": float(th), "stderr": None})
         return out
 
 
@@ -287,7 +287,7 @@ def summarize(rows: list[dict], by: tuple[str, ...] = ()) -> list[dict]:
 
 def collapse_payload(results) -> dict:
     """One JSON object for points at several N: ``config`` and ``theory`` of the first point (the
-    N -> infinity theory is the same for all), ``rows`` (one per N, with ``t_collapse_spectrum``)
+    N -> infinity theory is the same for all), ``rows`` (one per N, with ``theory/t_collapse_spectrum``)
     and ``extrapolated`` (:func:`extrapolate`)."""
     results = sorted(results, key=lambda r: r.measurement.dim)
     first = results[0].to_json()
@@ -295,7 +295,7 @@ def collapse_payload(results) -> dict:
     rows = []
     for r in results:
         j = r.to_json()
-        rows.append({"N": j["N"], "P": j["P"], "t_collapse_spectrum": r.theory["t_collapse_spectrum"],
+        rows.append({"N": j["N"], "P": j["P"], "theory/t_collapse_spectrum": r.theory["t_collapse_spectrum"],
                      "estimates": j["estimates"]})
     return {
         "config": {**first["config"], "dims": [r.measurement.dim for r in results]},

@@ -402,7 +402,7 @@ class DenoiserResult:
                     row[key] = float(fin.mean()) if fin.size else None
                     row[f"{key}_stderr"] = float(fin.std(ddof=1) / math.sqrt(fin.size)) if fin.size > 1 else None
                 row["tau_mem_reached"] = int(np.sum(np.isfinite([r.tau_mem for r in ms])))
-                row["t_collapse_theory"] = self.theory["t_collapse"].get(p)
+                row["theory/t_collapse"] = self.theory["t_collapse"].get(p)
                 out.append(row)
         return out
 
@@ -460,7 +460,7 @@ class DenoiserResult:
     def rows(self) -> list[dict]:
         """Tidy table: one row per (width, P, seed, step, quantity[, t]) of every curve, one per
         member for ``tau_gen`` and ``tau_mem`` (step None), and one per P for the theory collapse
-        time ``t_collapse_theory`` (width, seed and step None). :meth:`from_rows` inverts it."""
+        time ``theory/t_collapse`` (width, seed and step None). :meth:`from_rows` inverts it."""
         out = []
         for r in self.members:
             base = {"width": r.width, "P": r.n_train, "seed": r.seed}
@@ -475,7 +475,7 @@ class DenoiserResult:
             for name in ("tau_gen", "tau_mem"):
                 out.append({**base, "step": None, "quantity": name, "t": None, "value": _none(getattr(r, name))})
         for p, t_c in self.theory["t_collapse"].items():
-            out.append({"width": None, "P": p, "seed": None, "step": None, "quantity": "t_collapse_theory", "t": None,
+            out.append({"width": None, "P": p, "seed": None, "step": None, "quantity": "theory/t_collapse", "t": None,
                         "value": _none(t_c)})
         return out
 
@@ -491,7 +491,8 @@ class DenoiserResult:
         units raise ValueError. What the rows do not hold stays empty: ``loss_steps``,
         ``train_loss``, ``record_times`` and ``condensed`` of each member are empty arrays,
         ``reference`` is ``{}``, ``seconds`` is NaN, and ``t_collapse`` is None for a P without a
-        ``t_collapse_theory`` row (tables written before those rows existed).
+        ``theory/t_collapse`` row (tables written before those rows existed; the older name
+        ``t_collapse_theory`` is read too).
         """
         if isinstance(config, dict):
             known = {f.name for f in dataclasses.fields(DenoiserConfig)}
@@ -505,7 +506,7 @@ class DenoiserResult:
         t_collapse = {p: None for p in config.n_train}
         grouped: dict = {}
         for r in rows:
-            if r["quantity"] == "t_collapse_theory":
+            if r["quantity"] in ("theory/t_collapse", "t_collapse_theory"):  # the second: tables before the rename
                 t_collapse[int(r["P"])] = r["value"]
                 continue
             seed = r["study_seed"] if "study_seed" in r else r["seed"]

@@ -46,7 +46,7 @@ __all__ = ["GeneralizationConfig", "GeneralizationResult", "run_generalization",
 DEFINITION = (
     "t_g = argmin_t KL(p_0 || q_t) / D, q_t = law of x_t / m_t under the empirical backward dynamics stopped "
     "at t (Gaussian KDE of the training set, bandwidth^2 = exp(2t) - 1), restricted to the latent subspace; "
-    "t_g_sw = argmin_t of the sliced 2-Wasserstein distance between x0_hat(x_t, t) and fresh samples"
+    "t_g/sw = argmin_t of the sliced 2-Wasserstein distance between x0_hat(x_t, t) and fresh samples"
 )
 
 
@@ -121,17 +121,20 @@ class GeneralizationResult:
         return self.config.dim
 
     def rows(self) -> list[dict]:
-        """One row per t with the curves (``quantity = "curve"``) and one summary row with
-        ``quantity = "t_g"`` (the definition is in it)."""
+        """One row per t with the curves (``quantity = "curve"``: ``kl_per_dim`` measured,
+        ``theory/kl_per_dim_spectrum`` at the draw's latent spectrum) and one summary row with
+        ``quantity = "t_g"`` (the definition is in it): ``t_g`` and ``t_g/sw`` measured, the theory
+        ``theory/t_g``, ``theory/t_collapse`` (``N -> inf``) and ``theory/t_g_spectrum``,
+        ``theory/t_collapse_spectrum`` (the draw's latent spectrum)."""
         c = self.measurement
         base = {"alpha": self.config.alpha, "alpha_d": self.alpha_d, "N": self.n, "P": self.p, "D": self.latent_dim}
         out = []
         for t, g, s, th, w in zip(c.times, self.kl, c.cross_entropy_stderr, self.kl_theory, c.sw):
-            out.append({**base, "quantity": "curve", "t": float(t), "kl_per_dim": float(g), "kl_stderr": float(s),
-                        "kl_theory": float(th), "sw_per_dim": _num(w)})
-        out.append({**base, "quantity": "t_g", "t_g": c.t_g.value, "t_g_stderr": c.t_g.stderr, "t_g_sw": _num(c.t_g_sw.value),
-                    "t_g_theory": self.t_g_theory, "t_collapse": self.t_collapse,
-                    "t_g_asymptotic": self.t_g_asymptotic, "t_collapse_asymptotic": self.t_collapse_asymptotic,
+            out.append({**base, "quantity": "curve", "t": float(t), "kl_per_dim": float(g), "kl_per_dim_stderr": float(s),
+                        "theory/kl_per_dim_spectrum": float(th), "sw_per_dim": _num(w)})
+        out.append({**base, "quantity": "t_g", "t_g": c.t_g.value, "t_g_stderr": c.t_g.stderr, "t_g/sw": _num(c.t_g_sw.value),
+                    "theory/t_g_spectrum": self.t_g_theory, "theory/t_collapse_spectrum": self.t_collapse,
+                    "theory/t_g": self.t_g_asymptotic, "theory/t_collapse": self.t_collapse_asymptotic,
                     "definition": DEFINITION})
         return out
 

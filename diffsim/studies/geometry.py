@@ -183,7 +183,7 @@ class GeometryResult:
             out.append({"N": self.config.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
                         "value": float(m.c[j]), "stderr": float(m.c_stderr[j]), "theory": float(self.theory["c_curve"][j])})
         summ = self.summary()
-        for q, theory in (("sigma_cov", summ["sigma_cov_theory"]), ("sigma_w", summ["sigma_c"]),
+        for q, theory in (("sigma_cov", summ["theory/sigma_cov"]), ("sigma_w", summ["theory/sigma_w"]),
                           ("log_width", None), ("sigma_lin", None)):
             if summ[q] is None and q == "sigma_lin" and self.linearity is None:
                 continue
@@ -200,7 +200,9 @@ class GeometryResult:
         return out
 
     def summary(self) -> dict:
-        """The boundaries: measured (value, stderr) and theory."""
+        """The boundaries: measured (value, stderr) and theory (``theory/sigma_cov``: the exact
+        coverage edge; ``theory/sigma_w`` = ``theory/sigma_c``: the collapse scale sigma_C;
+        ``theory/log_width``: 0 at leading order; ``theory/route``: how sigma_C was computed)."""
         m = self.measurement
         th = self.theory
         return {
@@ -208,8 +210,8 @@ class GeometryResult:
             "sigma_cov": _num(m.sigma_cov.value), "sigma_cov_stderr": _num(m.sigma_cov.stderr),
             "sigma_w": _num(m.sigma_w.value), "sigma_w_stderr": _num(m.sigma_w.stderr),
             "log_width": _num(m.log_width.value), "log_width_stderr": _num(m.log_width.stderr),
-            "sigma_cov_theory": _num(th["sigma_cov"]), "sigma_w_theory": _num(th["sigma_c"]),
-            "sigma_c": _num(th["sigma_c"]), "log_width_theory_leading": 0.0, "theory_route": th["route"],
+            "theory/sigma_cov": _num(th["sigma_cov"]), "theory/sigma_w": _num(th["sigma_c"]),
+            "theory/sigma_c": _num(th["sigma_c"]), "theory/log_width": 0.0, "theory/route": th["route"],
             "sigma_lin": None if self.linearity is None else _num(self.linearity.sigma_lin.value),
             "sigma_lin_stderr": None if self.linearity is None else _num(self.linearity.sigma_lin.stderr),
             "linearity_tolerance": self.config.linearity_tolerance,
@@ -221,7 +223,7 @@ class GeometryResult:
         return {
             "config": config_json(self.config), **self.summary(),
             "sigma": [float(s) for s in m.sigmas], "W": _list(m.w), "W_stderr": _list(m.w_stderr),
-            "C": _list(m.c), "C_stderr": _list(m.c_stderr), "C_theory": _list(self.theory["c_curve"]),
+            "C": _list(m.c), "C_stderr": _list(m.c_stderr), "theory/C": _list(self.theory["c_curve"]),
             **({} if self.linearity is None else {
                 "linearity_sigma": _list(self.linearity.sigmas),
                 "emp_lin": _list(self.linearity.emp_lin), "emp_lin_stderr": _list(self.linearity.emp_lin_stderr),
@@ -301,8 +303,8 @@ def zone_trend(results) -> dict:
         return float(np.polyfit(n[ok], v[ok], 1)[0]) if ok.sum() >= 2 else None
 
     for r in rows:
-        r["gap_w"] = None if r["sigma_w"] is None else r["sigma_w"] - r["sigma_c"]
-        r["gap_cov"] = None if r["sigma_cov"] is None else r["sigma_c"] - r["sigma_cov"]
+        r["gap_w"] = None if r["sigma_w"] is None else r["sigma_w"] - r["theory/sigma_c"]
+        r["gap_cov"] = None if r["sigma_cov"] is None else r["theory/sigma_c"] - r["sigma_cov"]
     return {"log_width_slope": slope("log_width"), "gap_w_slope": slope("gap_w"), "gap_cov_slope": slope("gap_cov")}
 
 

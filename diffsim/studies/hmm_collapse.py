@@ -134,12 +134,14 @@ class HmmCollapseResult:
         return self.measurement.estimates
 
     def rows(self) -> list[dict]:
-        """Tidy table: one row per estimator, with the theory values."""
+        """Tidy table: one row per estimator (measured ``t_collapse``, ``stderr``), with the theory
+        values ``theory/t_collapse_spectrum`` (mean over the draws' exact spectra) and the keys of
+        :func:`~diffsim.theory.hmm.hmm_collapse_theory` under ``theory/``."""
         c = self.config
         return [{
             "alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.dim, "P": self.p, "D": self.latent_dim,
             "estimator": name, "t_collapse": est.value, "stderr": est.stderr,
-            "t_collapse_spectrum": self.t_collapse_spectrum, **self.theory,
+            "theory/t_collapse_spectrum": self.t_collapse_spectrum, **{f"theory/{k}": v for k, v in self.theory.items()},
         } for name, est in self.measurement.estimates.items()]
 
     def curves(self) -> dict:
@@ -210,8 +212,8 @@ def _spectral_reference(row: dict) -> float:
     """``N -> inf`` ``t_C`` of the Gaussian with this model's covariance: isotropic, Marchenko-Pastur,
     or (nonlinear phi) the Gaussian-equivalent spectrum."""
     if row["model"] == "gaussian":
-        return row["t_collapse_isotropic"]
-    return row["t_collapse_gaussian_equivalent"]
+        return row["theory/t_collapse_isotropic"]
+    return row["theory/t_collapse_gaussian_equivalent"]
 
 
 def extrapolated_rows(rows: list[dict]) -> list[dict]:
@@ -226,7 +228,7 @@ def extrapolated_rows(rows: list[dict]) -> list[dict]:
             continue
         groups.setdefault((r["alpha"], r["alpha_d"], r["model"], r.get("seed")), []).append(r)
     out = []
-    theory_keys = ("t_collapse_linear_hmm", "t_collapse_gaussian_equivalent", "t_collapse_isotropic")
+    theory_keys = ("theory/t_collapse_linear_hmm", "theory/t_collapse_gaussian_equivalent", "theory/t_collapse_isotropic")
     for (alpha, alpha_d, model, seed), group in groups.items():
         for name in ESTIMATORS:
             pts = sorted((r for r in group if r["estimator"] == name), key=lambda r: r["N"])
@@ -235,9 +237,9 @@ def extrapolated_rows(rows: list[dict]) -> list[dict]:
             dims = [r["N"] for r in pts]
             vals = [r["t_collapse"] for r in pts]
             errs = [r["stderr"] for r in pts]
-            corrected = [v - (r["t_collapse_spectrum"] - _spectral_reference(r)) for v, r in zip(vals, pts)]
+            corrected = [v - (r["theory/t_collapse_spectrum"] - _spectral_reference(r)) for v, r in zip(vals, pts)]
             base = {"alpha": alpha, "alpha_d": alpha_d, "model": model, "N": None, "P": None, "D": None,
-                    "t_collapse_spectrum": None, **{k: pts[0][k] for k in theory_keys}}
+                    "theory/t_collapse_spectrum": None, **{k: pts[0][k] for k in theory_keys}}
             if seed is not None:
                 base["seed"] = seed
             for label, values in ((name, vals), (f"{name}/spectrum_corrected", corrected)):

@@ -89,36 +89,39 @@ class RemResult:
         return self.measurement.n_points
 
     def rows(self) -> list[dict]:
-        """One row per (t, query kind). ``theory_y2`` is the ``N -> inf`` value (``1 - k_c`` for fresh
-        queries), ``theory_y2_spectrum`` the same with the exact finite-N spectrum."""
+        """One row per (t, query kind). ``theory/mean_y2`` is the ``N -> inf`` value (``1 - k_c`` for
+        fresh queries), ``theory/mean_y2_spectrum`` the same with the exact finite-N spectrum (likewise
+        ``theory/log_z_per_dim(_spectrum)``, ``theory/t_collapse(_spectrum)``); ``theory/entropy_per_dim``
+        is the REM weight entropy per dimension and ``theory/mean_entropy_condensed`` the total weight
+        entropy of the condensed phase (None above ``t_C``), both for fresh queries only."""
         out = []
         th, ths = self.theory, self.theory_spectrum
         for kind, c in self.measurement.curves.items():
             for j, t in enumerate(self.config.times):
                 out.append({
                     "N": self.n, "P": self.p, "t": t, "query": kind,
-                    "mean_y2": float(c.mean_y2[j]), "y2_stderr": float(c.y2_stderr[j]),
+                    "mean_y2": float(c.mean_y2[j]), "mean_y2_stderr": float(c.y2_stderr[j]),
                     "y2_q10": float(c.y2_deciles[j, 0]), "y2_q50": float(c.y2_deciles[j, 4]), "y2_q90": float(c.y2_deciles[j, 8]),
-                    "theory_y2": float(th[f"y2_{kind}"][j]),
-                    "theory_y2_spectrum": float(ths[f"y2_{kind}"][j]),
+                    "theory/mean_y2": float(th[f"y2_{kind}"][j]),
+                    "theory/mean_y2_spectrum": float(ths[f"y2_{kind}"][j]),
                     "mean_max_weight": float(c.mean_max_weight[j]),
                     "mean_entropy": float(c.mean_entropy[j]),
-                    "log_z_per_dim": float(c.mean_log_z[j]), "log_z_stderr": float(c.log_z_stderr[j]),
-                    "theory_log_z": float(th[f"log_z_{kind}"][j]),
-                    "theory_log_z_spectrum": float(ths[f"log_z_{kind}"][j]),
-                    "theory_entropy_per_dim": float(th["entropy_per_dim_fresh"][j]) if kind == "fresh" else None,
-                    "theory_entropy_condensed": _finite(th["entropy_fresh"][j]) if kind == "fresh" else None,
-                    "t_collapse": th["t_collapse"],
-                    "t_collapse_spectrum": ths["t_collapse"],
+                    "log_z_per_dim": float(c.mean_log_z[j]), "log_z_per_dim_stderr": float(c.log_z_stderr[j]),
+                    "theory/log_z_per_dim": float(th[f"log_z_{kind}"][j]),
+                    "theory/log_z_per_dim_spectrum": float(ths[f"log_z_{kind}"][j]),
+                    "theory/entropy_per_dim": float(th["entropy_per_dim_fresh"][j]) if kind == "fresh" else None,
+                    "theory/mean_entropy_condensed": _finite(th["entropy_fresh"][j]) if kind == "fresh" else None,
+                    "theory/t_collapse": th["t_collapse"],
+                    "theory/t_collapse_spectrum": ths["t_collapse"],
                 })
         return out
 
     def to_json(self) -> dict:
-        """``rows``: fresh queries (keys ``N``, ``t``, ``mean_y2``, ``theory_y2 = 1 - k_c``, ...);
+        """``rows``: fresh queries (keys ``N``, ``t``, ``mean_y2``, ``theory/mean_y2 = 1 - k_c``, ...);
         ``train_rows``: queries noised from training points."""
         rows = self.rows()
         return {
-            "config": config_json(self.config), "t_collapse": self.theory["t_collapse"],
+            "config": config_json(self.config), "theory/t_collapse": self.theory["t_collapse"],
             "rows": [r for r in rows if r["query"] == "fresh"], "train_rows": [r for r in rows if r["query"] == "train"],
         }
 
@@ -144,10 +147,10 @@ def run_rem(config: RemConfig, key=None, *, progress=None) -> RemResult:
 
 def results_json(results: list[RemResult]) -> dict:
     """One JSON object for points at several N (same other parameters): the first point's config with
-    ``dims``, the ``N -> inf`` ``t_collapse``, and every point's fresh and training rows."""
+    ``dims``, the ``N -> inf`` ``theory/t_collapse``, and every point's fresh and training rows."""
     config = config_json(results[0].config)
     config.pop("dim")
     config["dims"] = [r.n for r in results]
     parts = [r.to_json() for r in results]
-    return {"config": config, "t_collapse": results[0].theory["t_collapse"],
+    return {"config": config, "theory/t_collapse": results[0].theory["t_collapse"],
             "rows": [row for p in parts for row in p["rows"]], "train_rows": [row for p in parts for row in p["train_rows"]]}

@@ -140,7 +140,9 @@ class LossGapResult:
 
     def summary(self) -> list[dict]:
         """One wide row per time: ``P, N, t, t_paper, loss_gap(_stderr), fisher(_stderr), loss_true,
-        loss_empirical, scaled_gap(_stderr) (= gap Delta_t / N), the theory columns and t_collapse``."""
+        loss_empirical, scaled_gap(_stderr) (= gap Delta_t / N)`` and the theory columns
+        ``theory/loss_gap_condensed``, ``theory/loss_gap_dilute``, ``theory/t_collapse(_paper)``,
+        ``theory/t_dilute``."""
         r, th = self.measurement, self.theory
         scaled, scaled_err = r.scaled_gap()
         rows = []
@@ -153,10 +155,11 @@ class LossGapResult:
                 "fisher": _none(r.fisher[i].value), "fisher_stderr": _none(r.fisher[i].stderr),
                 "loss_true": _none(r.loss_true[i].value), "loss_empirical": _none(r.loss_empirical[i].value),
                 "scaled_gap": _none(scaled[i]), "scaled_gap_stderr": _none(scaled_err[i]),
-                "loss_gap_condensed": _none(th["loss_gap_condensed"][i]),
-                "loss_gap_dilute": None if dil is None else _none(dil[i]),
-                "t_collapse": th["t_collapse"], "t_collapse_paper": float(separations_time_from_t(th["t_collapse"])),
-                "t_dilute": th["t_dilute"],
+                "theory/loss_gap_condensed": _none(th["loss_gap_condensed"][i]),
+                "theory/loss_gap_dilute": None if dil is None else _none(dil[i]),
+                "theory/t_collapse": th["t_collapse"],
+                "theory/t_collapse_paper": float(separations_time_from_t(th["t_collapse"])),
+                "theory/t_dilute": th["t_dilute"],
             })
         return rows
 
@@ -174,9 +177,9 @@ class LossGapResult:
                 out.append({**base, "quantity": q, **tt, "value": row[q], "stderr": row[f"{q}_stderr"]})
             for q in ("loss_true", "loss_empirical"):
                 out.append({**base, "quantity": q, **tt, "value": row[q], "stderr": None})
-            for q in ("loss_gap_condensed", "loss_gap_dilute"):
+            for q in ("theory/loss_gap_condensed", "theory/loss_gap_dilute"):
                 if row[q] is not None:
-                    out.append({**base, "quantity": f"theory/{q}", **tt, "value": row[q], "stderr": None})
+                    out.append({**base, "quantity": q, **tt, "value": row[q], "stderr": None})
         return out
 
     def to_json(self) -> dict:

@@ -104,7 +104,7 @@ class SpeciationResult:
                 "t": m.branch_times.tolist(),
                 "phi": m.phi.tolist(),
                 "phi_stderr": m.phi_stderr.tolist(),
-                "phi_theory": self.phi_theory.tolist(),
+                "theory/phi": self.phi_theory.tolist(),
             },
         }
 
@@ -113,11 +113,11 @@ class SpeciationResult:
         base = {"N": m.dim}
         out = [
             {**base, "quantity": "t_speciation", "t": None, "value": m.t_speciation.value, "stderr": m.t_speciation.stderr},
-            {**base, "quantity": "t_speciation_theory", "t": None, "value": self.t_speciation_theory, "stderr": None},
+            {**base, "quantity": "theory/t_speciation", "t": None, "value": self.t_speciation_theory, "stderr": None},
         ]
         for t, p, e, th in zip(m.branch_times, m.phi, m.phi_stderr, self.phi_theory):
             out.append({**base, "quantity": "phi", "t": float(t), "value": float(p), "stderr": float(e)})
-            out.append({**base, "quantity": "phi_theory", "t": float(t), "value": float(th), "stderr": None})
+            out.append({**base, "quantity": "theory/phi", "t": float(t), "value": float(th), "stderr": None})
         return out
 
 

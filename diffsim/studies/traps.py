@@ -120,8 +120,9 @@ class TrapsResult:
         return self.measurement.n_points
 
     def rows(self) -> list[dict]:
-        """One row per t: measured fractions and radii with the theory (``t_onset``, ``t_collapse``,
-        ``r_b``; ``*_spectrum`` keys use the exact finite-N spectrum). Where the median basin radius is
+        """One row per t: measured fractions and radii with the theory (``theory/t_onset``,
+        ``theory/t_collapse``, ``theory/basin_radius``; ``theory/*_spectrum`` keys use the exact finite-N
+        spectrum). Where the median basin radius is
         at the bisection limit ``basin_radius`` is None, ``basin_radius_is_bound`` True and
         ``basin_radius_lower_bound`` the limit."""
         c, th, ths = self.measurement, self.theory, self.theory_spectrum
@@ -140,19 +141,19 @@ class TrapsResult:
                 "random_to_training": _num(c.random_to_training[j]),
                 "random_spurious": _num(c.random_spurious[j]),
                 "spurious_count": _num(c.spurious_count[j]),
-                "theory_basin_radius": float(th["basin_radius"][j]),
-                "theory_basin_radius_spectrum": float(ths["basin_radius"][j]),
-                "t_onset": th["t_onset"], "t_collapse": th["t_collapse"],
-                "t_onset_spectrum": ths["t_onset"],
-                "t_collapse_spectrum": ths["t_collapse"],
+                "theory/basin_radius": float(th["basin_radius"][j]),
+                "theory/basin_radius_spectrum": float(ths["basin_radius"][j]),
+                "theory/t_onset": th["t_onset"], "theory/t_collapse": th["t_collapse"],
+                "theory/t_onset_spectrum": ths["t_onset"],
+                "theory/t_collapse_spectrum": ths["t_collapse"],
             })
         return out
 
     def to_json(self) -> dict:
         return {
             "config": config_json(self.config),
-            "t_onset": self.theory["t_onset"],
-            "t_collapse": self.theory["t_collapse"],
+            "theory/t_onset": self.theory["t_onset"],
+            "theory/t_collapse": self.theory["t_collapse"],
             "definition": "trap_fraction: probed training points whose mean-shift from m_t a_mu ends with "
                           "weight > 1/2 on mu; basin_radius: median r where w_mu(m_t a_mu + sqrt(N Delta_t) r u) = 1/2 "
                           "(None with basin_radius_is_bound where the median reaches the bisection limit r_max)",
@@ -181,7 +182,7 @@ def run_traps(config: TrapsConfig, key=None, *, progress=None) -> TrapsResult:
 
 def results_json(results: list[TrapsResult]) -> dict:
     """One JSON object for points at several N (same other parameters): the first point's config with
-    ``dims``, the ``N -> inf`` ``t_onset``, ``t_collapse`` and every point's rows."""
+    ``dims``, the ``N -> inf`` ``theory/t_onset``, ``theory/t_collapse`` and every point's rows."""
     payload = results[0].to_json()
     payload["config"].pop("dim")
     payload["config"]["dims"] = [r.n for r in results]
