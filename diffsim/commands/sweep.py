@@ -306,7 +306,8 @@ def _figures(args) -> int:
             continue
         lines = proc.stdout.splitlines()
         captions = [line.partition(":")[2].strip() for line in lines if line.startswith("caption:")]
-        written[name] = {"files": [line for line in lines if line.strip() and not line.startswith("caption:")],
+        # the script prints the files it wrote (one path a line), a caption, and perhaps its own findings
+        written[name] = {"files": [line for line in lines if line.strip() and Path(line.strip()).is_file()],
                          "caption": captions[0] if captions else None,
                          "wall_s": round(time.perf_counter() - start, 2)}
         display.update(f"{name} ({written[name]['wall_s']:.1f}s)")
