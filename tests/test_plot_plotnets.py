@@ -24,7 +24,7 @@ def _member(width, p, seed, jump, *, lr_shift=0.0):
     c, t = len(STEPS), len(TIMES)
     mem = np.zeros(c) if jump is None else (np.arange(c) > jump).astype(float)
     ramp = np.linspace(1.0, 0.5, c)[:, None] * np.ones((1, t))
-    curves = {"memorization": mem, "loss_test": 2.0 * ramp, "loss_train": ramp,
+    curves = {"memorized_fraction": mem, "loss_test": 2.0 * ramp, "loss_train": ramp,
               "sliced_wasserstein": np.ones(c), "mmd": np.ones(c), "diverged": np.zeros(c),
               "t_condensation": np.ones(c)}
     for law in ("train", "test"):
