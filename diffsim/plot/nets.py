@@ -332,7 +332,7 @@ def draw_memorization_vs_n_train(ax, result) -> list:
 
 
 def _draw_final_memorization(ax, result, *, along: str, lines: str) -> list:
-    """Final memorization fraction (summary rows) against ``along``, one line per value of ``lines``
+    """Final memorized fraction (summary rows) against ``along``, one line per value of ``lines``
     (``"width"`` or ``"P"``)."""
     cfg = result.config
     rows = result.summary()
