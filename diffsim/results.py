@@ -28,7 +28,10 @@ tables, ``summary.csv`` and the keys of the ``--json`` payloads that carry quant
 
 * A measured quantity has one snake_case name: ``t_collapse``, ``excess_entropy``, ``phi``,
   ``mean_y2``, ``basin_radius``. The paper's symbols keep their capitals (``W``, ``C``, ``D1``).
-  Its standard error is ``<name>_stderr``.
+  Its standard error is ``<name>_stderr``. One concept, one name: the memorized fraction (1/3 rule)
+  is ``memorized_fraction`` in every study, ``memorized_fraction_<qualifier>`` where a study has two
+  references (``_few`` / ``_own``: against two training sets) or a reference score (``_exact``);
+  every collapse time is ``t_collapse``.
 * Its closed-form prediction is ``theory/<name>``, the same name as the measured quantity it
   predicts, so stripping ``theory/`` pairs them (``excess_entropy`` and ``theory/excess_entropy``).
   A variant of the theory is ``theory/<name>_<variant>``: ``_spectrum`` is the closed form at the

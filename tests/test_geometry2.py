@@ -205,8 +205,8 @@ def test_mitigation_medium_zone_lowers_memorization():
     from diffsim.studies.geometry_nets import MitigationConfig, run_mitigation
 
     med = run_mitigation(MitigationConfig(zone="medium")).summary()
-    d, se = med[("difference", "memorized")]
+    d, se = med[("difference", "memorized_fraction")]
     assert d < -3 * se and d < -0.03
     above = run_mitigation(MitigationConfig(zone="control_above")).summary()
-    d2, se2 = above[("difference", "memorized")]
+    d2, se2 = above[("difference", "memorized_fraction")]
     assert abs(d2) < 3 * se2 + 0.02

@@ -158,7 +158,7 @@ def test_guidance_advances_collapse_of_small_classes(exact_sweep):
     more than 1/2 from g = 1 to g = 10."""
     i = int(np.argmin(np.abs(exact_sweep.times - 1.0)))
     for label in (0, 1, 2):
-        tc = [exact_sweep.cell(label, g).estimates["collapse_time"] for g in SWEEP]
+        tc = [exact_sweep.cell(label, g).estimates["t_collapse"] for g in SWEEP]
         for lo, hi in zip(tc, tc[1:]):
             assert hi.value - lo.value > 2 * np.hypot(lo.stderr, hi.stderr), (label, tc)
         frac = np.array([exact_sweep.cell(label, g).curves["collapsed_curve"][i] for g in SWEEP])
@@ -219,11 +219,11 @@ def test_study_rows_json_and_trend(exact_sweep):
     cells = res.cell_rows()
     assert len(cells) == 4 * len(SWEEP)
     for key in ("n_class_points", "guidance", "score", "overestimation", "D1", "D2", "alignment",
-                "guidance_magnitude", "memorized_fraction"):
+                "guidance_magnitude", "memorized_fraction", "memorized_fraction_stderr", "t_collapse", "t_collapse_stderr"):
         assert key in cells[0]
     one = [r for r in cells if r["n_class_points"] == 1]
     assert [round(r["overestimation"], 4) for r in one] == list(SWEEP)
-    trend = guidance_trend(res.rows(), "collapse_time")
+    trend = guidance_trend(res.rows(), "t_collapse")
     assert trend["monotone"] and trend["value"][-1] - trend["value"][0] > 0.5
     curves = [r for r in res.rows() if r["kind"] == "curve"]
     assert len(curves) == len(cells) * 41
@@ -280,4 +280,4 @@ def test_trained_net_memorizes_small_classes_and_magnitude_detects_them():
     summary = {(r["quantity"], r["guidance"]): r for r in res.summary if r["quantity"].startswith(("auc", "dsm"))}
     assert summary[("auc", 7.5)]["low"] > 0.5
     assert summary[("dsm_loss_memorized", 7.5)]["value"] > summary[("dsm_loss_generalized", 7.5)]["value"]
-    assert guidance_trend(res.rows(), "collapse_time")["monotone"]
+    assert guidance_trend(res.rows(), "t_collapse")["monotone"]

@@ -229,9 +229,9 @@ def _row(result, p):
 
 def test_tiny_training_sets_are_memorized_large_ones_are_not(study):
     """Same net (width 128), same training: P = 4 and 8 end memorized (1/3 criterion), P = 512 not."""
-    assert _row(study, 4)["memorization_fraction"] >= 0.9
-    assert _row(study, 8)["memorization_fraction"] >= 0.85
-    assert _row(study, 512)["memorization_fraction"] <= 0.05
+    assert _row(study, 4)["memorized_fraction"] >= 0.9
+    assert _row(study, 8)["memorized_fraction"] >= 0.85
+    assert _row(study, 512)["memorized_fraction"] <= 0.05
     # the large-P samples are as close to the true law as the finite sample allows
     assert _row(study, 512)["sliced_wasserstein"] < 2.0 * study.reference["sliced_wasserstein_true_vs_true"]
     assert _row(study, 4)["sliced_wasserstein"] > _row(study, 512)["sliced_wasserstein"]
@@ -270,7 +270,7 @@ def test_learned_score_sits_near_the_empirical_score_when_memorizing(study):
 def test_study_tables_are_tidy_and_serialisable(study):
     rows = study.summary()
     assert [r["P"] for r in rows] == list(STUDY.n_train)
-    for key in ("P", "memorization_fraction", "score_error_true", "score_error_empirical", "tau_gen", "tau_mem"):
+    for key in ("P", "memorized_fraction", "score_error_true", "score_error_empirical", "tau_gen", "tau_mem"):
         assert key in rows[0]
     payload = json.loads(json.dumps(study.to_json()))
     assert set(payload["definitions"]) >= {"tau_mem", "tau_gen"}
@@ -376,7 +376,7 @@ def test_tau_mem_scaling_recovers_the_exponent_at_every_threshold_and_drops_inco
             curve = 1.0 / (1.0 + (factor * 20 * p**1.5 / steps) ** 2)
             if p == 32 and seed == 2:
                 curve = np.minimum(curve, 0.6)  # never reaches 0.75
-            rows += [{"width": 128, "P": p, "seed": seed, "step": int(s), "quantity": "memorization", "t": None,
+            rows += [{"width": 128, "P": p, "seed": seed, "step": int(s), "quantity": "memorized_fraction", "t": None,
                       "value": float(v)} for s, v in zip(steps, curve)]
     scaling = DenoiserResult.from_rows(config, rows).tau_mem_scaling((0.25, 0.5, 0.75))
     assert [r["threshold"] for r in scaling] == [0.25, 0.5, 0.75]
@@ -438,7 +438,7 @@ def test_memorization_grows_with_width_at_fixed_P():
         n_samples=128, sample_steps=40,
     )
     rows = {r["width"]: r for r in run_denoiser(cfg).summary()}
-    assert rows[256]["memorization_fraction"] > rows[16]["memorization_fraction"] + 0.3
+    assert rows[256]["memorized_fraction"] > rows[16]["memorized_fraction"] + 0.3
 
 
 @pytest.mark.slow
@@ -452,7 +452,7 @@ def test_study_runs_on_the_hidden_manifold(nonlinearity):
     result = run_denoiser(cfg)
     rows = {r["P"]: r for r in result.summary()}
     # points on a D = 4 subspace of N = 8 memorize more slowly than the mixture (0.70 at 6000 steps, linear)
-    assert rows[4]["memorization_fraction"] > 0.5 and rows[256]["memorization_fraction"] < 0.1
+    assert rows[4]["memorized_fraction"] > 0.5 and rows[256]["memorized_fraction"] < 0.1
     assert result.reference["has_exact_score"] == (nonlinearity == "linear")
     assert (rows[4]["score_error_true"] is None) == (nonlinearity != "linear")
 

@@ -121,10 +121,10 @@ def test_geometry_mitigation_figure_pairs_standard_and_mitigated():
     for zone, mem_mit in (("medium", 0.4), ("control_below", 0.7)):
         for variant, mem, err, sw in (("standard", 0.9, 1.0, 0.5), ("mitigated", mem_mit, 1.2, 0.6)):
             base = {"P": 8, "zone": zone, "zone_weight": 0.0, "variant": variant, "member": None, "sw_floor": None}
-            rows += [{**base, "quantity": "memorized", "value": mem, "stderr": 0.01},
+            rows += [{**base, "quantity": "memorized_fraction", "value": mem, "stderr": 0.01},
                      {**base, "quantity": "score_error_true", "value": err, "stderr": 0.05},
                      {**base, "quantity": "sliced_wasserstein", "value": sw, "stderr": 0.02, "sw_floor": 0.15}]
-            rows.append({**base, "quantity": "memorized", "member": 0, "value": 0.0, "stderr": 0.0})  # a member row
+            rows.append({**base, "quantity": "memorized_fraction", "member": 0, "value": 0.0, "stderr": 0.0})  # a member row
     fig = geometry_mitigation_figure(table(rows))
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     ax_err, ax_sw = fig.axes
@@ -170,7 +170,7 @@ def test_separation_pruning_figure_bars():
     rows = []
     for stage, off in (("pruned", 0.0), ("finetuned", 0.1)):
         for j, arm in enumerate(("none", "importance", "random")):
-            for q in ("memorized", "score_error", "sliced_wasserstein"):
+            for q in ("memorized_fraction", "score_error", "sliced_wasserstein"):
                 for seed, shift in ((0, -0.01), (1, 0.01)):
                     rows.append({"P": 16, "stage": stage, "arm": arm, "quantity": q, "seed": seed,
                                  "value": 0.2 * j + off + 0.3 + shift, "stderr": 0.02})
@@ -188,7 +188,7 @@ def size_rows(found: dict):
     sizes = sorted({p for v in found.values() for p in v})
     for p in sizes:
         for w in (4, 8, 16, 32, 64, 128, 256):
-            rows.append({"P": p, "quantity": "memorized", "width": w, "seed": 0,
+            rows.append({"P": p, "quantity": "memorized_fraction", "width": w, "seed": 0,
                          "value": min(1.0, w / (8.0 * p)), "stderr": 0.01})
         for name, per_p in found.items():
             if p in per_p:

@@ -24,7 +24,7 @@ def _member(width, p, seed, jump, *, lr_shift=0.0):
     c, t = len(STEPS), len(TIMES)
     mem = np.zeros(c) if jump is None else (np.arange(c) > jump).astype(float)
     ramp = np.linspace(1.0, 0.5, c)[:, None] * np.ones((1, t))
-    curves = {"memorization": mem, "loss_test": 2.0 * ramp, "loss_train": ramp,
+    curves = {"memorized_fraction": mem, "loss_test": 2.0 * ramp, "loss_train": ramp,
               "sliced_wasserstein": np.ones(c), "mmd": np.ones(c), "diverged": np.zeros(c),
               "t_condensation": np.ones(c)}
     for law in ("train", "test"):
@@ -172,7 +172,7 @@ def _guidance_rows():
                              "memorized_condition": "true" if mem else "false", "distance": 0.1 + cond,
                              "D1": 1.0 + cond, "D2": None if cond == 2 else 2.0,
                              "memorized_fraction": 0.9 if mem else 0.0,
-                             "memorized_fraction_stderr": 0.01, "collapse_time": g / 10, "collapse_time_stderr": 0.01})
+                             "memorized_fraction_stderr": 0.01, "t_collapse": g / 10, "t_collapse_stderr": 0.01})
                 rows += [{"kind": "curve", "score": score, "guidance": g, "condition": cond, "t": ti,
                           "m_t": np.exp(-ti), "sqrt_delta": np.sqrt(1 - np.exp(-2 * ti)), "w0": 0.5, "wT": 0.5}
                          for ti in t]

@@ -6,6 +6,7 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from diffsim.studies.collapse import CollapseConfig, run_collapse
@@ -15,6 +16,7 @@ from diffsim.studies.speciation import SpeciationConfig, run_speciation
 from diffsim.studies.traps import TrapsConfig, run_traps
 
 STUDIES = Path(__file__).resolve().parents[1] / "diffsim" / "studies"
+MEASURE = STUDIES.parent / "measure"
 NAME = re.compile(r"^(theory/)?[A-Za-z][A-Za-z0-9_]*(/[a-z][a-z0-9_]*)*$")
 THEORY_WORD = re.compile(r"(^|[_/])theory($|[_/])")
 
@@ -123,8 +125,9 @@ def _literal_names(tree) -> list[tuple[int, str]]:
         return None
 
     out = []
+    renamed = _renamed_dicts(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
+        if isinstance(node, ast.Dict) and id(node) not in renamed:
             for k, v in zip(node.keys, node.values):
                 key = None if k is None else text(k)
                 if key is not None:
@@ -142,3 +145,111 @@ def test_the_studies_write_no_name_that_breaks_the_scheme(path):
     bad = [f"{path.name}:{line}: {name!r}: {why}" for line, name in names
            if not re.search(r"[ *]", name) and (why := bad_name(name)) is not None]  # prose and globs: not names
     assert bad == []
+
+
+# ----------------------------------------------------------------------------- one name per concept
+
+RETIRED = {
+    # the memorized fraction (1/3 rule) had five spellings; it is memorized_fraction[_<qualifier>]
+    "memorization", "memorization_fraction", "memorized", "memorized_few", "memorized_own", "memorized_exact",
+    "diff_memorized",
+    # guidance's collapse time is t_collapse like every other collapse time
+    "collapse_time", "collapse_time_small",
+}
+MEMORIZED = re.compile(r"^memorized_fraction(_[a-z]+)*$")
+NOT_THE_FRACTION = {  # names with "memoriz" in them that are not the memorized fraction
+    "memorized_condition",  # guidance: a condition's flag, memorized_fraction >= 1/2 at the smallest g
+    "dsm_loss_memorized",  # guidance: DSM loss over the memorized conditions
+    "less_memorization_than_none", "less_memorization_than_random",  # separation_pruning: verdicts
+    "memorizes", "width_memorize",  # separation_size: the criterion and the smallest width meeting it
+}
+
+
+def _renamed_dicts(tree) -> set[int]:
+    """The dict literals assigned to ``RENAMED_QUANTITIES`` (old name -> new, read from old tables)."""
+    return {id(node.value) for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+            and isinstance(node.value, ast.Dict)
+            and any(isinstance(t, ast.Name) and t.id == "RENAMED_QUANTITIES"
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))}
+
+
+def _name_constants(tree) -> list[tuple[int, str]]:
+    """Every string constant that reads as a name (no space), outside f-strings (display text),
+    docstrings, ``__all__`` and the ``RENAMED_QUANTITIES`` map: the names a module can write,
+    including those in tuples such as ``QUANTITIES`` that rows are built from."""
+    skip, renamed = set(), _renamed_dicts(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) or id(node) in renamed:
+            skip.update(id(n) for n in ast.walk(node))
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            skip.update(id(n) for n in ast.walk(node.value))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # docstrings
+            skip.add(id(node.value))
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+            and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_/]*", node.value)]
+
+
+def retired_or_misspelled(names) -> list[str]:
+    out = []
+    for line, name in names:
+        base = name.removesuffix("_stderr")
+        if base in RETIRED:
+            out.append(f"{line}: {name!r} is retired")
+        elif "memoriz" in name and not MEMORIZED.match(base) and name not in NOT_THE_FRACTION:
+            out.append(f"{line}: {name!r}: the memorized fraction is memorized_fraction[_<qualifier>]")
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.py")) + sorted(MEASURE.glob("*.py")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_study_or_measurement_writes_a_retired_name(path):
+    assert retired_or_misspelled(_name_constants(ast.parse(path.read_text()))) == []
+
+
+def test_the_retired_name_check_catches_them():
+    tree = ast.parse('''
+QUANTITIES = ("D1", "collapse_time")
+RENAMED_QUANTITIES = {"memorization": "memorized_fraction"}
+def rows(r):
+    """memorized"""
+    label = f"{'memorized':>9}"
+    return {"memorized_own_stderr": 1, "memorize_rate": 2, "quantity": "memorized_fraction_few",
+            "memorized_condition": True}
+''')
+    assert sorted(retired_or_misspelled(_name_constants(tree))) == [
+        "2: 'collapse_time' is retired", "7: 'memorize_rate': the memorized fraction is memorized_fraction[_<qualifier>]",
+        "7: 'memorized_own_stderr' is retired"]
+
+
+def test_guidance_names_its_collapse_time_t_collapse():
+    from diffsim.measure.guidance import QUANTITIES
+    from diffsim.studies.guidance import DEFINITIONS, guidance_trend
+
+    assert {"t_collapse", "memorized_fraction"} <= set(QUANTITIES) and "t_collapse" in DEFINITIONS
+    rows = [{"kind": "cell", "n_class_points": 1, "guidance": g, "t_collapse": 0.1 * g, "t_collapse_stderr": 0.01}
+            for g in (1.0, 2.0)]
+    assert guidance_trend(rows)["value"] == pytest.approx([0.1, 0.2])  # the default quantity
+
+
+def test_denoiser_from_rows_reads_tables_written_before_the_renames():
+    """Old names (``memorization``, ``t_collapse_theory``) give the same result as the new ones."""
+    from diffsim.studies.denoiser import DenoiserConfig, DenoiserResult
+
+    config = DenoiserConfig(widths=(16,), n_train=(4, 8), n_seeds=1)
+    curve = [0.0, 0.25, 0.5, 1.0]
+
+    def rows(mem, theory):
+        out = [{"width": 16, "P": p, "seed": 0, "step": 10 * 2**i, "quantity": mem, "t": None, "value": v}
+               for p in config.n_train for i, v in enumerate(curve)]
+        return out + [{"width": None, "P": p, "seed": None, "step": None, "quantity": theory, "t": None,
+                       "value": 0.1 * p} for p in config.n_train]
+
+    new = DenoiserResult.from_rows(config, rows("memorized_fraction", "theory/t_collapse"))
+    old = DenoiserResult.from_rows(config, rows("memorization", "t_collapse_theory"))
+    for r in (new, old):
+        assert r.theory["t_collapse"] == {4: pytest.approx(0.4), 8: pytest.approx(0.8)}
+        assert [list(m.curves) for m in r.members] == [["memorized_fraction"]] * 2
+        np.testing.assert_array_equal(r.members[1].curves["memorized_fraction"], curve)
+    # the crossing of 1/2 is the third checkpoint, step 40
+    assert [s["tau_mem"] for s in old.tau_mem_scaling((0.5,))] == [{4: pytest.approx(40.0), 8: pytest.approx(40.0)}]

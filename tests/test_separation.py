@@ -212,4 +212,6 @@ def test_size_study_smoke():
                               n_eval=256, n_samples=64, sample_steps=20))
     assert res.err_empirical.shape == (2, 1) and res.memorized.shape == (2, 1)
     assert res.memorized_exact > 0.9  # the exact empirical score memorizes at t_min = 0.01 << t_C
+    assert {"memorized_fraction", "memorized_fraction_stderr", "memorized_fraction_exact"} <= set(res.summary()[0])
+    assert {"memorized_fraction", "memorized_fraction_exact"} <= {r["quantity"] for r in res.rows()}
     json.dumps(res.to_json(), allow_nan=False)

@@ -109,7 +109,7 @@ def test_headline_pruning_comparison():
     of the effect is reported, not asserted (NOTES_pruning.md)."""
     c = PruneConfig(n_samples=256, n_eval=1024)
     r = run_prune(c)
-    assert 0.2 < float(np.mean(r.base["memorized"])) < 0.98
+    assert 0.2 < float(np.mean(r.base["memorized_fraction"])) < 0.98
     zeros = (np.asarray(r.masks) == 0).sum(axis=(2, 3))
     assert np.all(zeros[:, 0] == 0) and np.all(zeros[:, 1:] == c.n_pruned)
     for i in range(c.n_seeds):  # the importance arm removed exactly the least important heads
@@ -117,12 +117,12 @@ def test_headline_pruning_comparison():
         kept = np.asarray(r.importance[i])[np.asarray(r.masks[i, 1]) == 1]
         assert pruned.max() <= kept.min()
     # stage "pruned", arm none == the trained networks
-    np.testing.assert_allclose(r.values["pruned"]["memorized"][:, 0], r.base["memorized"])
+    np.testing.assert_allclose(r.values["pruned"]["memorized_fraction"][:, 0], r.base["memorized_fraction"])
     for stage in ("pruned", "finetuned"):
         for q, v in r.values[stage].items():
             assert np.all(np.isfinite(v)), (stage, q)
     d = {(x["quantity"], x["comparison"]): x for x in r.differences()}
-    arms = r.arm_values("finetuned", "memorized")
-    assert d[("memorized", "importance-none")]["value"] == pytest.approx(float(np.mean(arms["importance"] - arms["none"])))
+    arms = r.arm_values("finetuned", "memorized_fraction")
+    assert d[("memorized_fraction", "importance-none")]["value"] == pytest.approx(float(np.mean(arms["importance"] - arms["none"])))
     json.dumps(r.to_json(), allow_nan=False)
     print(json.dumps(r.verdict()))

@@ -60,7 +60,7 @@ def denoiser_table(result, figures=None) -> str:
     ]
     for r in result.summary():
         lines.append(
-            f"{r['width']:>6} {r['P']:>7} {_fmt(r['memorization_fraction'], '.3f'):>10} "
+            f"{r['width']:>6} {r['P']:>7} {_fmt(r['memorized_fraction'], '.3f'):>10} "
             f"{_fmt(r['score_error_true']):>9} {_fmt(r['score_error_empirical']):>9} "
             f"{_fmt(r['sliced_wasserstein'], '.3f'):>7} {_fmt(r['tau_gen'], '.0f'):>9} {_fmt(r['tau_mem'], '.0f'):>9} "
             f"{_fmt(r['t_condensation'], '.3f'):>7} {_fmt(r['theory/t_collapse'], '.3f'):>7}"

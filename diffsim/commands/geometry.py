@@ -93,7 +93,7 @@ def net_swap_table(result) -> str:
     for r in result.rows():
         lines.append(f"{r['family']:6s} {r['direction']:10s} {str(r['window']):14s} {_fmt(r['sigma_lo']):>8} {_fmt(r['sigma_hi']):>8}"
                      f"  {r['value']:.3f}±{_fmt(r['stderr'])} [{r['ci_lo']:.3f},{r['ci_hi']:.3f}]"
-                     f"  {r['memorized_own']:.3f}±{_fmt(r['memorized_own_stderr'])}")
+                     f"  {r['memorized_fraction_own']:.3f}±{_fmt(r['memorized_fraction_own_stderr'])}")
     for family, ends in calm_ends(result).items():
         lines.append(f"{family}: " + "; ".join(f"{w} raise {v['raise']:+.3f} drop {v['drop']:+.3f} {'calm' if v['calm'] else 'NOT calm'}"
                                              for w, v in ends.items()))
@@ -110,7 +110,7 @@ def _mitigation(args) -> int:
                      f"seeds={c.n_seeds} (sigma_cov={r.sigma_cov.value:.3f}, sigma_w={r.sigma_w.value:.3f}); "
                      f"SW floor (fresh vs fresh) {r.sw_floor:.3f}")
         summ = r.summary()
-        for q in ("memorized", "score_error_true", "sliced_wasserstein"):
+        for q in ("memorized_fraction", "score_error_true", "sliced_wasserstein"):
             parts = [f"{v} {summ[(v, q)][0]:.4f}±{summ[(v, q)][1]:.4f}" for v in ("standard", "mitigated", "difference")]
             lines.append(f"  {q:20s} " + "   ".join(parts))
     lines.append("difference: mitigated - standard, paired over seeds (same init, minibatches and sampler noise); "

@@ -55,7 +55,7 @@ def guidance_table(results, figures=None) -> str:
             lines.append(
                 f"{r['condition']:>4} {r['n_class_points']:>4} {r['guidance']:>5.3g} {_fmt(r['overestimation']):>8} "
                 f"{_fmt(r['D1']):>8} {_fmt(r['D2']):>8} {_fmt(r['alignment']):>7} {_fmt(r['guidance_magnitude']):>8} "
-                f"{_fmt(r['memorized_fraction'], '.2f'):>6} {_fmt(r['collapse_time']):>7} {_fmt(r['distance']):>6} "
+                f"{_fmt(r['memorized_fraction'], '.2f'):>6} {_fmt(r['t_collapse']):>7} {_fmt(r['distance']):>6} "
                 f"{_fmt(r['dsm_loss']):>7}"
             )
         for r in res.summary:

@@ -17,7 +17,7 @@ same initial noises (common random numbers across conditions and scales), all pa
 * severity: the samples are the denoised outputs ``x0_hat_g(x_{t_min}, t_min)`` (the last DDIM step
   to t = 0); ``memorized_fraction``: 1/3 rule of :func:`diffsim.observe.memorized` against the *full*
   training set; ``distance``: ``|sample - x*| / sqrt(N)``;
-* ``collapse_time``: the first time (backward) at which half of the trajectories have collapsed onto
+* ``t_collapse``: the first time (backward) at which half of the trajectories have collapsed onto
   their target, i.e. the full-set empirical posterior of the state ``x_t`` puts weight > 1/2 on
   ``x*`` (the project's collapse criterion, valid whatever score drives the sampler); NaN if never;
 * ``dsm_loss``: ``E |eps_g(m_t a + sqrt(Delta_t) xi, t) - xi|^2 / N`` over the class's training points
@@ -65,7 +65,7 @@ __all__ = [
 SAMPLERS = ("ddim", "ode", "sde")
 DEFAULT_GUIDANCE = (1.0, 2.0, 4.0, 7.5, 10.0)
 QUANTITIES = ("overestimation", "D1", "D2", "alignment", "guidance_magnitude", "memorized_fraction",
-              "collapse_time", "distance", "dsm_loss")
+              "t_collapse", "distance", "dsm_loss")
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,7 @@ def measure_guidance(
             "alignment": Estimate.of_mean(arr["align_first"][q]),
             "guidance_magnitude": Estimate.of_mean(arr["mag_first"][q]),
             "memorized_fraction": Estimate.of_mean(arr["mem"][q]),
-            "collapse_time": Estimate(float(tc_val[q]), float(tc_err[q])),
+            "t_collapse": Estimate(float(tc_val[q]), float(tc_err[q])),
             "distance": Estimate.of_mean(arr["dist"][q]),
             "dsm_loss": Estimate.of_mean(losses[q]),
         }

@@ -251,7 +251,7 @@ def draw_mitigation(ax, table, quantity: str, *, label: bool = True) -> list:
             color = ZONE_COLORS.get(zone, "C7")
             for weight in table.where(P=p, zone=zone).unique("zone_weight"):
                 rows = table.where(P=p, zone=zone, zone_weight=weight).rows
-                mem = {v: _summary(rows, v, "memorized") for v in VARIANTS}
+                mem = {v: _summary(rows, v, "memorized_fraction") for v in VARIANTS}
                 xs = {v: _summary(rows, v, quantity) for v in VARIANTS}
                 artists += ax.plot([xs[v][0] for v in VARIANTS], [mem[v][0] for v in VARIANTS], color=color, lw=0.8)
                 for variant, c in (("standard", "k"), ("mitigated", color)):

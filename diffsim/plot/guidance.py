@@ -101,7 +101,7 @@ def draw_guidance_sweep(ax, rows, *, small_class: int = 3):
     for i, score in enumerate(sorted({r["score"] for r in _cells(rows)})):
         cells = _cells(rows, score)
         mf = guidance_trend(cells, "memorized_fraction", small_class=small_class)
-        tc = guidance_trend(cells, "collapse_time", small_class=small_class)
+        tc = guidance_trend(cells, "t_collapse", small_class=small_class)
         g = np.array(mf["guidance"])
         val = lambda tr: np.array([np.nan if v is None else v for v in tr["value"]])  # noqa: E731
         err = lambda tr: np.array([np.nan if v is None else v for v in tr["stderr"]])  # noqa: E731

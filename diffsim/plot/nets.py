@@ -211,7 +211,7 @@ def draw_memorization(ax, result, *, width: int | None = None) -> list:
     for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
         ms = _members(result, width, p)
         x = _steps_axis(ms[0].steps)
-        mem, mem_err = _seed_mean(ms, "memorization")
+        mem, mem_err = _seed_mean(ms, "memorized_fraction")
         artists += ax.plot(x, mem, "-o", ms=3, color=color, label=f"P = {p}")
         artists.append(ax.fill_between(x, mem - mem_err, mem + mem_err, color=color, alpha=0.2))
         if summary[p]["tau_mem"] is not None:
@@ -322,17 +322,17 @@ def draw_score_errors(ax, result, *, n_train: int | None = None, width: int | No
 
 
 def draw_memorization_vs_width(ax, result) -> list:
-    """Final memorization fraction vs network width, one line per P (mean ± stderr over seeds)."""
+    """Final memorized fraction vs network width, one line per P (mean ± stderr over seeds)."""
     return _draw_final_memorization(ax, result, along="width", lines="P")
 
 
 def draw_memorization_vs_n_train(ax, result) -> list:
-    """Final memorization fraction vs training-set size P, one line per width (mean ± stderr)."""
+    """Final memorized fraction vs training-set size P, one line per width (mean ± stderr)."""
     return _draw_final_memorization(ax, result, along="P", lines="width")
 
 
 def _draw_final_memorization(ax, result, *, along: str, lines: str) -> list:
-    """Final memorization fraction (summary rows) against ``along``, one line per value of ``lines``
+    """Final memorized fraction (summary rows) against ``along``, one line per value of ``lines``
     (``"width"`` or ``"P"``)."""
     cfg = result.config
     rows = result.summary()
@@ -341,8 +341,8 @@ def _draw_final_memorization(ax, result, *, along: str, lines: str) -> list:
     artists = []
     for v, color in zip(values[lines], colors):
         sub = [r for r in rows if r[lines] == v]
-        artists.append(ax.errorbar([r[along] for r in sub], [_value(r["memorization_fraction"]) for r in sub],
-                                   yerr=[r["memorization_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4,
+        artists.append(ax.errorbar([r[along] for r in sub], [_value(r["memorized_fraction"]) for r in sub],
+                                   yerr=[r["memorized_fraction_stderr"] or 0.0 for r in sub], fmt="-o", ms=4,
                                    capsize=2, color=color, label=f"P = {v}" if lines == "P" else f"width {v}"))
     _log_x_ticks(ax, values[along])
     ax.set_xlabel("network width (hidden units per layer)" if along == "width" else "training-set size P (points)")

@@ -94,7 +94,7 @@ def separation_loss_gap_figure(table) -> Figure:
 
 # --------------------------------------------------------------------------- pruning
 
-PRUNING_QUANTITIES = (("memorized", "memorized fraction (1/3 rule)"), ("score_error", "score error to s_true"),
+PRUNING_QUANTITIES = (("memorized_fraction", "memorized fraction (1/3 rule)"), ("score_error", "score error to s_true"),
                       ("sliced_wasserstein", "sliced W2 to fresh samples"))
 PRUNING_ARMS = (("none", "tab:gray"), ("importance", "tab:blue"), ("random", "tab:orange"))
 PRUNING_STAGES = ("pruned", "finetuned")
@@ -197,7 +197,7 @@ def draw_memorized_vs_width(ax, table, *, threshold: float = 0.5) -> list:
     sizes = table.unique("P")
     artists = []
     for p, color in zip(sizes, _viridis(len(sizes))):
-        w, mem, err = seed_mean(table.where(P=p, quantity="memorized"), by="width")
+        w, mem, err = seed_mean(table.where(P=p, quantity="memorized_fraction"), by="width")
         artists.append(ax.errorbar(w, mem, yerr=err, fmt="o-", ms=3, color=color, capsize=2, label=f"P = {p}"))
     artists.append(ax.axhline(threshold, color="k", ls=":", lw=1))
     ax.set_xscale("log", base=2)

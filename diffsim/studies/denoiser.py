@@ -14,12 +14,12 @@ training point ("train"):
 and it generates ``n_samples`` points with the learned score (backward SDE,
 :func:`diffsim.sample.sample`), recording along the way the training-set posterior of the
 trajectories (the collapse estimator 1 of section 4: does a trained model condense, and when?),
-then scores the samples by memorization fraction (1/3 criterion) and by sliced Wasserstein / MMD to
+then scores the samples by memorized fraction (1/3 criterion) and by sliced Wasserstein / MMD to
 fresh true samples.
 
 Training-dynamics times (section 11), defined operationally and stated in every output:
 
-* ``tau_mem``: the first training step at which the memorization fraction of generated samples
+* ``tau_mem``: the first training step at which the memorized fraction of generated samples
   reaches ``mem_threshold``, interpolated linearly in log(step) between checkpoints (NaN: not
   reached within ``steps``);
 * ``tau_gen``: the first training step at which the test DSM loss (noise units, averaged over the
@@ -60,14 +60,18 @@ from diffsim.theory.spectrum import Spectrum
 
 __all__ = [
     "DEFINITIONS",
+    "RENAMED_QUANTITIES",
     "DenoiserConfig",
     "MemberCurves",
     "DenoiserResult",
     "run_denoiser",
 ]
 
+RENAMED_QUANTITIES = {"t_collapse_theory": "theory/t_collapse", "memorization": "memorized_fraction"}
+"""Old quantity name -> new, for tables written before the renames (:meth:`DenoiserResult.from_rows`)."""
+
 DEFINITIONS = {
-    "tau_mem": "first training step at which the memorization fraction (1/3 criterion) of samples generated "
+    "tau_mem": "first training step at which the memorized fraction (1/3 criterion) of samples generated "
     "with the learned score reaches mem_threshold; linear interpolation in log(step) between checkpoints; "
     "null if not reached within the run",
     "tau_gen": "first training step at which the test DSM loss (noise units, mean over the evaluation times) "
@@ -310,7 +314,7 @@ class _ObservedDrift:
 def _generate(drift: LearnedScore, train: TrainingSet, keys, x_init, times, reference, radius, bandwidth, *,
               record_every, n_projections):
     """Per member (vmapped): backward SDE with the learned score from ``x_init [B, N]`` along
-    ``times``; returns the memorization fraction, the diverged fraction (non-finite or beyond
+    ``times``; returns the memorized fraction, the diverged fraction (non-finite or beyond
     ``radius``), sliced W2 and MMD^2 to ``reference [R, N]`` of the samples with the diverged ones
     projected onto the ball of that radius, the condensed-fraction curve ``[records]`` and the
     condensation time."""
@@ -324,7 +328,7 @@ def _generate(drift: LearnedScore, train: TrainingSet, keys, x_init, times, refe
         bounded = jnp.where(diverged, jnp.nan_to_num(final, posinf=radius, neginf=-radius), final)
         bounded = jnp.where(diverged, bounded * radius / jnp.maximum(jnp.linalg.norm(bounded, axis=-1, keepdims=True), 1e-30), bounded)
         return {
-            "memorization": jnp.mean(memorized(final, train_m)),
+            "memorized_fraction": jnp.mean(memorized(final, train_m)),
             "diverged": jnp.mean(diverged),
             "sliced_wasserstein": sliced_wasserstein(k_proj, bounded, reference, n_projections),
             "mmd": mmd(bounded, reference, bandwidth),
@@ -377,7 +381,7 @@ class DenoiserResult:
 
     def summary(self) -> list[dict]:
         """One row per (width, P): means over seeds (stderr where n_seeds > 1) of the final
-        memorization fraction, score errors (noise units per dimension, mean over t), distances,
+        memorized fraction, score errors (noise units per dimension, mean over t), distances,
         tau_gen and tau_mem (means over the seeds that reached them, with the count)."""
         out = []
         for width in self.config.widths:
@@ -385,7 +389,7 @@ class DenoiserResult:
                 ms = [r for r in self.members if r.width == width and r.n_train == p]
                 row = {"width": width, "P": p, "n_seeds": len(ms)}
                 for key, values in (
-                    ("memorization_fraction", [r.final("memorization") for r in ms]),
+                    ("memorized_fraction", [r.final("memorized_fraction") for r in ms]),
                     ("score_error_true", [_noise_units(r, "err_true_test") for r in ms]),
                     ("score_error_empirical", [_noise_units(r, "err_emp_test") for r in ms]),
                     ("dsm_loss_train", [float(np.mean(r.final("loss_train"))) for r in ms]),
@@ -442,7 +446,7 @@ class DenoiserResult:
                 level = _validate.in_range("threshold", level, 0.0, 1.0, closed=False)
                 means, errs, reached, lower = {}, {}, {}, {}
                 for p in self.config.n_train:
-                    taus = np.asarray([crossing_step(r.steps, r.curves["memorization"], level)
+                    taus = np.asarray([crossing_step(r.steps, r.curves["memorized_fraction"], level)
                                        for r in self.members if r.width == width and r.n_train == p], dtype=float)
                     reached[p] = int(np.sum(np.isfinite(taus)))
                     complete = taus.size > 0 and reached[p] == taus.size
@@ -491,8 +495,9 @@ class DenoiserResult:
         units raise ValueError. What the rows do not hold stays empty: ``loss_steps``,
         ``train_loss``, ``record_times`` and ``condensed`` of each member are empty arrays,
         ``reference`` is ``{}``, ``seconds`` is NaN, and ``t_collapse`` is None for a P without a
-        ``theory/t_collapse`` row (tables written before those rows existed; the older name
-        ``t_collapse_theory`` is read too).
+        ``theory/t_collapse`` row (tables written before those rows existed). Tables written
+        before the renames are read too: ``t_collapse_theory`` as ``theory/t_collapse``, the curve
+        ``memorization`` as ``memorized_fraction`` (:data:`RENAMED_QUANTITIES`).
         """
         if isinstance(config, dict):
             known = {f.name for f in dataclasses.fields(DenoiserConfig)}
@@ -506,7 +511,7 @@ class DenoiserResult:
         t_collapse = {p: None for p in config.n_train}
         grouped: dict = {}
         for r in rows:
-            if r["quantity"] in ("theory/t_collapse", "t_collapse_theory"):  # the second: tables before the rename
+            if RENAMED_QUANTITIES.get(r["quantity"], r["quantity"]) == "theory/t_collapse":
                 t_collapse[int(r["P"])] = r["value"]
                 continue
             seed = r["study_seed"] if "study_seed" in r else r["seed"]
@@ -554,7 +559,7 @@ def _member_from_rows(config: DenoiserConfig, width: int, n_train: int, seed: in
     curves, taus = {}, {"tau_gen": math.nan, "tau_mem": math.nan}
     for r in rows:
         value = math.nan if r["value"] is None else float(r["value"])
-        name = r["quantity"]
+        name = RENAMED_QUANTITIES.get(r["quantity"], r["quantity"])
         if name in taus:
             taus[name] = value
             continue
@@ -661,8 +666,8 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
                         record_every=config.record_every, n_projections=config.n_projections)
         out = jax.tree_util.tree_map(np.asarray, {**scores, **gen})
         if report is not None:
-            mem = ", ".join(f"P={p}:{f:.2f}" for (p, _), f in zip(pairs, out["memorization"]))
-            report(f"  eval step {step:>8d} ({time.time() - t0:5.1f}s)  memorization {mem}")
+            mem = ", ".join(f"P={p}:{f:.2f}" for (p, _), f in zip(pairs, out["memorized_fraction"]))
+            report(f"  eval step {step:>8d} ({time.time() - t0:5.1f}s)  memorized fraction {mem}")
         return out
 
     members = []
@@ -690,7 +695,7 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
                 curves=curves, loss_steps=result.loss_steps, train_loss=result.losses[:, j],
                 record_times=record_times, condensed=stacked["condensed"][-1, j],
                 tau_gen=descent_step(steps, loss_curve, config.gen_tolerance),
-                tau_mem=crossing_step(steps, curves["memorization"], config.mem_threshold),
+                tau_mem=crossing_step(steps, curves["memorized_fraction"], config.mem_threshold),
             ))
     return DenoiserResult(config, tuple(members), {"t_collapse": _collapse_times(model, config)}, ref_stats,
                           time.time() - start)

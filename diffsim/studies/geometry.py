@@ -365,13 +365,14 @@ class SwapResult:
     fractions: dict  # (direction, window) -> Estimate; also ("all_true", None), ("all_empirical", None)
 
     def rows(self) -> list[dict]:
+        """One row per (direction, window), ``quantity`` ``memorized_fraction``; baselines have ``window`` None."""
         out = []
         for (direction, window), est in self.fractions.items():
             lo, hi = self.windows.get(window, (None, None))
             out.append({"N": self.config.dim, "P": data.points_at_load(self.config.alpha, self.config.dim),
                         "direction": direction, "window": window, "sigma_lo": _num(lo) if lo is not None else None,
                         "sigma_hi": _num(hi) if hi is not None else None,
-                        "value": float(est.value), "stderr": _num(est.stderr)})
+                        "quantity": "memorized_fraction", "value": float(est.value), "stderr": _num(est.stderr)})
         return out
 
     def to_json(self) -> dict:

@@ -19,9 +19,9 @@ set, as in the paper's memorizing / generalizing pair). It
    sampler noise for every window (paired comparisons).
 
 Every sample set is scored by the 1/3 rule (:func:`diffsim.observe.memorized`) against the few-point
-set (``value``: the memorizing model's training set, the paper's measure) and against the many-point
-set (``own``: the generalizing net's own training set), each with a bootstrap standard error over
-samples and a 95% percentile bootstrap interval.
+set (quantity ``memorized_fraction_few`` in ``value``: the memorizing model's training set, the paper's
+measure) and against the many-point set (column ``memorized_fraction_own``: the generalizing net's own
+training set), each with a bootstrap standard error over samples and a 95% percentile bootstrap interval.
 
 Choice of the defaults (isotropic Gaussian, N = 8, P_few = 8, P_many = 32, width 128, 4000 Adam
 steps): the memorizing net copies its points (about 0.87 of its samples memorized), while the
@@ -207,10 +207,10 @@ class NetSwapResult:
                 "family": family, "direction": direction, "window": window,
                 "sigma_lo": _num(lo), "sigma_hi": _num(hi),
                 "sigma_cov": _num(self.sigma_cov.value), "sigma_w": _num(self.sigma_w.value),
-                "quantity": "memorized_few", "value": float(o.few.value), "stderr": _num(o.few.stderr),
+                "quantity": "memorized_fraction_few", "value": float(o.few.value), "stderr": _num(o.few.stderr),
                 "ci_lo": o.few_interval[0], "ci_hi": o.few_interval[1],
-                "memorized_own": float(o.own.value), "memorized_own_stderr": _num(o.own.stderr),
-                "memorized_own_ci_lo": o.own_interval[0], "memorized_own_ci_hi": o.own_interval[1],
+                "memorized_fraction_own": float(o.own.value), "memorized_fraction_own_stderr": _num(o.own.stderr),
+                "memorized_fraction_own_ci_lo": o.own_interval[0], "memorized_fraction_own_ci_hi": o.own_interval[1],
             })
         return out
 
@@ -342,7 +342,7 @@ Zone = Literal["small", "control_below", "medium", "control_above", "large"]
 """A sigma window placed from the measured boundaries (:func:`diffsim.studies.geometry.swap_windows`)."""
 ZONES: tuple[Zone, ...] = get_args(Zone)
 VARIANTS = ("standard", "mitigated")
-QUALITY = ("memorized", "score_error_true", "sliced_wasserstein")
+QUALITY = ("memorized_fraction", "score_error_true", "sliced_wasserstein")
 
 
 @dataclass(frozen=True)
@@ -355,7 +355,7 @@ class MitigationConfig:
     Quality: ``score_error_true`` = mean over ``eval_times`` log-spaced t in ``[t_eval_min, t_eval_max]``
     of ``Delta_t E|s_theta - s_true|^2 / N`` on queries built on fresh points (noise units per
     dimension); ``sliced_wasserstein`` of ``n_samples`` generated points to as many fresh ones
-    (``n_projections`` directions); ``memorized``: the 1/3 rule against the training set.
+    (``n_projections`` directions); ``memorized_fraction``: the 1/3 rule against the training set.
 
     Attributes:
         data: data model with an exact true score: gaussian (isotropic), mixture (two clusters) or
@@ -541,7 +541,7 @@ def run_mitigation(config: MitigationConfig, key=None, *, progress=None) -> Miti
             err.append(_score_error(drift, model.score, fresh, times, jax.random.fold_in(k_i, 1), config.eval_batch))
             finite = np.all(np.isfinite(meas.samples))
             sw.append(float(sliced_wasserstein(k_sw, jnp.asarray(meas.samples), fresh2, config.n_projections)) if finite else float("nan"))
-        values[(variant, "memorized")] = mem
+        values[(variant, "memorized_fraction")] = mem
         values[(variant, "score_error_true")] = err
         values[(variant, "sliced_wasserstein")] = sw
         if progress is not None:

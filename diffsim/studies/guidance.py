@@ -10,7 +10,7 @@ the times of other studies: the same initial noises and the same network serve e
 Rows (``kind``):
 * ``cell``: one per (condition, g): ``condition``, ``n_class_points``, ``guidance``, ``score``,
   ``overestimation``, ``D1``, ``D2``, ``alignment``, ``guidance_magnitude``, ``memorized_fraction``,
-  ``collapse_time``, ``distance``, ``dsm_loss``, each with ``*_stderr``, and ``memorized_condition``
+  ``t_collapse``, ``distance``, ``dsm_loss``, each with ``*_stderr``, and ``memorized_condition``
   (memorized fraction >= 1/2 at g = 1, the unguided conditional model);
 * ``curve``: per (condition, g, t): ``w0``, ``wT`` and the schedule ``m_t``, ``sqrt_delta``, the
   fraction ``collapsed`` onto x*;
@@ -19,7 +19,7 @@ Rows (``kind``):
   a detector of memorized conditions, bootstrap interval over conditions; ``auc_small_class``: as a
   detector of the classes of at most ``small_class`` points), ``dsm_loss_memorized`` /
   ``dsm_loss_generalized`` (mean over those conditions), ``memorized_fraction_small`` /
-  ``collapse_time_small`` (mean over the classes of at most ``small_class`` points, stderr combined).
+  ``t_collapse_small`` (mean over the classes of at most ``small_class`` points, stderr combined).
 """
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ DEFINITIONS = {
     "alignment": "cos(eps_c - eps_u, x* - mu) over the first steps (-1: the denoiser difference points at x*)",
     "guidance_magnitude": "|eps_c - eps_u| over the first steps",
     "memorized_fraction": "1/3 rule of the samples x0_hat_g(x_tmin) against the full training set",
-    "collapse_time": "first t (backward) where half the trajectories have full-set posterior weight > 1/2 on x*",
+    "t_collapse": "first t (backward) where half the trajectories have full-set posterior weight > 1/2 on x*",
     "distance": "|sample - x*| / sqrt(N)",
     "dsm_loss": "E |eps_g - xi|^2 / N on the class's training points, t ~ U[t_min, t_max]",
     "memorized_condition": "memorized_fraction >= 1/2 at the smallest g",
@@ -285,7 +285,7 @@ def summarize(meas: GuidanceMeasurement, memorized_condition: dict, *, small_cla
         for name, sel in (("dsm_loss_memorized", positive), ("dsm_loss_generalized", ~positive)):
             v, e = _mean_estimate(est("dsm_loss")[sel], err("dsm_loss")[sel]) if sel.any() else (None, None)
             out.append({**base, "quantity": name, "value": v, "stderr": e, "n_conditions": int(sel.sum())})
-        for name in ("memorized_fraction", "collapse_time"):
+        for name in ("memorized_fraction", "t_collapse"):
             v, e = _mean_estimate(est(name)[small], err(name)[small]) if small.any() else (None, None)
             out.append({**base, "quantity": f"{name}_small", "value": v, "stderr": e, "n_conditions": int(small.sum())})
     return out
@@ -334,7 +334,7 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
     return GuidanceResult(config, meas, summary, time.perf_counter() - start, losses)
 
 
-def guidance_trend(rows, quantity: str = "collapse_time", *, small_class: int = 3) -> dict:
+def guidance_trend(rows, quantity: str = "t_collapse", *, small_class: int = 3) -> dict:
     """From ``cell`` rows (one or several results): per g, the mean of ``quantity`` over the
     conditions of at most ``small_class`` points with its combined stderr, and whether it is monotone
     (non-decreasing) in g beyond two combined standard errors. Returns ``{"guidance", "value",

@@ -182,16 +182,17 @@ class SizeResult:
 
     def summary(self) -> list[dict]:
         """One wide row per width: ``P, N, width, err_empirical(_stderr), err_true(_stderr),
-        memorized(_stderr)`` and the point's smallest widths, ``target_gap``, ``memorized_exact``."""
+        memorized_fraction(_stderr)`` and the point's smallest widths, ``target_gap``,
+        ``memorized_fraction_exact`` (the exact empirical score's)."""
         c = self.config
         rows = []
         for i, w in enumerate(c.widths):
             row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
             for name, arr in (("err_empirical", self.err_empirical), ("err_true", self.err_true),
-                              ("memorized", self.memorized)):
+                              ("memorized_fraction", self.memorized)):
                 row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
             row.update(self.widths_found())
-            row.update({"target_gap": self.target_gap, "memorized_exact": self.memorized_exact})
+            row.update({"target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact})
             rows.append(row)
         return rows
 
@@ -203,9 +204,9 @@ class SizeResult:
         """Tidy table: ``N, P, quantity, width, value, stderr`` (``t`` is None: averaged over the law)."""
         base = {"N": self.config.dim, "P": self.config.n_train, "t": None}
         out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
-               {**self.widths_found(), "target_gap": self.target_gap, "memorized_exact": self.memorized_exact}.items()]
+               {**self.widths_found(), "target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact}.items()]
         for row in self.summary():
-            for q in ("err_empirical", "err_true", "memorized"):
+            for q in ("err_empirical", "err_true", "memorized_fraction"):
                 out.append({**base, "quantity": q, "width": row["width"], "value": row[q], "stderr": row[f"{q}_stderr"]})
         return out
 
@@ -483,7 +484,7 @@ def size_table(results: list[SizeResult]) -> str:
         lines += ["", head, "-" * len(head)]
         for row in r.summary():
             lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['err_empirical']):>9} {f(row['err_true']):>9} "
-                         f"{f(row['memorized'], '.2f'):>9}")
+                         f"{f(row['memorized_fraction'], '.2f'):>9}")
         lines.append(f"P = {r.config.n_train}: width to memorize {f(r.width_memorize)}, to fit s_e "
                      f"{f(r.width_fit_empirical)}, to fit s_true {f(r.width_fit_true)}; target gap "
                      f"{r.target_gap:.3g}; exact s_e memorizes {r.memorized_exact:.2f} ({r.seconds:.0f}s)")
