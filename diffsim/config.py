@@ -101,9 +101,18 @@ class Experiment:
         return config_hash(self.study, self.seeds, [c.config for c in self.cells])
 
 
+# The layout of the result tables: part of every config hash, so that results written with other
+# column or quantity names read as another config (``diffsim figures`` stops, or reruns them with
+# --rerun-stale; ``diffsim run --resume`` refuses to mix them). 2: the one naming scheme of
+# ``diffsim.results`` (``theory/<name>``, ``memorized_fraction``).
+TABLE_SCHEMA = 2
+
+
 def config_hash(study: str, seeds, configs) -> str:
-    """sha256 (16 hex digits) of the canonical JSON of ``(study, seeds, [asdict(config), ...])``."""
+    """sha256 (16 hex digits) of the canonical JSON of ``(study, seeds, [asdict(config), ...])`` and
+    the :data:`TABLE_SCHEMA`."""
     payload = {
+        "tables": TABLE_SCHEMA,
         "study": study,
         "seeds": [int(s) for s in seeds],
         "cells": [_jsonable(dataclasses.asdict(c)) for c in configs],

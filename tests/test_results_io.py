@@ -266,3 +266,14 @@ def test_read_table_refuses_rows_with_the_wrong_number_of_fields(tmp_path):
     path.write_text("a,b,c\n1,2,3\n4,5\n")
     with pytest.raises(ConfigError, match="line 3 has 2 fields, expected 3"):
         results.read_table(path)
+
+
+def test_results_of_another_table_layout_read_as_another_config(monkeypatch):
+    """The table schema is part of the config hash: results written before a rename of the table's
+    quantities are never completed or drawn as if they were current."""
+    from diffsim import config
+    from diffsim.studies.rem import RemConfig
+
+    before = config.config_hash("rem", [0], [RemConfig()])
+    monkeypatch.setattr(config, "TABLE_SCHEMA", config.TABLE_SCHEMA - 1)
+    assert config.config_hash("rem", [0], [RemConfig()]) != before
