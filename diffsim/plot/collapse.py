@@ -62,16 +62,21 @@ def _dim_colors(dims):
     return dict(zip(dims, colormap("viridis")(np.linspace(0.05, 0.85, max(len(dims), 1)))))
 
 
-def draw_excess_entropy(ax, rows, *, alpha: float | None = None) -> list:
-    """Excess entropy ``f_e(t)`` per dimension: seed-mean Monte Carlo points (``excess_entropy``
-    rows) and the Gaussian theory (``excess_entropy_theory`` rows) per N, with the theory ``t_C``
-    (``theory/t_collapse``) as a dotted line. ``alpha``: the load to draw (rows of every load by
-    default). Returns the artists drawn."""
+def _by_dim(rows, alpha):
+    """``(table, dims, colours)``: the rows at load ``alpha`` (every load if None), their N and a colour each."""
     table = as_table(rows)
     if alpha is not None:
         table = table.where(alpha=alpha)
     dims = table.unique("N")
-    colors = _dim_colors(dims)
+    return table, dims, _dim_colors(dims)
+
+
+def draw_excess_entropy(ax, rows, *, alpha: float | None = None) -> list:
+    """Excess entropy ``f_e(t)`` per dimension: seed-mean Monte Carlo points (``excess_entropy``
+    rows) and the Gaussian theory (``theory/excess_entropy`` rows) per N, with the theory ``t_C``
+    (``theory/t_collapse``) as a dotted line. ``alpha``: the load to draw (rows of every load by
+    default). Returns the artists drawn."""
+    table, dims, colors = _by_dim(rows, alpha)
     artists = []
     for n in dims:
         sub = table.where(N=n)
@@ -95,11 +100,7 @@ def draw_condensed_fraction(ax, rows, *, alpha: float | None = None) -> list:
     """Fraction of trajectories whose largest posterior weight exceeds 1/2 (``condensed_fraction``,
     lines) and the clone agreement (``clone_agreement``, squares) vs t per N, with the theory
     ``t_C``. Returns the artists drawn."""
-    table = as_table(rows)
-    if alpha is not None:
-        table = table.where(alpha=alpha)
-    dims = table.unique("N")
-    colors = _dim_colors(dims)
+    table, dims, colors = _by_dim(rows, alpha)
     artists = []
     for n in dims:
         sub = table.where(N=n)
