@@ -185,8 +185,11 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
 
 def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
     """What :func:`run_experiment` would do, computing and writing nothing: the cells and units
-    (of the shard), those already finished in ``out``, and each cell's memory estimate (the largest
-    one its config's ``validate()`` checks; None where the study states none)."""
+    (of the shard), those already finished in ``out``, each cell's memory estimate (the largest
+    one its config's ``validate()`` checks; None where the study states none) and its time
+    estimate: the mean wall time of the cell's finished units (seeds of one cell cost the same)
+    times its units left, None for a cell with no finished unit yet (run one, e.g. one seed with
+    ``seeds=[0]`` or one shard, and ask again: a cost model per study would only guess)."""
     from diffsim import _validate
 
     out = Path(out)
@@ -200,10 +203,16 @@ def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
         with _validate.recorded_memory() as estimates:
             cell.config.validate()
         worst = max(estimates, key=lambda e: e[1]) if estimates else None
+        walls = [float(parts[u]["wall_s"]) for u in parts if u[0] == cell.index]
+        left = sum(1 for u in units if u[0] == cell.index and u not in parts)
         cells.append({"cell": cell.index, "axes": cell.axes,
                       "memory_bytes": None if worst is None else worst[1],
-                      "memory_what": None if worst is None else worst[0]})
+                      "memory_what": None if worst is None else worst[0],
+                      "units_left": left,
+                      "seconds_per_unit": sum(walls) / len(walls) if walls else None,
+                      "seconds_left": (sum(walls) / len(walls) * left) if walls else (0.0 if not left else None)})
     known = [c["memory_bytes"] for c in cells if c["memory_bytes"] is not None]
+    timed = [c["seconds_left"] for c in cells if c["seconds_left"] is not None]
     lock = results._read_lock(directory / results.LOCK)
     return {
         "experiment": experiment.name,
@@ -220,6 +229,8 @@ def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
         "locked_by": (lock[0] if lock is not None else None),
         "memory_bytes_max": max(known) if known else None,
         "memory_available_bytes": _validate.available_memory_bytes(),
+        "seconds_left_known": sum(timed),
+        "cells_without_estimate": [c["cell"] for c in cells if c["seconds_left"] is None],
         "per_cell": cells,
     }
 

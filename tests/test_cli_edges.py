@@ -268,3 +268,22 @@ def test_run_merge_and_figures_refuse_unwritable_outputs_before_any_work(config,
         assert "--out" in err or "--gallery" in err, err
         assert len(err.strip().splitlines()) == 1, err
     _only(tmp_path, "tiny.toml", "file.txt")
+
+
+def test_dry_run_estimates_time_from_the_finished_units_of_each_cell(config, tmp_path, monkeypatch, capsys):
+    """Seeds of one cell cost the same: a cell with finished units is estimated by their mean wall
+    time times its units left; a cell with none has no estimate (never a guess)."""
+    from diffsim import sweep
+    from diffsim.config import load_experiment
+
+    experiment = load_experiment(config, "quick", overrides={"seeds": [0, 1, 2]})
+    parts = {(0, 0): {"wall_s": 2.0}, (0, 1): {"wall_s": 4.0}}  # cell 0: 2 of 3 seeds done, cell 1: none
+    monkeypatch.setattr(sweep.results, "read_metadata", lambda d: {"config_hash": experiment.hash})
+    monkeypatch.setattr(sweep.results, "read_parts", lambda d, h=None: parts)
+    info = sweep.plan(experiment, tmp_path / "o")
+    first, second = info["per_cell"]
+    assert (first["units_left"], first["seconds_per_unit"], first["seconds_left"]) == (1, 3.0, 3.0)
+    assert (second["units_left"], second["seconds_per_unit"], second["seconds_left"]) == (3, None, None)
+    assert (info["seconds_left_known"], info["cells_without_estimate"]) == (3.0, [1])
+    parts[(1, 0)] = {"wall_s": 10.0}
+    assert sweep.plan(experiment, tmp_path / "o")["seconds_left_known"] == 3.0 + 20.0

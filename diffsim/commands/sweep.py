@@ -129,6 +129,12 @@ def _gib(n) -> str:
     return "no estimate" if n is None else f"{n / 2**30:.3g} GiB"
 
 
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "no estimate yet"
+    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h")
+
+
 def _dry_run(info: dict, as_json: bool) -> int:
     lines = [
         f"{info['experiment']} ({info['study']}, {info['scale']}), config hash {info['config_hash']}: dry run, "
@@ -139,6 +145,13 @@ def _dry_run(info: dict, as_json: bool) -> int:
         f"memory: largest cell needs {_gib(info['memory_bytes_max'])} "
         f"(this machine: {_gib(info['memory_available_bytes'])})",
     ]
+    unknown = info["cells_without_estimate"]
+    if len(unknown) == info["cells"] and info["units"] > info["units_done"]:
+        lines.append("time: no estimate yet: no unit has finished in this directory (run one seed or one shard "
+                     "into it and ask again; seeds of one cell take the same time)")
+    else:
+        lines.append(f"time: about {_duration(info['seconds_left_known'])} left"
+                     + (f", plus {len(unknown)} cell(s) with no finished unit yet" if unknown else ""))
     if info["other_config_in_directory"]:
         lines.append("warning: the directory holds results of another config: the run would be refused")
     if info["locked_by"]:
@@ -146,7 +159,9 @@ def _dry_run(info: dict, as_json: bool) -> int:
                      f"{info['locked_by'].get('host')}")
     for c in info["per_cell"]:
         axes = ", ".join(f"{k}={v}" for k, v in c["axes"].items()) or "the only cell"
-        lines.append(f"  cell {c['cell']:>4}: {axes}: {_gib(c['memory_bytes'])}")
+        timing = (f", {c['units_left']} unit(s) left, {_duration(c['seconds_left'])}" if c["units_left"] or
+                  c["seconds_per_unit"] is not None else ", done")
+        lines.append(f"  cell {c['cell']:>4}: {axes}: {_gib(c['memory_bytes'])}{timing}")
     emit(info, "\n".join(lines), as_json)
     return 0
 
