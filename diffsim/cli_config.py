@@ -184,7 +184,11 @@ def _add_field(parser, command: StudyCommand, f: dataclasses.Field, hint, doc: s
     else:
         convert, choices = _scalar_parser(hint, option)
         if optional:
-            kwargs["type"] = lambda text, convert=convert: None if text.strip().lower() == "none" else convert(text)
+            def or_none(text: str, convert=convert):
+                return None if text.strip().lower() == "none" else convert(text)
+
+            or_none.__name__ = getattr(convert, "__name__", "value")
+            kwargs["type"] = or_none
         else:
             kwargs["type"] = convert
         if choices is not None:
