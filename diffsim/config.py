@@ -104,8 +104,9 @@ class Experiment:
 # The layout of the result tables: part of every config hash, so that results written with other
 # column or quantity names read as another config (``diffsim figures`` stops, or reruns them with
 # --rerun-stale; ``diffsim run --resume`` refuses to mix them). 2: the one naming scheme of
-# ``diffsim.results`` (``theory/<name>``, ``memorized_fraction``).
-TABLE_SCHEMA = 2
+# ``diffsim.results`` (``theory/<name>``, ``memorized_fraction``); 3: ``score_error_true`` in
+# separation_size and separation_pruning.
+TABLE_SCHEMA = 3
 
 
 def config_hash(study: str, seeds, configs) -> str:

@@ -31,7 +31,8 @@ tables, ``summary.csv`` and the keys of the ``--json`` payloads that carry quant
   Its standard error is ``<name>_stderr``. One concept, one name: the memorized fraction (1/3 rule)
   is ``memorized_fraction`` in every study, ``memorized_fraction_<qualifier>`` where a study has two
   references (``_few`` / ``_own``: against two training sets) or a reference score (``_exact``);
-  every collapse time is ``t_collapse``.
+  every collapse time is ``t_collapse``; the score error to the true score is ``score_error_true``
+  (to the empirical score ``score_error_empirical``).
 * Its closed-form prediction is ``theory/<name>``, the same name as the measured quantity it
   predicts, so stripping ``theory/`` pairs them (``excess_entropy`` and ``theory/excess_entropy``).
   A variant of the theory is ``theory/<name>_<variant>``: ``_spectrum`` is the closed form at the

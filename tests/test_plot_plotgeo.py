@@ -170,7 +170,7 @@ def test_separation_pruning_figure_bars():
     rows = []
     for stage, off in (("pruned", 0.0), ("finetuned", 0.1)):
         for j, arm in enumerate(("none", "importance", "random")):
-            for q in ("memorized_fraction", "score_error", "sliced_wasserstein"):
+            for q in ("memorized_fraction", "score_error_true", "sliced_wasserstein"):
                 for seed, shift in ((0, -0.01), (1, 0.01)):
                     rows.append({"P": 16, "stage": stage, "arm": arm, "quantity": q, "seed": seed,
                                  "value": 0.2 * j + off + 0.3 + shift, "stderr": 0.02})

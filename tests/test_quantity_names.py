@@ -155,6 +155,8 @@ RETIRED = {
     "diff_memorized",
     # guidance's collapse time is t_collapse like every other collapse time
     "collapse_time", "collapse_time_small",
+    # the score error to the true (empirical) score is score_error_true (score_error_empirical)
+    "score_error", "err_true", "err_empirical", "diff_score_error",
 }
 MEMORIZED = re.compile(r"^memorized_fraction(_[a-z]+)*$")
 NOT_THE_FRACTION = {  # names with "memoriz" in them that are not the memorized fraction

@@ -94,7 +94,7 @@ def separation_loss_gap_figure(table) -> Figure:
 
 # --------------------------------------------------------------------------- pruning
 
-PRUNING_QUANTITIES = (("memorized_fraction", "memorized fraction (1/3 rule)"), ("score_error", "score error to s_true"),
+PRUNING_QUANTITIES = (("memorized_fraction", "memorized fraction (1/3 rule)"), ("score_error_true", "score error to s_true"),
                       ("sliced_wasserstein", "sliced W2 to fresh samples"))
 PRUNING_ARMS = (("none", "tab:gray"), ("importance", "tab:blue"), ("random", "tab:orange"))
 PRUNING_STAGES = ("pruned", "finetuned")

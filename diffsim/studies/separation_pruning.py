@@ -59,13 +59,13 @@ __all__ = [
     "head_importance", "lowest_heads", "n_pruned_heads", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS",
 ]
 
-PRUNE_QUANTITIES = ("memorized_fraction", "score_error", "sliced_wasserstein")
+PRUNE_QUANTITIES = ("memorized_fraction", "score_error_true", "sliced_wasserstein")
 PRUNE_ARMS = ("none", "importance", "random")
 PRUNE_DEFINITIONS = {
     "importance": "|dL/dm_h * m_h|: first-order DSM-loss change when head h's mask m_h goes to 0; L averaged over "
     "training points, noise and t = t_min + (importance_t_max - t_min) Beta(0.8, 2) (our clock)",
     "memorized_fraction": "fraction of generated samples within 1/3 of the second-nearest distance of a training point",
-    "score_error": "E|eps_hat - eps_true|^2 / N on fresh noised data (fresh points, log-sigma t on [t_min, t_max])",
+    "score_error_true": "E|eps_hat - eps_true|^2 / N on fresh noised data (fresh points, log-sigma t on [t_min, t_max])",
     "sliced_wasserstein": "sliced 2-Wasserstein distance of the generated samples to fresh true samples",
     "stage": "pruned: right after pruning; finetuned: after finetune_steps of Adam (all arms, none included)",
     "random": "mean over n_random uniform draws of n_pruned heads, per seed",
@@ -320,7 +320,7 @@ class PruneResult:
         out = {}
         for name, key in (("less_memorization_than_none", ("memorized_fraction", "importance-none")),
                           ("less_memorization_than_random", ("memorized_fraction", "importance-random")),
-                          ("lower_score_error_than_random", ("score_error", "importance-random")),
+                          ("lower_score_error_than_random", ("score_error_true", "importance-random")),
                           ("lower_sw_than_random", ("sliced_wasserstein", "importance-random"))):
             r = d[key]
             out[f"{name}_mean"] = bool(r["value"] < 0)
@@ -494,7 +494,7 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
         x0, err = _evaluate(graphdef, p, r, jax.random.fold_in(ke, 7), x_init, sample_times, x_eval, t_eval, eps_true)
         mem = np.array([float(jnp.mean(memorized(x0[j], train_sets[seeds[j]]))) for j in range(x0.shape[0])])
         sw = np.array([float(sliced_wasserstein(k_sw, x0[j], fresh)) for j in range(x0.shape[0])])
-        return {"memorized_fraction": mem, "score_error": np.asarray(err, float), "sliced_wasserstein": sw}
+        return {"memorized_fraction": mem, "score_error_true": np.asarray(err, float), "sliced_wasserstein": sw}
 
     member_seed = [i for i in range(s) for _ in range(a_n)]
     base = measure(params, rest, list(range(s)))
@@ -538,7 +538,7 @@ def prune_table(results: list[PruneResult]) -> str:
              f"(fraction {c0.prune_fraction:g}), fine-tune {c0.finetune_steps} steps (lr {c0.finetune_learning_rate:g}); "
              f"{c0.n_seeds} seeds, {c0.n_random} random draws; importance |dL/dm * m| at t = {c0.t_min:g} + "
              f"({c0.importance_t_max:g} - {c0.t_min:g}) Beta({c0.importance_a:g}, {c0.importance_b:g}) (our clock)"]
-    head = f"{'P':>5} {'stage':>9} {'arm':>10} {'memorized':>15} {'score_error':>15} {'sliced_W2':>15}"
+    head = f"{'P':>5} {'stage':>9} {'arm':>10} {'memorized':>15} {'score error':>15} {'sliced_W2':>15}"
     for r in results:
         lines += ["", head, "-" * len(head)]
         for row in r.summary():

@@ -54,9 +54,9 @@ __all__ = [
 ]
 
 SIZE_DEFINITIONS = {
-    "score_error": "E|eps_theta - eps*|^2 / N in noise units on x = m_t a_mu + sqrt(Delta_t) xi (a_mu training "
+    "score_error_true, score_error_empirical": "E|eps_theta - eps*|^2 / N in noise units on x = m_t a_mu + sqrt(Delta_t) xi (a_mu training "
     "points, t from the log-sigma law on [t_min, t_max]); eps* = -sqrt(Delta_t) s* with s* = s_e (empirical) or s_true",
-    "fits": "seed-mean score_error <= tolerance after a fixed budget of direct regression onto the target",
+    "fits": "seed-mean score_error_true (or _empirical) <= tolerance after a fixed budget of direct regression onto the target",
     "memorizes": "seed-mean memorized fraction (1/3 rule) of samples generated with the network fitted to s_e "
     "(backward SDE from t_max to t_min, then a Tweedie step) >= mem_threshold",
     "width_*": "smallest grid width meeting the criterion, interpolated linearly in log(width) from the last "
@@ -181,14 +181,14 @@ class SizeResult:
         return dict(SIZE_DEFINITIONS)
 
     def summary(self) -> list[dict]:
-        """One wide row per width: ``P, N, width, err_empirical(_stderr), err_true(_stderr),
+        """One wide row per width: ``P, N, width, score_error_empirical(_stderr), score_error_true(_stderr),
         memorized_fraction(_stderr)`` and the point's smallest widths, ``target_gap``,
         ``memorized_fraction_exact`` (the exact empirical score's)."""
         c = self.config
         rows = []
         for i, w in enumerate(c.widths):
             row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
-            for name, arr in (("err_empirical", self.err_empirical), ("err_true", self.err_true),
+            for name, arr in (("score_error_empirical", self.err_empirical), ("score_error_true", self.err_true),
                               ("memorized_fraction", self.memorized)):
                 row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
             row.update(self.widths_found())
@@ -206,7 +206,7 @@ class SizeResult:
         out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
                {**self.widths_found(), "target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact}.items()]
         for row in self.summary():
-            for q in ("err_empirical", "err_true", "memorized_fraction"):
+            for q in ("score_error_empirical", "score_error_true", "memorized_fraction"):
                 out.append({**base, "quantity": q, "width": row["width"], "value": row[q], "stderr": row[f"{q}_stderr"]})
         return out
 
@@ -483,7 +483,7 @@ def size_table(results: list[SizeResult]) -> str:
     for r in results:
         lines += ["", head, "-" * len(head)]
         for row in r.summary():
-            lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['err_empirical']):>9} {f(row['err_true']):>9} "
+            lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['score_error_empirical']):>9} {f(row['score_error_true']):>9} "
                          f"{f(row['memorized_fraction'], '.2f'):>9}")
         lines.append(f"P = {r.config.n_train}: width to memorize {f(r.width_memorize)}, to fit s_e "
                      f"{f(r.width_fit_empirical)}, to fit s_true {f(r.width_fit_true)}; target gap "
