@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -59,7 +60,7 @@ def draw_phi(ax, rows, *, labels: Mapping[int, str] | None = None) -> list:
 
 def draw_speciation_time(ax, rows) -> list:
     """Measured speciation time (``t_speciation`` rows, seed mean per cell) vs N, against the theory
-    ``0.5 log(N mtilde^2 + sigma^2)`` (``t_speciation_theory``); no fit. Returns the artists drawn."""
+    ``0.5 log(N mtilde^2 + sigma^2)`` (``theory/t_speciation``); no fit. Returns the artists drawn."""
     table = as_table(rows)
     dims, measured, errors, theory = [], [], [], []
     for cell in _cells(table):
@@ -76,6 +77,8 @@ def draw_speciation_time(ax, rows) -> list:
                            capsize=2, label="measured (clone protocol)")]
     artists += ax.plot(d, np.array(theory)[order], "k-", lw=1.2, label="theory $\\frac{1}{2}\\log(N\\tilde m^2 + \\sigma^2)$")
     ax.set_xscale("log")
+    ax.set_xticks(d, [f"{v:g}" for v in d])  # the measured N, without overlapping minor labels
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("dimension N")
     ax.set_ylabel("speciation time $t_S$ (OU time, dimensionless)")
     ax.legend()
