@@ -459,7 +459,8 @@ def draw_generalization_times(ax, rows, *, alpha: float, data: str = "hmm", n_th
     ax.set_xlabel("latent ratio $\\alpha_D = D/N$ (dimensionless)")
     ax.set_ylabel("time t (OU time)")
     ax.set_title(f"$t_g$ below $t_C$ at load α = {alpha}")
-    ax.legend()
+    # beside the panel: at paper scale the points fill the axes
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return artists
 
 
@@ -469,7 +470,7 @@ def generalization_time_figure(rows, *, data: str = "hmm", n_theory: int = 24) -
     table = as_table(rows)
     alpha = float(table.unique("alpha")[0])
     with style():
-        fig, (ax, ax2) = subplots(1, 2, figsize=(12, 4.6))
+        fig, (ax, ax2) = subplots(1, 2, figsize=(14, 4.6))
         draw_generalization_error(ax, table)
         draw_generalization_times(ax2, table, alpha=alpha, data=data, n_theory=n_theory)
         fig.suptitle(f"Generalization vs memorization on the Hidden Manifold Model ({data} data)")
