@@ -202,20 +202,26 @@ def _data_label(config) -> str:
 # ----------------------------------------------------------------------------- panels
 
 
+def _per_p(result, width):
+    """``(P, colour, members, steps axis, summary row)`` for every P of ``result`` at ``width``."""
+    width, summary = _summary_by_p(result, width)
+    n_train = result.config.n_train
+    for p, color in zip(n_train, _p_colors(len(n_train))):
+        ms = _members(result, width, p)
+        yield p, color, ms, _steps_axis(ms[0].steps), summary[p]
+
+
 def draw_memorization(ax, result, *, width: int | None = None) -> list:
     """Memorization fraction of generated samples vs training step for every P (mean over seeds,
     band = stderr), tau_mem of each P as a dotted vertical line and the threshold defining it."""
     cfg = result.config
-    width, summary = _summary_by_p(result, width)
     artists = []
-    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
-        ms = _members(result, width, p)
-        x = _steps_axis(ms[0].steps)
+    for p, color, ms, x, summary_p in _per_p(result, width):
         mem, mem_err = _seed_mean(ms, "memorized_fraction")
         artists += ax.plot(x, mem, "-o", ms=3, color=color, label=f"P = {p}")
         artists.append(ax.fill_between(x, mem - mem_err, mem + mem_err, color=color, alpha=0.2))
-        if summary[p]["tau_mem"] is not None:
-            artists.append(ax.axvline(summary[p]["tau_mem"], color=color, ls=":", lw=1.2))
+        if summary_p["tau_mem"] is not None:
+            artists.append(ax.axvline(summary_p["tau_mem"], color=color, ls=":", lw=1.2))
     artists.append(ax.axhline(cfg.mem_threshold, color="k", ls="--", lw=0.8,
                               label=f"threshold {cfg.mem_threshold:g} defining $\\tau_{{mem}}$"))
     artists += ax.plot([], [], "k:", lw=1.2, label="$\\tau_{mem}$ (mean over seeds reaching it)")
@@ -230,17 +236,14 @@ def draw_dsm_loss(ax, result, *, width: int | None = None) -> list:
     """Test (solid) and train (dashed) DSM loss in noise units, mean over the evaluation times, vs
     training step for every P, with tau_gen dotted."""
     cfg = result.config
-    width, summary = _summary_by_p(result, width)
     artists = []
-    for p, color in zip(cfg.n_train, _p_colors(len(cfg.n_train))):
-        ms = _members(result, width, p)
-        x = _steps_axis(ms[0].steps)
+    for p, color, ms, x, summary_p in _per_p(result, width):
         loss_test, _ = _seed_mean(ms, "loss_test")
         loss_train, _ = _seed_mean(ms, "loss_train")
         artists += ax.plot(x, loss_test.mean(axis=1), "-", color=color, label=f"P = {p}")
         artists += ax.plot(x, loss_train.mean(axis=1), "--", color=color, lw=0.9)
-        if summary[p]["tau_gen"] is not None:
-            artists.append(ax.axvline(summary[p]["tau_gen"], color=color, ls=":", lw=1.2))
+        if summary_p["tau_gen"] is not None:
+            artists.append(ax.axvline(summary_p["tau_gen"], color=color, ls=":", lw=1.2))
     artists += ax.plot([], [], "k-", label="test queries")
     artists += ax.plot([], [], "k--", lw=0.9, label="training queries")
     artists += ax.plot([], [], "k:", lw=1.2, label="$\\tau_{gen}$")
