@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib
 
 from diffsim.plot import provenance, save_figure
-from diffsim.results import Table, load_results
+from diffsim.results import load_results
 
 GALLERY_DPI = 150
 FIGURE_DPI = 150

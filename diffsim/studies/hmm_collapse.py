@@ -35,7 +35,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.data.hmm import NONLINEARITIES
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.observe import Estimate
 from diffsim.measure.collapse_queries import (
