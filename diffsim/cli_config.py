@@ -1,16 +1,18 @@
 """The study commands' options, generated from the study config dataclasses.
 
-A study config (one frozen dataclass per study, one config = one point) is the single source of a
-command's options: every field becomes ``--field-name`` with the field's type, its default, its
-help text (the ``Attributes:`` section of the config's docstring, which the API reference renders
-too) and, for ``Literal`` fields, its choices. A command names the fields it loops over
-(``vary``: the option takes a comma-separated list and the command runs one config per value, or
-per combination when several fields vary), the lists' defaults, and short aliases kept from older
-releases (``--dims`` for ``--dim``). Nothing else is written by hand, so the options cannot drift
-from the configs: a field added to a config is a new option of its command.
+A study config (one frozen dataclass per study, one config = one point, built from shared parts:
+:mod:`diffsim.specs`) is the single source of a command's options: every settable value becomes a
+dotted option named by its path (``--data.dim``, ``--measure.n-trajectories``, ``--train.steps``)
+with the field's type, its default, its help text (the ``Attributes:`` section of the part's
+docstring, which the API reference renders too) and, for ``Literal`` fields, its choices. A command
+names the paths it loops over (``vary``: the option takes a comma-separated list and the command
+runs one config per value, or per combination when several paths vary) with the lists' defaults.
+Nothing else is written by hand, so the options cannot drift from the configs: a field added to a
+part is a new option of every command whose config holds that part. The same paths are TOML keys
+(``[params.data] dim = 20``) and overrides (``data.dim=20``).
 
 We generate argparse options ourselves rather than use tyro: argparse's usage errors are already
-one line with exit code 2 (:class:`~diffsim.cli_util.OneLineParser`), the commands keep their flat
+one line with exit code 2 (:class:`~diffsim.cli_util.OneLineParser`), the commands keep their
 ``--option value`` form with comma lists, and the range checks stay in each config's ``validate()``
 (one message naming the parameter and its range, the same from the CLI, TOML and Python).
 """
@@ -18,19 +20,23 @@ one line with exit code 2 (:class:`~diffsim.cli_util.OneLineParser`), the comman
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import inspect
 import itertools
-import re
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from diffsim import specs
 from diffsim._validate import ConfigError
 from diffsim.progress import Progress
 
 __all__ = ["StudyCommand", "add_study_parser", "configs_from_args", "run_points", "field_docs", "option_name", "reference"]
+
+
+
+def field_docs(config_type: type) -> dict[str, str]:
+    """Field name -> help text, from the ``Attributes:`` section of the class docstring."""
+    return specs.doc_entries(config_type.__doc__)
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,10 @@ class StudyCommand:
         name: the command's name (``diffsim NAME``).
         config_type: the study's config dataclass.
         help: one line for ``diffsim --help``.
-        vary: fields the command loops over, with the command's default list of values
-            (``{"dim": (16, 20, 24, 28)}``); the option takes a comma-separated list.
-        aliases: extra option strings for a field (``{"dim": ("--dims",)}``).
-        hidden: fields not offered on this command (set by the command itself).
-        increasing: varied fields whose values must be given in increasing order (the sweeps over
+        vary: paths the command loops over, with the command's default list of values
+            (``{"data.dim": (16, 20, 24, 28)}``); the option takes a comma-separated list.
+        hidden: paths not offered on this command (set by the command itself).
+        increasing: varied paths whose values must be given in increasing order (the sweeps over
             N and P that tables and extrapolations read in order).
     """
 
@@ -53,45 +58,17 @@ class StudyCommand:
     config_type: type
     help: str
     vary: dict = field(default_factory=dict)
-    aliases: dict = field(default_factory=dict)
     hidden: tuple[str, ...] = ()
-    increasing: tuple[str, ...] = ("dim", "n_train")
+    increasing: tuple[str, ...] = ("data.dim", "data.n_train", "dim", "n_train")
 
-    def fields(self) -> list[dataclasses.Field]:
-        return [f for f in dataclasses.fields(self.config_type) if f.init and f.name not in self.hidden]
-
-
-def option_name(name: str) -> str:
-    """``n_trajectories`` -> ``--n-trajectories``."""
-    return "--" + name.replace("_", "-")
+    def leaves(self) -> list[specs.Leaf]:
+        """The settable values of the config offered as options (all but ``hidden``)."""
+        return [leaf for leaf in specs.leaves(self.config_type) if leaf.path not in self.hidden]
 
 
-def field_docs(config_type) -> dict[str, str]:
-    """Field name -> help text, from the ``Attributes:`` section of the class docstring
-    (Google style: ``name: text``, continuation lines indented further)."""
-    doc = inspect.cleandoc(config_type.__doc__ or "")
-    docs: dict[str, str] = {}
-    inside, current, indent = False, None, None
-    for line in doc.splitlines():
-        if re.fullmatch(r"Attributes:\s*", line):
-            inside = True
-            continue
-        if not inside:
-            continue
-        if line and not line[0].isspace():  # the next section (or text) ends it
-            break
-        match = re.fullmatch(r"(\s+)(\w+)(?: \([^)]*\))?:\s*(.*)", line)
-        if match and (indent is None or len(match.group(1)) == indent):
-            indent = len(match.group(1))
-            current = match.group(2)
-            docs[current] = match.group(3).strip()
-        elif current and line.strip():
-            docs[current] = (docs[current] + " " + line.strip()).strip()
-    return docs
-
-
-def _hints(config_type) -> dict[str, Any]:
-    return typing.get_type_hints(config_type)
+def option_name(path: str) -> str:
+    """``measure.n_trajectories`` -> ``--measure.n-trajectories``."""
+    return "--" + path.replace("_", "-")
 
 
 def _optional(hint) -> tuple[bool, Any]:
@@ -157,17 +134,16 @@ def _shown(value) -> str:
     return str(value)
 
 
-def _add_field(parser, command: StudyCommand, f: dataclasses.Field, hint, doc: str) -> None:
-    option = option_name(f.name)
-    strings = [option, *command.aliases.get(f.name, ())]
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    optional, hint = _optional(hint)
-    kwargs: dict[str, Any] = {"dest": f.name}
-    varied = f.name in command.vary
+def _add_field(parser, command: StudyCommand, leaf: specs.Leaf) -> None:
+    option = option_name(leaf.path)
+    default, doc = leaf.default, leaf.doc
+    optional, hint = _optional(leaf.hint)
+    kwargs: dict[str, Any] = {"dest": leaf.path}
+    varied = leaf.path in command.vary
     if varied:
-        default = tuple(command.vary[f.name])
+        default = tuple(command.vary[leaf.path])
         kwargs["type"], choices = _list_parser(hint, option)
-        kwargs["metavar"] = f.name.upper() + "[,...]"
+        kwargs["metavar"] = leaf.name.upper() + "[,...]"
         doc = (doc.rstrip(".") + "; " if doc else "") + "comma-separated: one run per value"
     elif hint is bool:
         kwargs["action"] = argparse.BooleanOptionalAction
@@ -194,25 +170,23 @@ def _add_field(parser, command: StudyCommand, f: dataclasses.Field, hint, doc: s
         if choices is not None:
             kwargs["choices"] = choices
             kwargs["metavar"] = "{" + ",".join(map(str, choices)) + "}"
-    text = doc or f.name.replace("_", " ")
+    text = doc or leaf.name.replace("_", " ")
     if choices is not None and "choices" not in kwargs:
         text += f" (from {', '.join(map(str, choices))})"
     if optional and not varied:
         text += "; 'none' for none"
     kwargs["help"] = f"{text} [default: {_shown(default)}]".replace("%", "%%")
     kwargs["default"] = default
-    parser.add_argument(*strings, **kwargs)
+    parser.add_argument(option, **kwargs)
 
 
 def add_study_parser(sub, command: StudyCommand, *, description: str | None = None) -> argparse.ArgumentParser:
     """Add ``command`` to the subparsers ``sub``, with one option per config field (in the config's
     order, under "study options"). Returns the parser, for the command's own options (``--figure``)."""
     parser = sub.add_parser(command.name, help=command.help, description=description or command.help)
-    group = parser.add_argument_group(f"study options (the fields of {command.config_type.__name__})")
-    hints = _hints(command.config_type)
-    docs = field_docs(command.config_type)
-    for f in command.fields():
-        _add_field(group, command, f, hints[f.name], docs.get(f.name, ""))
+    group = parser.add_argument_group(f"study options (the fields of {command.config_type.__name__}, by path)")
+    for leaf in command.leaves():
+        _add_field(group, command, leaf)
     parser.set_defaults(study_command=command)
     return parser
 
@@ -222,13 +196,13 @@ def configs_from_args(args: argparse.Namespace, **fixed) -> list:
     values (the first varied field outermost), every one validated before any runs. ``fixed``
     overrides fields (a command's own consequence of another option)."""
     command: StudyCommand = args.study_command
-    values = {f.name: getattr(args, f.name) for f in command.fields()}
+    values = {leaf.path: getattr(args, leaf.path) for leaf in command.leaves()}
     values.update(fixed)
     varied = [name for name in command.vary if name not in fixed]
     configs = []
     for combination in itertools.product(*(values[name] for name in varied)):
         point = {**values, **dict(zip(varied, combination))}
-        configs.append(command.config_type(**point).validate())
+        configs.append(specs.build(command.config_type, point).validate())
     for name in varied:  # after each value's own range check
         shown = f"{name}={','.join(map(str, values[name]))}"
         if len(set(values[name])) != len(values[name]):
@@ -239,8 +213,8 @@ def configs_from_args(args: argparse.Namespace, **fixed) -> list:
 
 
 def point_label(command: StudyCommand, config) -> str:
-    """``dim=20, alpha=0.1``: the varied fields' values of one point."""
-    return ", ".join(f"{name}={getattr(config, name)}" for name in command.vary) or command.name
+    """``dim=20, alpha=0.1``: the varied values of one point (by their paths' last segment)."""
+    return ", ".join(f"{name.rpartition('.')[2]}={specs.get_path(config, name)}" for name in command.vary) or command.name
 
 
 def run_points(args: argparse.Namespace, run, *, configs=None, **fixed) -> list:
@@ -263,9 +237,10 @@ def reference(parser: argparse.ArgumentParser) -> str:
     their defaults and help, as ``--help`` shows them (same source: the configs)."""
     lines = ["# Command-line reference", "",
              "Generated from the study configs by `python -m diffsim.cli_config > docs/cli.md` (the suite checks",
-             "it is current). Study options are the config fields: the same names in TOML experiments",
-             "(`dim = [...]`), in `diffsim run CONFIG key=value` overrides and in Python (`CollapseConfig(dim=...)`).",
-             "A varied option (`--dim 16,20,24`) runs one point per value.", ""]
+             "it is current). Study options are the config fields by their dotted paths: the same paths in TOML",
+             "experiments (`[params.data] dim = 20`, `[grid] data.dim = [...]`), in `diffsim run CONFIG",
+             "data.dim=20` overrides and in Python (`specs.replace_path(config, \"data.dim\", 20)`). A varied",
+             "option (`--data.dim 16,20,24`) runs one point per value.", ""]
 
     def walk(p, path):
         subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]

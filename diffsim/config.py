@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diffsim import specs
 from diffsim._validate import ConfigError
 
 __all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "parse_overrides", "config_hash"]
@@ -49,7 +50,7 @@ SCALES = ("quick", "paper")
 TOP_KEYS = ("study", "name", "description", "seeds", "params", "grid", "zip", "scales")
 SCALE_KEYS = ("seeds", "params", "grid", "zip")
 MAX_REPORTED = 40
-_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\s*=")
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,9 @@ class Experiment:
 # column or quantity names read as another config (``diffsim figures`` stops, or reruns them with
 # --rerun-stale; ``diffsim run --resume`` refuses to mix them). 2: the one naming scheme of
 # ``diffsim.results`` (``theory/<name>``, ``memorized_fraction``); 3: ``score_error_true`` in
-# separation_size and separation_pruning.
-TABLE_SCHEMA = 3
+# separation_size and separation_pruning; 4: nested configs (``data.dim``, ``train.steps``): the
+# cells' configs are nested tables and the axis columns are named by their paths' last segment.
+TABLE_SCHEMA = 4
 
 
 def config_hash(study: str, seeds, configs) -> str:
@@ -151,8 +153,9 @@ def parse_overrides(items) -> dict:
     for item in items:
         key, sep, text = str(item).partition("=")
         key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise ConfigError(f"override {item!r} is not valid: expected KEY=VALUE, e.g. n_steps=400 or dim=[8,12]")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+            raise ConfigError(f"override {item!r} is not valid: expected KEY=VALUE, e.g. train.steps=400 or "
+                              "data.dim=[8,12]")
         if key in out:
             raise ConfigError(f"override {key!r} is given twice: give each parameter once")
         try:
@@ -191,16 +194,25 @@ def parse_experiment(raw: dict, scale: str = "quick", *, name: str = "experiment
     # Every cell is built and validated even after earlier errors (badly typed keys fall back to
     # the study's defaults), so one pass reports every problem.
     cells = []
+    column = axis_columns(axes.values)
     for index, (shown, overrides) in enumerate(axes.points(fields, errors)):
         config = _build_cell(study.config_type, fields, {**fixed, **overrides}, axes.origins(params, shown, fields), shown, errors)
         if config is not None:
-            cells.append(Cell(index, shown, config))
+            cells.append(Cell(index, {column[k]: v for k, v in shown.items()}, config))
     if errors:
         raise ConfigError(errors.message(source))
     return Experiment(
         name=name, study=study.name, scale=scale, description=description, seeds=seeds,
-        params=fixed, axes=tuple(axes.values), cells=tuple(cells), source=source,
+        params=fixed, axes=tuple(column[a] for a in axes.values), cells=tuple(cells), source=source,
     )
+
+
+def axis_columns(paths) -> dict[str, str]:
+    """Axis path -> its column in the result tables: the path's last segment (``data.dim`` -> ``dim``),
+    or the whole path where two axes share a last segment."""
+    paths = list(paths)
+    last = [p.rpartition(".")[2] for p in paths]
+    return {p: (name if last.count(name) == 1 else p) for p, name in zip(paths, last)}
 
 
 def _study(raw: dict, errors: "_Errors"):
@@ -234,8 +246,8 @@ def _resolve_scale(raw: dict, scale: str, errors: "_Errors"):
     """Apply ``[scales.<scale>]``: seeds and zip replaced, params and grid merged key by key.
     Returns ``(seeds, params, grid, zip_groups)``; params and grid map key -> (value, key path)."""
     seeds, seeds_at = raw.get("seeds", [0]), "seeds"
-    params = {k: (v, f"params.{k}") for k, v in _table(raw, "params", errors).items()}
-    grid = {k: (v, f"grid.{k}") for k, v in _table(raw, "grid", errors).items()}
+    params = {k: (v, f"params.{k}") for k, v in _flat(_table(raw, "params", errors)).items()}
+    grid = {k: (v, f"grid.{k}") for k, v in _flat(_table(raw, "grid", errors)).items()}
     zips, zip_at = raw.get("zip", []), "zip"
     scales = _table(raw, "scales", errors)
     if not scales and scale not in SCALES:
@@ -249,14 +261,14 @@ def _resolve_scale(raw: dict, scale: str, errors: "_Errors"):
         errors.unknown_keys(over, SCALE_KEYS, at)
         if "seeds" in over:
             seeds, seeds_at = over["seeds"], f"{at}.seeds"
-        params.update({k: (v, f"{at}.params.{k}") for k, v in _table(over, "params", errors, at).items()})
-        grid.update({k: (v, f"{at}.grid.{k}") for k, v in _table(over, "grid", errors, at).items()})
+        params.update({k: (v, f"{at}.params.{k}") for k, v in _flat(_table(over, "params", errors, at)).items()})
+        grid.update({k: (v, f"{at}.grid.{k}") for k, v in _flat(_table(over, "grid", errors, at)).items()})
         if "zip" in over:
             zips, zip_at = over["zip"], f"{at}.zip"
     if isinstance(zips, dict):
-        zip_groups = [(zips, zip_at)]
+        zip_groups = [(_flat(zips), zip_at)]
     elif isinstance(zips, list) and all(isinstance(z, dict) for z in zips):
-        zip_groups = [(z, f"{zip_at}[{i}]") for i, z in enumerate(zips)]
+        zip_groups = [(_flat(z), f"{zip_at}[{i}]") for i, z in enumerate(zips)]
     else:
         errors.add(zip_at, f"expected a table of equal-length lists (or [[zip]] tables), got {_type_name(zips)}")
         zip_groups = []
@@ -443,19 +455,33 @@ def _value_key(value):
 
 
 def _fields(config_type) -> dict[str, Any]:
-    """Field name -> resolved type annotation of a config dataclass."""
-    try:
-        hints = typing.get_type_hints(config_type)
-    except Exception:  # annotations naming what cannot be imported here: values are checked by validate()
-        hints = {}
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_type) if f.init}
+    """Dotted path -> resolved type annotation of every settable value of a (nested) study config."""
+    return {leaf.path: leaf.hint for leaf in specs.leaves(config_type)}
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    """A TOML table with sub-tables (``{"data": {"dim": 20}}``, from ``[params.data]`` or the dotted
+    key ``data.dim = 20``) as dotted paths (``{"data.dim": 20}``); no config field takes a table."""
+    out = {}
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, path + "."))
+        else:
+            out[path] = value
+    return out
 
 
 def _coerce(key: str, value, at: str, fields: dict, errors: _Errors) -> dict:
     """``{field: typed value}`` for a TOML key, or ``{}`` after recording the error."""
     if key not in fields:
-        known = ", ".join(sorted(set(fields) - {"seed"}))
-        errors.add(at, f"unknown parameter {key!r}: expected one of {known}")
+        last = key.rpartition(".")[2]
+        near = [path for path in fields if path.rpartition(".")[2] == last]
+        if near:  # a flat name of a nested field, or the wrong part
+            errors.add(at, f"unknown parameter {key!r}: did you mean {' or '.join(near)}?")
+        else:
+            known = ", ".join(sorted(set(fields) - {"seed"}))
+            errors.add(at, f"unknown parameter {key!r}: expected one of {known}")
         return {}
     ok, typed = _typed(value, fields[key])
     if not ok:
@@ -539,18 +565,19 @@ def _type_name(value) -> str:
 
 
 def _build_cell(config_type, fields: dict, values: dict, origin: dict, shown: dict, errors: _Errors):
-    """Construct and validate one cell's config, or return None after recording its errors.
+    """Construct and validate one cell's config from ``{path: value}``, or return None after recording
+    its errors.
 
     ``validate()`` stops at the first bad field; that field is then reset to its default and
     ``validate()`` rerun, so every independent bad field of the cell is reported, each with the key
-    path it came from (``grid.alpha[2]``, ``scales.quick.params.n_steps``)."""
+    path it came from (``grid.alpha[2]``, ``scales.quick.params.data.dim``)."""
     values = dict(values)
-    defaults = {f.name: f.default for f in dataclasses.fields(config_type) if f.default is not dataclasses.MISSING}
+    defaults = {leaf.path: leaf.default for leaf in specs.leaves(config_type) if leaf.default is not dataclasses.MISSING}
     label = ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "the only cell"
     failed = set()
     for _ in range(len(fields) + 1):
         try:
-            config = config_type(**values)
+            config = specs.build(config_type, values)
             config.validate()
             return None if failed else config
         except TypeError as err:  # a required field without a default
@@ -561,7 +588,7 @@ def _build_cell(config_type, fields: dict, values: dict, origin: dict, shown: di
             match = _NAME.match(message)
             field = match.group(1) if match else None
             errors.add(origin.get(field, f"cell ({label})"), message)
-            if field not in defaults or field in failed or values.get(field) == defaults[field]:
+            if field not in defaults or field in failed or values.get(field, defaults[field]) == defaults[field]:
                 return None
             failed.add(field)
             values[field] = defaults[field]

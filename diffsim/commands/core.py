@@ -43,11 +43,9 @@ def register(sub) -> None:
 
 
 COLLAPSE = StudyCommand("collapse", CollapseConfig, "measure the collapse time with four estimators vs theory",
-                        vary={"dim": (16, 20, 24, 28)},
-                        aliases={"dim": ("--dims",), "n_trajectories": ("--trajectories",), "n_steps": ("--steps",)})
+                        vary={"data.dim": (16, 20, 24, 28)})
 SPECIATION = StudyCommand("speciation", SpeciationConfig, "measure phi(t) and t_S by the clone protocol vs theory "
-                          "(two-cluster mixture)", vary={"dim": (16, 32, 64)},
-                          aliases={"dim": ("--dims",), "n_pairs": ("--pairs",)})
+                          "(two-cluster mixture)", vary={"dim": (16, 32, 64)})
 
 
 MAX_ALPHA = 5.0  # the studies' bound on the load; exp(2 alpha) and the theory's root finders stay finite
@@ -124,7 +122,7 @@ def collapse_table(results, extrapolated: dict, figure=None) -> str:
     t_c = first.theory["t_collapse"]
     head = f"{'N':>5} {'P':>9} " + " ".join(f"{n:>16}" for n in names)
     lines = [
-        f"Collapse time, {first.config.data} data, alpha = {first.config.alpha}: "
+        f"Collapse time, {first.config.data.model} data, alpha = {first.config.data.alpha}: "
         f"theory t_C = {t_c:.4f} (THEORY.md section 4)",
         head,
         "-" * len(head),

@@ -17,9 +17,7 @@ def register(sub) -> None:
 
 DENOISER = StudyCommand(
     "denoiser", DenoiserConfig,
-    "train denoisers on P points: memorization, score errors vs true and empirical scores, tau_gen, tau_mem",
-    aliases={"widths": ("--width",), "learning_rate": ("--lr",), "ema_decay": ("--ema",), "n_seeds": ("--seeds",),
-             "n_checkpoints": ("--checkpoints",), "n_samples": ("--samples",)})
+    "train denoisers on P points: memorization, score errors vs true and empirical scores, tau_gen, tau_mem")
 
 
 def _denoiser(args) -> int:

@@ -20,22 +20,17 @@ def register(sub) -> None:
 
 GEOMETRY = StudyCommand("geometry", GeometryConfig,
                         "posterior concentration W and shell coverage C vs sigma: the danger zone vs theory",
-                        vary={"dim": (20, 30, 40)}, aliases={"dim": ("--dims",), "n_queries": ("--queries",)})
+                        vary={"dim": (20, 30, 40)})
 SWAP = StudyCommand("geometry-swap", SwapConfig,
-                    "swap the exact empirical and true scores inside one noise window: which window memorizes",
-                    aliases={"n_samples": ("--samples",), "n_steps": ("--steps",)})
+                    "swap the exact empirical and true scores inside one noise window: which window memorizes")
 NET_SWAP = StudyCommand(
     "geometry-net-swap", NetSwapConfig,
     "swap a memorizing and a generalizing trained net (and the exact scores) inside one noise window",
-    vary={"seed": (0,)},
-    aliases={"n_few": ("--few",), "n_many": ("--many",), "learning_rate": ("--lr",), "n_samples": ("--samples",),
-             "steps": ("--train-steps",), "seed": ("--seeds",)})
+    vary={"seed": (0,)})
 MITIGATION = StudyCommand(
     "geometry-mitigation", MitigationConfig,
     "training-time mitigation: down-weight the DSM loss inside a noise window, paired against standard training",
-    vary={"zone": ("medium",)},
-    aliases={"n_train": ("--train",), "steps": ("--train-steps",), "n_seeds": ("--seeds",),
-             "n_samples": ("--samples",), "zone": ("--zones",)})
+    vary={"zone": ("medium",)})
 
 
 def _geometry(args) -> int:

@@ -18,10 +18,7 @@ def register(sub) -> None:
 GUIDANCE = StudyCommand(
     "guidance", GuidanceConfig,
     "guidance on class-conditional data: overestimation, D1/D2 decomposition, guidance magnitude AUC, memorization vs g",
-    vary={"score": ("exact",)},
-    aliases={"n_trajectories": ("--trajectories",), "n_first_steps": ("--first-steps",),
-             "n_loss_samples": ("--loss-samples",), "n_bootstrap": ("--bootstrap",), "steps": ("--train-steps",),
-             "learning_rate": ("--lr",)})
+    vary={"score": ("exact",)})
 
 
 def _guidance(args) -> int:

@@ -21,19 +21,16 @@ def register(sub) -> None:
 
 
 TRAPS = StudyCommand("traps", TrapsConfig, "traps and basins of -log p_t^e: trap fraction vs t, basin radius vs r_b(t)",
-                     vary={"dim": (30, 45, 60)},
-                     aliases={"dim": ("--dims",), "n_starts": ("--starts",), "n_random": ("--random",)})
+                     vary={"dim": (30, 45, 60)})
 REM = StudyCommand("rem", RemConfig, "Random Energy Model statistics of the posterior weights: Y2 and (1/N) log Z vs t",
-                   vary={"dim": (40, 70, 100)}, aliases={"dim": ("--dims",), "n_queries": ("--queries",)})
+                   vary={"dim": (40, 70, 100)})
 HMM_COLLAPSE = StudyCommand(
     "hmm-collapse", HmmCollapseConfig, "collapse time on the hidden manifold vs the Marchenko-Pastur theory "
     "(one point per alpha x alpha_d x model x N)",
-    vary={"alpha": (0.1,), "alpha_d": (0.5,), "model": ("linear",), "dim": (40, 60, 80)},
-    aliases={"dim": ("--dims",), "model": ("--models",), "n_datasets": ("--datasets",), "n_samples": ("--samples",)})
+    vary={"alpha": (0.1,), "alpha_d": (0.5,), "model": ("linear",), "dim": (40, 60, 80)})
 GENERALIZATION = StudyCommand(
     "generalization", GeneralizationConfig, "generalization time t_g of the exact empirical score vs theory "
-    "(gaussian data: alpha_d is 1)", vary={"alpha_d": (1.0, 0.5, 0.25), "dim": (40, 60, 80)},
-    aliases={"dim": ("--dims",), "alpha_d": ("--alpha-ds",), "n_test": ("--test",)})
+    "(gaussian data: alpha_d is 1)", vary={"alpha_d": (1.0, 0.5, 0.25), "dim": (40, 60, 80)})
 
 
 def _traps(args) -> int:

@@ -34,17 +34,11 @@ def register(sub) -> None:
 
 
 LOSS_GAP = StudyCommand("loss-gap", LossGapConfig, "loss gap of the true vs the exact empirical score = Fisher divergence, "
-                        "per (P, t), vs the closed forms", vary={"n_train": (64, 512, 4096)},
-                        aliases={"n_samples": ("--samples",), "n_components": ("--components",)})
+                        "per (P, t), vs the closed forms", vary={"n_train": (64, 512, 4096)})
 SIZE = StudyCommand("size", SizeConfig, "smallest MLP width that memorizes / fits the empirical / fits the true score, "
-                    "per P", vary={"n_train": (4, 8, 16, 32, 64)}, hidden=("p_layout",),
-                    aliases={"learning_rate": ("--lr",), "n_seeds": ("--seeds",), "n_samples": ("--samples",)})
+                    "per P", vary={"n_train": (4, 8, 16, 32, 64)}, hidden=("p_layout",))
 PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads by importance vs at random vs none, "
-                     "equal fine-tune: memorization and quality", vary={"n_train": (16,)},
-                     aliases={"n_components": ("--components",), "learning_rate": ("--lr",),
-                              "finetune_learning_rate": ("--finetune-lr",), "prune_fraction": ("--fraction",),
-                              "n_seeds": ("--seeds",), "n_random": ("--random-draws",), "n_samples": ("--samples",),
-                              "n_eval": ("--eval",)})
+                     "equal fine-tune: memorization and quality", vary={"n_train": (16,)})
 
 
 def _fmt(v, spec=".4g"):

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
+from diffsim.specs import options_of
 from diffsim.observe import Estimate, bootstrap
 from diffsim.measure._queries import noised_training_queries, query_statistics
 from diffsim.observe import (
@@ -48,6 +49,8 @@ __all__ = [
     "ESTIMATORS",
     "Estimator",
     "CollapseMeasurement",
+    "CollapseOptions",
+    "check_collapse_options",
     "measure_collapse",
     "clone_protocol",
     "excess_entropy_samples",
@@ -124,22 +127,21 @@ def excess_entropy_samples(key, train: TrainingSet, times, n_samples: int):
     return -stats["own_log_weight"].reshape(times.shape[0], n_samples) / train.dim
 
 
-def _check_options(train, n_trajectories, t_max, t_min, n_steps, record_every, n_clone_pairs, n_branch,
-                   clone_window, clone_steps, clone_t_end, entropy_samples, entropy_times, n_bootstrap, estimators):
-    if not isinstance(train, TrainingSet):
-        raise _validate.ConfigError(
-            f"train={type(train).__name__} is not a TrainingSet: build one with TrainingSet.from_points(points)"
-        )
+def check_collapse_options(*, n_trajectories, t_max, t_min, n_steps, record_every, n_clone_pairs, n_branch,
+                           clone_window, clone_steps, clone_t_end, entropy_samples, entropy_times, n_bootstrap,
+                           estimators) -> None:
+    """Range checks of :func:`measure_collapse`'s options (one :class:`~diffsim.ConfigError` naming
+    the first bad option and its range), for the API and for configs before any work."""
     _validate.integer("n_trajectories", n_trajectories, minimum=2)
     _validate.positive("t_max", t_max, upper=50.0)
     _validate.positive("t_min", t_min, upper=t_max)
-    _validate.integer("n_steps", n_steps, minimum=2)
+    _validate.integer("n_steps", n_steps, minimum=2, maximum=_validate.MAX_STEPS)
     _validate.integer("record_every", record_every, minimum=1, maximum=n_steps)
     if n_steps % record_every:
         raise _validate.ConfigError(f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}")
     _validate.integer("n_clone_pairs", n_clone_pairs, minimum=2)
     _validate.integer("n_branch", n_branch, minimum=2)
-    _validate.integer("clone_steps", clone_steps, minimum=2)
+    _validate.integer("clone_steps", clone_steps, minimum=2, maximum=_validate.MAX_STEPS)
     if len(clone_window) != 2:
         raise _validate.ConfigError(f"clone_window={clone_window!r} is out of range: expected (low, high) in units of t_ref")
     _validate.increasing("clone_window", clone_window)
@@ -180,21 +182,35 @@ def measure_collapse(
       key: PRNG key. It is split in six; the first subkey is left unused, so that a study may draw
         its data from it and give the same numbers as a study that measured inline.
       train: the training set (any ``[P, N]`` array, ``TrainingSet.from_points(points)``).
-      n_trajectories: backward trajectories ``B`` from ``N(0, I)`` at ``t_max``.
-      t_max, t_min, n_steps, record_every: the log time grid and how often observables are recorded.
-      n_clone_pairs, n_branch, clone_window, clone_steps, clone_t_end: clone protocol (pairs per branch
-        time, branch times in ``clone_window * t_ref``, steps of each continuation, end time
-        ``clone_t_end * t_ref``).
-      entropy_samples, entropy_times: Monte-Carlo excess entropy on a log grid over ``[t_ref/4, 4 t_ref]``.
+      n_trajectories: backward SDE trajectories ``B`` from ``N(0, I)`` at ``t_max``.
+      t_max: first time of the backward SDE (OU time t).
+      t_min: last time of the backward SDE (OU time t).
+      n_steps: backward SDE steps on a log grid from t_max to t_min.
+      record_every: record the observables every this many steps (a divisor of n_steps).
+      n_clone_pairs: clones estimator: clone pairs per branch time.
+      n_branch: clones estimator: branch times in clone_window.
+      clone_window: clones estimator: (low, high) branch window in units of t_ref (by default the
+        collapse time of the Gaussian with the training set's sample covariance).
+      clone_steps: clones estimator: SDE steps of each clone continuation.
+      clone_t_end: clones estimator: the clones run to clone_t_end * t_ref.
+      entropy_samples: entropy estimator: Monte-Carlo samples per time.
+      entropy_times: entropy estimator: log-spaced times over [t_ref/4, 4 t_ref].
       n_bootstrap: bootstrap resamples of each standard error.
-      estimators: which of ``condensation, freezing, clones, entropy`` to run.
+      estimators: which estimators to run (condensation, freezing, clones, entropy).
       t_ref: time scale of the windows (default :func:`reference_collapse_time`).
 
     Returns:
       :class:`CollapseMeasurement` (``.estimates[name]`` is an :class:`Estimate`).
     """
-    _check_options(train, n_trajectories, t_max, t_min, n_steps, record_every, n_clone_pairs, n_branch,
-                   clone_window, clone_steps, clone_t_end, entropy_samples, entropy_times, n_bootstrap, estimators)
+    if not isinstance(train, TrainingSet):
+        raise _validate.ConfigError(
+            f"train={type(train).__name__} is not a TrainingSet: build one with TrainingSet.from_points(points)"
+        )
+    check_collapse_options(
+        n_trajectories=n_trajectories, t_max=t_max, t_min=t_min, n_steps=n_steps, record_every=record_every,
+        n_clone_pairs=n_clone_pairs, n_branch=n_branch, clone_window=clone_window, clone_steps=clone_steps,
+        clone_t_end=clone_t_end, entropy_samples=entropy_samples, entropy_times=entropy_times,
+        n_bootstrap=n_bootstrap, estimators=estimators)
     t_ref = reference_collapse_time(train) if t_ref is None else _validate.positive("t_ref", t_ref)
     _, init_key, sde_key, clone_key, entropy_key, boot_key = jax.random.split(key, 6)
     n = train.dim
@@ -251,3 +267,7 @@ def measure_collapse(
         entropy_mean=fe,
         entropy_stderr=fe_err,
     )
+
+
+CollapseOptions = options_of(measure_collapse, "CollapseOptions", exclude=("t_ref",), check=check_collapse_options)
+"""The options of :func:`measure_collapse` as a config part (its keyword arguments but ``t_ref``)."""

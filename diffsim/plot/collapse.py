@@ -209,5 +209,5 @@ def collapse_figure(rows, *, data: str = "gaussian") -> Figure:
 
 def plot_collapse(results, path) -> Path:
     """:func:`collapse_figure` of collapse study results (one per N, one load), saved to ``path``."""
-    rows = [{"alpha": r.config.alpha, **row} for r in results for row in r.rows()]
-    return save_figure(collapse_figure(rows, data=results[0].config.data), path)
+    rows = [{"alpha": r.config.data.alpha, **row} for r in results for row in r.rows()]
+    return save_figure(collapse_figure(rows, data=results[0].config.data.model), path)
