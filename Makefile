@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/diffsim collapse --data gaussian --alpha 0.2 --dims 24,32,40,48 --trajectories 512 --seed 0 --figure figures/demo_collapse.png
+	$(BIN)/diffsim collapse --data.model gaussian --data.alpha 0.2 --data.dim 24,32,40,48 --measure.n-trajectories 512 --seed 0 --figure figures/demo_collapse.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

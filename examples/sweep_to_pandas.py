@@ -19,7 +19,7 @@ dims = "[8, 10]" if args.quick else "[8, 10, 12]"
 experiment = f"""
 study = "collapse"
 seeds = [0]
-[params]
+[params.measure]
 n_trajectories = 32
 n_steps = 80
 record_every = 4
@@ -30,8 +30,8 @@ entropy_samples = 64
 entropy_times = 12
 n_bootstrap = 20
 [grid]
-alpha = [0.3, 0.4]
-dim = {dims}
+data.alpha = [0.3, 0.4]
+data.dim = {dims}
 """
 with tempfile.TemporaryDirectory() as tmp:
     config = Path(tmp) / "collapse.toml"

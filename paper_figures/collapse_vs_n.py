@@ -22,7 +22,7 @@ EXPERIMENTS = ("collapse_gaussian", "collapse_mixture")
 def main() -> None:
     args = parse_args(__doc__)
     runs = [load(args, name) for name in EXPERIMENTS]
-    fig = collapse_vs_n_figure({r.params.get("data", name): r.table for r, name in zip(runs, EXPERIMENTS)})
+    fig = collapse_vs_n_figure({r.params.get("data.model", name): r.table for r, name in zip(runs, EXPERIMENTS)})
     save(fig, "collapse_vs_n", args)
 
 

@@ -21,7 +21,7 @@ EXPERIMENTS = ("collapse_gaussian",)
 def main() -> None:
     args = parse_args(__doc__)
     results = load(args, EXPERIMENTS[0])
-    save(excess_entropy_figure(results.table, data=results.params.get("data", "gaussian")), "excess_entropy", args)
+    save(excess_entropy_figure(results.table, data=results.params.get("data.model", "gaussian")), "excess_entropy", args)
 
 
 if __name__ == "__main__":

@@ -34,10 +34,10 @@ def test_theory_collapse_from_dim_and_n_train_for_mixture(capsys):
         (["theory", "collapse", "--data", "gaussian", "--alpha", "nan"], "alpha=nan"),
         (["theory", "collapse", "--data", "gaussian", "--dim", "10", "--n-train", "1"], "n-train=1"),
         (["theory", "collapse", "--data", "gaussian"], "alpha is missing"),
-        (["collapse", "--dims", "20,0"], "dim=0"),
-        (["collapse", "--alpha", "0.2", "--dims", "20", "--trajectories", "1"], "n_trajectories=1"),
-        (["collapse", "--alpha", "2.0", "--dims", "400"], "GiB"),
-        (["collapse", "--dims", "2,x"], "--dims"),
+        (["collapse", "--data.dim", "20,0"], "dim=0"),
+        (["collapse", "--data.alpha", "0.2", "--data.dim", "20", "--measure.n-trajectories", "1"], "n_trajectories=1"),
+        (["collapse", "--data.alpha", "2.0", "--data.dim", "400"], "GiB"),
+        (["collapse", "--data.dim", "2,x"], "--data.dim"),
         (["speciation", "--data", "gaussian"], "--data"),  # the mixture is its only data: no such option
     ],
 )

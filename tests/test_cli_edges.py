@@ -46,9 +46,9 @@ params = {{ n_pairs = 4096 }}
 COLLAPSE = """
 study = "collapse"
 [params]
-n_trajectories = 32
+measure.n_trajectories = 32
 [grid]
-dim = [8, 10]
+data.dim = [8, 10]
 """
 
 

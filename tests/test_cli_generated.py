@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from diffsim import cli
+from diffsim import cli, specs
 from diffsim.cli_config import StudyCommand, configs_from_args, option_name
 from diffsim.progress import Progress
 from diffsim.studies import STUDIES
@@ -50,19 +50,18 @@ def test_every_registered_study_has_a_generated_command():
 def test_every_config_field_is_an_option_with_its_default_and_help(path):
     command: StudyCommand = STUDY_COMMANDS[path]
     options = _options(LEAVES[path])
-    hints = typing.get_type_hints(command.config_type)
-    for f in dataclasses.fields(command.config_type):
-        if f.name in command.hidden:
+    for leaf in specs.leaves(command.config_type):
+        if leaf.path in command.hidden:
             continue
-        action = options.get(option_name(f.name))
-        assert action is not None, f"{' '.join(path)}: field {f.name} has no option {option_name(f.name)}"
-        assert action.dest == f.name
+        action = options.get(option_name(leaf.path))
+        assert action is not None, f"{' '.join(path)}: field {leaf.path} has no option {option_name(leaf.path)}"
+        assert action.dest == leaf.path
         assert "[default: " in action.help, action.help
-        if f.name in command.vary:
-            assert action.default == tuple(command.vary[f.name])
+        if leaf.path in command.vary:
+            assert action.default == tuple(command.vary[leaf.path])
         else:
-            assert action.default == f.default, (f.name, action.default, f.default)
-        hint = hints[f.name]
+            assert action.default == leaf.default, (leaf.path, action.default, leaf.default)
+        hint = leaf.hint
         if typing.get_origin(hint) is tuple:  # tuple[Literal[...], ...]: the items' choices
             hint = typing.get_args(hint)[0]
         if typing.get_origin(hint) is typing.Literal:
@@ -81,12 +80,11 @@ def test_a_command_with_no_options_runs_the_config_defaults(path):
     default = command.config_type()
     argv = list(path)
     for name in command.vary:
-        value = getattr(default, name)
-        argv += [option_name(name), str(value)]
+        argv += [option_name(name), str(specs.get_path(default, name))]
     args = cli.parse_args(PARSER, argv)
-    built = command.config_type(**{f.name: getattr(args, f.name) if f.name not in command.vary
-                                   else getattr(default, f.name)
-                                   for f in dataclasses.fields(command.config_type) if f.name not in command.hidden})
+    built = specs.build(command.config_type, {
+        leaf.path: getattr(args, leaf.path) if leaf.path not in command.vary else specs.get_path(default, leaf.path)
+        for leaf in specs.leaves(command.config_type) if leaf.path not in command.hidden})
     assert built == default
     if not command.hidden:
         assert configs_from_args(args) == [default.validate()]
@@ -102,10 +100,10 @@ def test_options_parse_every_kind_of_field():
     c = configs[0]
     assert (c.times, c.basin, c.attraction, c.traps, c.data, c.nonlinearity, c.alpha, c.n_bisect, c.tol) == (
         (0.5, 0.9), False, True, True, "hmm", "tanh", 0.15, 7, 1e-4)
-    args = cli.parse_args(PARSER, ["collapse", "--clone-window", "0.5,1.5", "--estimators", "clones,entropy",
-                                   "--dim", "12"])
+    args = cli.parse_args(PARSER, ["collapse", "--measure.clone-window", "0.5,1.5", "--measure.estimators", "clones,entropy",
+                                   "--data.dim", "12"])
     (c,) = configs_from_args(args)
-    assert c.clone_window == (0.5, 1.5) and c.estimators == ("clones", "entropy")
+    assert c.measure.clone_window == (0.5, 1.5) and c.measure.estimators == ("clones", "entropy")
     args = cli.parse_args(PARSER, ["denoiser", "--checkpoint-dir", "none"])
     assert configs_from_args(args)[0].checkpoint_dir is None
 
@@ -118,11 +116,11 @@ def test_varied_fields_make_one_point_per_combination_in_order():
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["collapse", "--clone-window", "0.5"], "--clone-window"),  # a pair needs two values
-    (["collapse", "--estimators", "clones,foo"], "foo"),
+    (["collapse", "--measure.clone-window", "0.5"], "--measure.clone-window"),  # a pair needs two values
+    (["collapse", "--measure.estimators", "clones,foo"], "foo"),
     (["traps", "--data", "cifar"], "data"),
-    (["collapse", "--n-steps", "1.5"], "--n-steps"),
-    (["collapse", "--dims", "20,16"], "out of order"),
+    (["collapse", "--measure.n-steps", "1.5"], "--measure.n-steps"),
+    (["collapse", "--data.dim", "20,16"], "out of order"),
 ])
 def test_generated_options_refuse_bad_values_in_one_line(argv, needle, capsys):
     try:
@@ -136,7 +134,7 @@ def test_generated_options_refuse_bad_values_in_one_line(argv, needle, capsys):
 
 def test_no_command_hand_writes_an_option_that_a_config_field_generates():
     """The commands add only their own options (--figure, ...), never a config field's."""
-    generated = {option_name(f.name) for s in STUDIES.values() for f in dataclasses.fields(s.config_type)}
+    generated = {option_name(leaf.path) for s in STUDIES.values() for leaf in specs.leaves(s.config_type)}
     own = {"--figure", "--out", "--scale", "--shard", "--resume", "--dry-run", "--results", "--gallery",
            "--experiments", "--scripts", "--rerun-stale", "--json", "--quiet", "--version"}
     for path in sorted((ROOT / "diffsim" / "commands").glob("*.py")):

@@ -1,7 +1,6 @@
 """Collapse time (THEORY.md section 4): four estimators on backward trajectories driven by the
 exact empirical score, against the closed form, with their finite-size trend."""
 
-import dataclasses
 import json
 import math
 
@@ -12,6 +11,8 @@ import pytest
 from diffsim import data
 from diffsim.measure.collapse import excess_entropy_samples
 from diffsim.score import TrainingSet
+from diffsim.measure.collapse import CollapseOptions
+from diffsim.specs import DataSpec, leaves, replace_path
 from diffsim.studies.collapse import CollapseConfig, extrapolate, run_collapse
 from diffsim.theory import Spectrum, collapse_time_isotropic, excess_entropy
 
@@ -35,15 +36,14 @@ class Points:
 @pytest.fixture(scope="module", params=sorted(CASES))
 def measured(request):
     alpha = request.param
-    base = CollapseConfig(
-        alpha=alpha, n_trajectories=1024, n_steps=300, n_clone_pairs=512, clone_steps=40, entropy_samples=1024, seed=0,
-    )
-    return Points([run_collapse(dataclasses.replace(base, dim=n)) for n in CASES[alpha]])
+    base = CollapseConfig(data=DataSpec(alpha=alpha), measure=CollapseOptions(
+        n_trajectories=1024, n_steps=300, n_clone_pairs=512, clone_steps=40, entropy_samples=1024), seed=0)
+    return Points([run_collapse(replace_path(base, "data.dim", n)) for n in CASES[alpha]])
 
 
 def test_every_estimator_approaches_theory_as_n_grows(measured):
     t_c = measured.theory["t_collapse"]
-    assert t_c == pytest.approx(collapse_time_isotropic(measured.config.alpha))
+    assert t_c == pytest.approx(collapse_time_isotropic(measured.config.data.alpha))
     for name in ESTIMATORS:
         values = np.array([r.estimates[name].value for r in measured.points])
         errors = np.array([r.estimates[name].stderr for r in measured.points])
@@ -68,16 +68,16 @@ def test_inverse_n_extrapolation_lands_within_five_percent(measured, name):
 
 
 def test_rerun_gives_identical_numbers():
-    config = CollapseConfig(alpha=0.3, dim=10, n_trajectories=32, n_steps=60, record_every=3,
-                            n_clone_pairs=16, entropy_samples=32, n_bootstrap=20)
+    config = CollapseConfig(data=DataSpec(alpha=0.3, dim=10), measure=CollapseOptions(
+        n_trajectories=32, n_steps=60, record_every=3, n_clone_pairs=16, entropy_samples=32, n_bootstrap=20))
     a, b = run_collapse(config).to_json(), run_collapse(config).to_json()
     assert json.dumps(a) == json.dumps(b)
 
 
 def test_a_config_is_one_point():
     """One study config is one point (one N); iteration over N belongs to sweeps (issue 11)."""
-    names = {f.name for f in dataclasses.fields(CollapseConfig)}
-    assert "dim" in names and "dims" not in names
+    names = {leaf.path for leaf in leaves(CollapseConfig)}
+    assert "data.dim" in names and not any(name.endswith("dims") for name in names)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import typing
 
 import pytest
 
+from diffsim import specs
 from diffsim._validate import ConfigError
 from diffsim.cli_config import field_docs
 from diffsim.nets.models import ModelConfig
@@ -19,7 +20,21 @@ from diffsim.nets.train import TrainConfig
 from diffsim.studies import STUDIES
 
 STUDY_CONFIGS = sorted({s.config_type for s in STUDIES.values()}, key=lambda c: c.__name__)
-CONFIGS = STUDY_CONFIGS + [ModelConfig, TrainConfig]
+
+
+def _parts(config_type) -> list[type]:
+    """The config parts (nested dataclasses) of a study config, depth first."""
+    hints = typing.get_type_hints(config_type)
+    found = []
+    for f in dataclasses.fields(config_type):
+        if specs.is_part(hints.get(f.name)):
+            found += [hints[f.name], *_parts(hints[f.name])]
+    return found
+
+
+PARTS = sorted({p for c in STUDY_CONFIGS for p in _parts(c)} | {ModelConfig, TrainConfig, specs.DataSpec, specs.Sampling},
+               key=lambda c: c.__name__)
+CONFIGS = STUDY_CONFIGS + PARTS
 
 # Fields checked by validate() only in a given context (the HMM nonlinearity when data is hmm).
 CONTEXT = {("DenoiserConfig", "nonlinearity"): {"data": "hmm"}}

@@ -102,5 +102,5 @@ def test_a_sweep_grid_sets_config_fields_only():
     raw = {"study": "collapse", "seeds": [0], "grid": {"N": [8, 10]}}
     with pytest.raises(diffsim.ConfigError, match="unknown parameter 'N'"):
         parse_experiment(raw)
-    cells = parse_experiment({"study": "collapse", "seeds": [0], "grid": {"dim": [8, 10]}}).cells
-    assert [c.config.dim for c in cells] == [8, 10]
+    cells = parse_experiment({"study": "collapse", "seeds": [0], "grid": {"data": {"dim": [8, 10]}}}).cells
+    assert [c.config.data.dim for c in cells] == [8, 10]

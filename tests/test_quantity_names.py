@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from diffsim.measure.collapse import CollapseOptions
+from diffsim.specs import DataSpec
 from diffsim.studies.collapse import CollapseConfig, run_collapse
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.rem import RemConfig, run_rem
@@ -71,8 +73,8 @@ def points(rem):
         "speciation": run_speciation(SpeciationConfig(dim=8, n_pairs=32, n_branch=4, n_steps=40, n_bootstrap=20)),
         "rem": rem,
         "traps": run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=12, times=(0.25, 0.6), n_starts=8, n_random=8)),
-        "collapse": run_collapse(CollapseConfig(alpha=0.3, dim=8, n_trajectories=16, n_steps=40, record_every=4,
-                                                n_clone_pairs=8, entropy_samples=16, n_bootstrap=20)),
+        "collapse": run_collapse(CollapseConfig(data=DataSpec(alpha=0.3, dim=8), measure=CollapseOptions(
+            n_trajectories=16, n_steps=40, record_every=4, n_clone_pairs=8, entropy_samples=16, n_bootstrap=20))),
         "generalization": run_generalization(GeneralizationConfig(data="gaussian", alpha=0.2, dim=8, n_times=6,
                                                                   n_test=32, n_proj=0)),
     }

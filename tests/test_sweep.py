@@ -397,7 +397,9 @@ study = "collapse"
 seeds = [0]
 
 [params]
-alpha = 0.4
+data.alpha = 0.4
+
+[params.measure]
 n_trajectories = 16
 n_steps = 40
 record_every = 4
@@ -405,7 +407,7 @@ n_bootstrap = 10
 estimators = ["condensation", "freezing"]
 
 [grid]
-dim = [8, 10]
+data.dim = [8, 10]
 """
 
 

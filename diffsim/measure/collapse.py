@@ -189,7 +189,7 @@ def measure_collapse(
       record_every: record the observables every this many steps (a divisor of n_steps).
       n_clone_pairs: clones estimator: clone pairs per branch time.
       n_branch: clones estimator: branch times in clone_window.
-      clone_window: clones estimator: (low, high) branch window in units of t_ref (by default the
+      clone_window: clones estimator: (low, high) branch window in units of t_ref (unless given, the
         collapse time of the Gaussian with the training set's sample covariance).
       clone_steps: clones estimator: SDE steps of each clone continuation.
       clone_t_end: clones estimator: the clones run to clone_t_end * t_ref.
