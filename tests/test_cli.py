@@ -58,8 +58,8 @@ def test_every_command_has_help():
 def test_collapse_command_json_keys_and_figure(tmp_path):
     fig = tmp_path / "c.png"
     proc = run_cli(
-        "collapse", "--data", "mixture", "--alpha", "0.3", "--dims", "8,10", "--trajectories", "16",
-        "--steps", "40", "--figure", str(fig), "--json",
+        "collapse", "--data.model", "mixture", "--data.alpha", "0.3", "--data.dim", "8,10",
+        "--measure.n-trajectories", "16", "--measure.n-steps", "40", "--figure", str(fig), "--json",
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
