@@ -100,7 +100,7 @@ def mean_shift(x, t, train: TrainingSet, *, tol: float = 1e-5, max_iter: int = 1
     x, res, it = jax.lax.while_loop(cond, body, (x, jnp.full(x.shape[:1], jnp.inf, x.dtype), 0))
     post = posterior(x, t, train)
     res = jnp.linalg.norm(mt * post.denoised - x, axis=-1) * scale
-    return FixedPoints(x, post.max_weight, post.argmax, res, it)
+    return FixedPoints(x, post.max_weight, post.argmax, res, it)  # type: ignore[arg-type]  # while_loop returns the int counter as an Array
 
 
 def classify(fixed: FixedPoints, start_index=None):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -103,8 +104,7 @@ def level_crossing(sigmas, curve, level: float = 0.5) -> float:
     s = np.log(np.asarray(sigmas, dtype=np.float64))
     v = np.asarray(curve, dtype=np.float64) - level
     sign = np.sign(v)
-    idx = np.nonzero(sign[:-1] * sign[1:] <= 0)[0]
-    idx = [i for i in idx if not (v[i] == 0 and v[i + 1] == 0)]
+    idx = [i for i in np.nonzero(sign[:-1] * sign[1:] <= 0)[0] if not (v[i] == 0 and v[i + 1] == 0)]
     if not idx:
         return float("nan")
     i = idx[0]
@@ -315,7 +315,7 @@ def measure_memorization(
     n_steps: int = 200,
     t_max: float = 6.0,
     t_min: float = 1e-3,
-    method: str = "sde",
+    method: Literal["sde", "ode"] = "sde",
     n_boot: int = 200,
 ) -> SwapMeasurement:
     """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to

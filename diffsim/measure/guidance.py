@@ -129,8 +129,8 @@ def _trajectories(score, labels, scales, x_init, times, key, *, sampler):
     def one(label, g):
         drift = Guided(score, label, g)
         if sampler == "ddim":
-            tr = ddim_sample(drift, x_init, times)
-            return tr.states, tr.records
+            ddim = ddim_sample(drift, x_init, times)
+            return ddim.states, ddim.records
         tr = sample(key, drift, x_init, times, method=sampler, record_every=1, keep_states=True)
         return tr.states, tr.records
 
@@ -334,13 +334,13 @@ def detector_auc(key, scores, positive, *, n_bootstrap: int = 1000, level: float
     positive = np.asarray(positive, dtype=bool)
     value = _auc(scores, positive)
     rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
-    reps = []
+    finite = []
     for _ in range(n_bootstrap):
         i = rng.integers(0, scores.size, scores.size)
         a = _auc(scores[i], positive[i])
         if math.isfinite(a):
-            reps.append(a)
-    reps = np.asarray(reps)
+            finite.append(a)
+    reps = np.asarray(finite)
     ok = math.isfinite(value) and reps.size > 1
     lo, hi = (np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) if ok else (math.nan, math.nan))
     return {
@@ -359,7 +359,7 @@ def correlations(x, y) -> dict:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
-    out = {"n": int(x.size), "pearson": None, "spearman": None}
+    out: dict[str, float | None] = {"n": int(x.size), "pearson": None, "spearman": None}
     if x.size >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
         out["pearson"] = float(stats.pearsonr(x, y)[0])
         out["spearman"] = float(stats.spearmanr(x, y)[0])

@@ -106,14 +106,17 @@ def measure_speciation(
     if n_steps % record_every:
         raise _validate.ConfigError(f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}")
     if t_ref is None:
+        assert train is not None  # train=None needs t_ref, drift and label_of (checked above)
         lam = float(np.linalg.eigvalsh(np.atleast_2d(np.cov(np.asarray(train.points, np.float64), rowvar=False)))[-1])
         t_ref = float(speciation_time(lam))
     t_ref = _validate.positive("t_ref", t_ref)
     if level is None:
         level = float(clone_agreement_at_speciation(math.sqrt(math.expm1(2.0 * t_ref))))
     level = _validate.in_range("level", level, 0.0, 1.0)
-    drift = EmpiricalScore(train) if drift is None else drift
-    label_of = principal_axis_labels(train) if label_of is None else label_of
+    if drift is None or label_of is None:
+        assert train is not None  # as above
+        drift = EmpiricalScore(train) if drift is None else drift
+        label_of = principal_axis_labels(train) if label_of is None else label_of
 
     init_key, sde_key, clone_key, boot_key = jax.random.split(key, 4)
     times = time_grid(t_ref + 4.0, t_min, n_steps, "log")
