@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
+from diffsim._protocols import Drift
 from diffsim.observe import Estimate, bootstrap
 from diffsim.measure.collapse import clone_protocol
 from diffsim.observe import branch_indices, crossing_time
@@ -46,7 +47,7 @@ class SpeciationMeasurement:
     phi_stderr: np.ndarray
 
 
-def principal_axis_labels(train: TrainingSet) -> Callable:
+def principal_axis_labels(train: TrainingSet) -> Callable[[jax.Array], jax.Array]:
     """Labeller ``x [B, N] -> [B]``: the side (0/1) of the training set's top principal axis
     through its mean (the two classes of a two-cluster mixture)."""
     points = np.asarray(train.points, dtype=np.float64)
@@ -57,12 +58,12 @@ def principal_axis_labels(train: TrainingSet) -> Callable:
 
 
 def measure_speciation(
-    key,
+    key: jax.Array,
     train: TrainingSet | None,
     *,
     dim: int | None = None,
-    drift: Callable | None = None,
-    label_of: Callable | None = None,
+    drift: Drift | None = None,
+    label_of: Callable[[jax.Array], jax.Array] | None = None,
     level: float | None = None,
     t_ref: float | None = None,
     n_pairs: int = 512,
