@@ -3,12 +3,13 @@ these methods qualifies, no base class needed)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import jax
 import numpy as np
 
-__all__ = ["DataModel", "Drift", "StudyConfig", "StudyResult"]
+__all__ = ["DataModel", "Drift", "StudyConfig", "StudyResult", "StudyRun"]
 
 
 @runtime_checkable
@@ -44,3 +45,16 @@ class StudyResult(Protocol):
     def rows(self) -> list[dict]: ...
 
     def to_json(self) -> dict: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=StudyConfig, contravariant=True)
+ResultT = TypeVar("ResultT", bound=StudyResult, covariant=True)
+
+
+class StudyRun(Protocol[ConfigT, ResultT]):
+    """A study's entry point: ``run(config, key=None, *, progress=None) -> result``. ``key`` defaults to
+    one derived from the config's seed; ``progress``, a callable taking one text, receives the
+    study's own progress (per dimension, per checkpoint...)."""
+
+    def __call__(self, config: ConfigT, key: jax.Array | None = None, *,
+                 progress: Callable[[str], Any] | None = None) -> ResultT: ...

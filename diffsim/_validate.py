@@ -80,7 +80,7 @@ def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     return value
 
 
-def increasing(name: str, values: Sequence[float]) -> tuple[float, ...]:
+def increasing(name: str, values: Iterable[float]) -> tuple[float, ...]:
     """Check a non-empty, strictly increasing sequence of finite numbers."""
     vals = tuple(values)
     if not vals or any(not _is_real(v) or not math.isfinite(float(v)) for v in vals):

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
+from numpy.typing import ArrayLike as NumpyArrayLike
 
 from diffsim._validate import ConfigError
 from diffsim.process import delta, m
@@ -67,12 +69,12 @@ class FixedPoints(NamedTuple):
     n_iter: jax.Array
 
 
-def _times(x, t):
+def _times(x: jax.Array, t: ArrayLike) -> jax.Array:
     return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
 
 
 @jax.jit
-def mean_shift(x, t, train: TrainingSet, *, tol: float = 1e-5, max_iter: int = 1000, step_size: float = 1.0) -> FixedPoints:
+def mean_shift(x: jax.Array, t: ArrayLike, train: TrainingSet, *, tol: float = 1e-5, max_iter: int = 1000, step_size: float = 1.0) -> FixedPoints:
     """Iterate ``x <- x + eta (m_t x0_hat(x, t) - x)`` from ``x`` ``[B, N]`` at times ``t`` (scalar or
     ``[B]``) under ``lax.while_loop`` until every residual ``|m_t x0_hat(x) - x| / sqrt(N)`` is below
     ``tol`` or ``max_iter`` steps. ``eta = step_size = 1`` is mean-shift (the EM step, which may jump
@@ -100,10 +102,10 @@ def mean_shift(x, t, train: TrainingSet, *, tol: float = 1e-5, max_iter: int = 1
     x, res, it = jax.lax.while_loop(cond, body, (x, jnp.full(x.shape[:1], jnp.inf, x.dtype), 0))
     post = posterior(x, t, train)
     res = jnp.linalg.norm(mt * post.denoised - x, axis=-1) * scale
-    return FixedPoints(x, post.max_weight, post.argmax, res, it)
+    return FixedPoints(x, post.max_weight, post.argmax, res, it)  # type: ignore[arg-type]  # while_loop returns the int counter as an Array
 
 
-def classify(fixed: FixedPoints, start_index=None):
+def classify(fixed: FixedPoints, start_index: jax.Array | None = None) -> jax.Array:
     """``[B]`` int codes: :data:`OWN` (weight > 1/2 on ``start_index``), :data:`OTHER` (weight > 1/2 on
     another point; for random starts, ``start_index=None``, every dominated fixed point is OTHER), or
     :data:`SPURIOUS` (no weight > 1/2)."""
@@ -112,7 +114,7 @@ def classify(fixed: FixedPoints, start_index=None):
     return jnp.where(own, OWN, jnp.where(dominated, OTHER, SPURIOUS)).astype(jnp.int32)
 
 
-def trap_starts(train: TrainingSet, times, indices):
+def trap_starts(train: TrainingSet, times: Sequence[float] | np.ndarray | jax.Array, indices: ArrayLike) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Starting points ``m_t a_mu`` for every (time, index): ``x`` ``[T * K, N]``, ``t`` ``[T * K]``,
     ``index`` ``[T * K]`` (time-major)."""
     times = jnp.asarray(times, train.chunks.dtype)
@@ -122,8 +124,8 @@ def trap_starts(train: TrainingSet, times, indices):
     return m(t)[:, None] * train.points[idx], t, idx
 
 
-def own_trap_classes(train: TrainingSet, times, indices, *, tol: float = 1e-5, max_iter: int = 1000,
-                     step_size: float = 1.0):
+def own_trap_classes(train: TrainingSet, times: Sequence[float] | np.ndarray | jax.Array, indices: ArrayLike, *, tol: float = 1e-5,
+                     max_iter: int = 1000, step_size: float = 1.0) -> tuple[jax.Array, FixedPoints]:
     """Class of the fixed point reached by mean-shift from ``m_t a_mu``, ``[T, K]`` codes, and the
     :class:`FixedPoints` (flattened ``[T * K]``). ``classes == OWN`` means mu owns a trap at t."""
     x, t, idx = trap_starts(train, times, indices)
@@ -131,7 +133,7 @@ def own_trap_classes(train: TrainingSet, times, indices, *, tol: float = 1e-5, m
     return classify(fixed, idx).reshape(len(times), -1), fixed
 
 
-def radial_queries(points, t, r, directions):
+def radial_queries(points: jax.Array, t: ArrayLike, r: ArrayLike, directions: jax.Array) -> jax.Array:
     """``x = m_t a + sqrt(N Delta_t) r u``: points ``[K, N]``, ``t``, ``r`` ``[K]`` (or scalars),
     unit ``directions`` ``[K, N]`` -> ``[K, N]``."""
     n = points.shape[-1]
@@ -140,7 +142,7 @@ def radial_queries(points, t, r, directions):
     return m(t) * points + jnp.sqrt(n * delta(t)) * r * directions
 
 
-def own_weight(x, t, train: TrainingSet, index):
+def own_weight(x: jax.Array, t: ArrayLike, train: TrainingSet, index: jax.Array) -> jax.Array:
     """Posterior weight ``w_index(x, t)`` of a given training point per query, ``[B]``."""
     t = _times(x, t)
     post = posterior(x, t, train)
@@ -150,13 +152,13 @@ def own_weight(x, t, train: TrainingSet, index):
     return jnp.exp(logit - post.log_norm)
 
 
-def random_directions(key, shape, dtype=jnp.float32):
+def random_directions(key: jax.Array, shape: tuple[int, ...], dtype: DTypeLike = jnp.float32) -> jax.Array:
     """Unit vectors uniform on the sphere, ``[K, N]``."""
     u = jax.random.normal(key, shape, dtype)
     return u / jnp.linalg.norm(u, axis=-1, keepdims=True)
 
 
-def _bisect(inside, k: int, r_max: float, n_bisect: int, dtype):
+def _bisect(inside: Callable[[jax.Array], jax.Array], k: int, r_max: float, n_bisect: int, dtype: DTypeLike) -> jax.Array:
     """Largest ``r`` in ``[0, r_max]`` with ``inside(r)`` (``[K] -> [K]`` bool, assumed monotone), by
     ``n_bisect`` halvings under ``lax.fori_loop``; 0 where ``inside(0)`` fails, ``r_max`` where
     ``inside(r_max)`` holds."""
@@ -176,7 +178,8 @@ def _bisect(inside, k: int, r_max: float, n_bisect: int, dtype):
 
 
 @partial(jax.jit, static_argnames=("n_bisect",))
-def dominance_radius(train: TrainingSet, t, indices, directions, *, r_max: float = 3.0, n_bisect: int = 20):
+def dominance_radius(train: TrainingSet, t: ArrayLike, indices: jax.Array, directions: jax.Array, *, r_max: float = 3.0,
+                     n_bisect: int = 20) -> jax.Array:
     """Radius at which ``w_mu(m_t a_mu + sqrt(N Delta_t) r u_mu) = 1/2``, per probed point, ``[K]``
     (section 6; compare with ``r_b(t)``). ``t`` scalar or ``[K]``; ``indices`` ``[K]``; unit
     ``directions`` ``[K, N]``."""
@@ -190,8 +193,8 @@ def dominance_radius(train: TrainingSet, t, indices, directions, *, r_max: float
 
 
 @partial(jax.jit, static_argnames=("n_bisect",))
-def attraction_radius(train: TrainingSet, t, indices, directions, *, r_max: float = 3.0, n_bisect: int = 12,
-                      tol: float = 1e-4, max_iter: int = 300):
+def attraction_radius(train: TrainingSet, t: ArrayLike, indices: jax.Array, directions: jax.Array, *, r_max: float = 3.0,
+                      n_bisect: int = 12, tol: float = 1e-4, max_iter: int = 300) -> jax.Array:
     """Largest ``r`` from which mean-shift started at ``m_t a_mu + sqrt(N Delta_t) r u_mu`` ends in mu's
     trap (class :data:`OWN`), per probed point, ``[K]``; one mean-shift run per bisection step."""
     points = train.points[indices]
@@ -204,7 +207,7 @@ def attraction_radius(train: TrainingSet, t, indices, directions, *, r_max: floa
     return _bisect(inside, indices.shape[0], r_max, n_bisect, points.dtype)
 
 
-def distinct_count(x, mask, *, tol: float):
+def distinct_count(x: jax.Array, mask: jax.Array, *, tol: float) -> jax.Array:
     """Number of distinct points among ``x[mask]`` (``x`` ``[B, N]``, ``mask`` ``[B]``): a point counts
     unless an earlier masked point lies within ``tol`` of it (greedy leaders; ``O(B^2)`` memory)."""
     d2 = jnp.sum((x[:, None, :] - x[None, :, :]) ** 2, -1)
@@ -216,7 +219,7 @@ def distinct_count(x, mask, *, tol: float):
 _LOGIT_MARGIN = 64.0  # headroom of the largest logit |a|^2 / Delta_t below the largest float
 
 
-def smallest_time(dtype, max_sq_norm: float) -> float:
+def smallest_time(dtype: DTypeLike, max_sq_norm: float) -> float:
     """Smallest time at which the posterior of a training set with ``max |a_mu|^2 = max_sq_norm`` is
     computable in ``dtype``: the logits ``(m_t x.a - m_t^2 |a|^2 / 2) / Delta_t`` stay below the largest
     float by a margin of 64, and ``Delta_t = -expm1(-2t)`` is a normal number. Below it the logits
@@ -226,7 +229,7 @@ def smallest_time(dtype, max_sq_norm: float) -> float:
     return float(-0.5 * np.log1p(-delta_min))
 
 
-def check_times(times, dtype, max_sq_norm: float, *, upper: float = 20.0) -> None:
+def check_times(times: NumpyArrayLike, dtype: DTypeLike, max_sq_norm: float, *, upper: float = 20.0) -> None:
     """Raise :class:`ConfigError` naming ``times`` and the allowed range unless every time lies in
     ``[smallest_time(dtype, max_sq_norm), upper]``."""
     low = smallest_time(dtype, max_sq_norm)

@@ -9,11 +9,12 @@ Monte-Carlo queries) from :mod:`diffsim.measure`.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim.score import TrainingSet, nearest_two
 
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-def crossing_time(times, curve, level):
+def crossing_time(times: jax.Array, curve: jax.Array, level: float | jax.Array) -> jax.Array:
     """First time (scanning the backward clock from ``times[0]``) at which ``curve >= level``,
     linearly interpolated between records. ``times`` and ``curve`` are ``[R]``; NaN if never."""
     above = curve >= level
@@ -49,7 +50,7 @@ def crossing_time(times, curve, level):
     return jnp.where(jnp.any(above), jnp.where(idx > 0, t, times[0]), jnp.nan)
 
 
-def branch_indices(record_times, low: float, high: float, n_branch: int) -> np.ndarray:
+def branch_indices(record_times: ArrayLike, low: float, high: float, n_branch: int) -> np.ndarray:
     """Up to ``n_branch`` record indices, evenly spread, whose times lie in ``[low, high]``."""
     record_times = np.asarray(record_times)
     inside = np.flatnonzero((record_times >= low) & (record_times <= high))
@@ -58,17 +59,17 @@ def branch_indices(record_times, low: float, high: float, n_branch: int) -> np.n
     return inside[np.round(np.linspace(0, inside.size - 1, n_branch)).astype(int)]
 
 
-def condensed_fraction(max_weight):
+def condensed_fraction(max_weight: jax.Array) -> jax.Array:
     """Fraction of trajectories whose max posterior weight exceeds 1/2; ``[R, B] -> [R]``."""
     return jnp.mean(max_weight > 0.5, axis=-1)
 
 
-def condensation_time(times, max_weight):
+def condensation_time(times: jax.Array, max_weight: jax.Array) -> jax.Array:
     """Estimator 1 of section 4: time at which half the trajectories are condensed."""
     return crossing_time(times, condensed_fraction(max_weight), 0.5)
 
 
-def freezing_times(times, argmax):
+def freezing_times(times: jax.Array, argmax: jax.Array) -> jax.Array:
     """Estimator 2 of section 4: per trajectory, the time of the last change of the nearest
     training point (the posterior argmax), taken midway between the two records that bracket it;
     ``times [R]``, ``argmax [R, B]`` -> ``[B]``. A trajectory that never changes gives ``times[0]``."""
@@ -79,7 +80,7 @@ def freezing_times(times, argmax):
     return jnp.where(jnp.any(changed, axis=0), mid[last], times[0])
 
 
-def clone_agreement(labels):
+def clone_agreement(labels: jax.Array) -> jax.Array:
     """Estimator 3 of sections 3-4: ``labels [K, n_clones, B]`` (end class or end training point
     of each clone) -> ``[K, B]`` booleans, True where all clones of a pair agree."""
     return jnp.all(labels == labels[:, :1], axis=1)
@@ -92,7 +93,7 @@ def excess_entropy_threshold(dim: int) -> float:
     return math.log(2.0) / dim
 
 
-def excess_entropy_time(times, samples, dim: int):
+def excess_entropy_time(times: jax.Array, samples: jax.Array, dim: int) -> jax.Array:
     """Estimator 4 of section 4: zero crossing of the excess entropy, read from the per-sample
     values of :func:`diffsim.measure.collapse.excess_entropy_samples` (``[T, S]``, times decreasing).
 
@@ -104,14 +105,14 @@ def excess_entropy_time(times, samples, dim: int):
     return crossing_time(times, -jnp.median(samples, axis=-1), -excess_entropy_threshold(dim))
 
 
-def memorized(samples, train: TrainingSet):
+def memorized(samples: jax.Array, train: TrainingSet) -> jax.Array:
     """1/3 criterion (section 12): distance to the nearest training point < 1/3 of the distance to
     the second nearest; ``[B, N] -> [B]`` booleans."""
     d1, d2, _ = nearest_two(samples, train)
     return d1 < d2 / 3.0
 
 
-def memorization_fraction(samples, train: TrainingSet):
+def memorization_fraction(samples: jax.Array, train: TrainingSet) -> jax.Array:
     """Fraction of memorized samples (1/3 criterion)."""
     return jnp.mean(memorized(samples, train))
 
@@ -133,7 +134,7 @@ class Estimate(NamedTuple):
         return bool(abs(self.value - target) <= n_sigma * self.stderr + floor)
 
     @classmethod
-    def of_mean(cls, samples) -> "Estimate":
+    def of_mean(cls, samples: ArrayLike) -> "Estimate":
         """Mean of iid samples with its standard error ``std / sqrt(n)`` (non-finite samples dropped;
         computed in the samples' own dtype, so a float32 mean is reproduced bit for bit)."""
         x = np.asarray(samples).ravel()
@@ -144,14 +145,14 @@ class Estimate(NamedTuple):
         return cls(float(np.mean(x)), err)
 
 
-def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 200) -> Estimate:
+def bootstrap(key: jax.Array, statistic: Callable[..., Any], *arrays: jax.Array, axis: int = -1, n_boot: int = 200) -> Estimate:
     """:class:`Estimate` of ``statistic(*arrays)`` with the bootstrap standard error of resampling
     ``arrays`` jointly along ``axis`` (trajectories, queries, clone pairs). ``statistic`` must be a
     JAX function (it is vmapped over the resamples); NaN resamples are left out of the error."""
     size = arrays[0].shape[axis]
     idx = jax.random.randint(key, (n_boot, size), 0, size)
 
-    def one(i):
+    def one(i: jax.Array) -> Any:
         return statistic(*(jnp.take(a, i, axis=axis) for a in arrays))
 
     reps = np.asarray(jax.vmap(one)(idx))
@@ -161,7 +162,9 @@ def bootstrap(key, statistic: Callable, *arrays, axis: int = -1, n_boot: int = 2
     return Estimate(value, stderr)
 
 
-def extrapolate_inverse_n(dims, values, stderrs=None):
+def extrapolate_inverse_n(
+    dims: ArrayLike, values: ArrayLike, stderrs: ArrayLike | None = None
+) -> tuple[float, float, float]:
     """Weighted least-squares fit ``value = a + b / N``; returns ``(a, stderr_a, b)``.
 
     With stderrs, weights are ``1/stderr^2`` and the intercept error is the parameter error of
@@ -191,7 +194,7 @@ def extrapolate_inverse_n(dims, values, stderrs=None):
 # ----------------------------------------------------------------------------- curves over training steps
 
 
-def crossing_step(steps, curve, level: float) -> float:
+def crossing_step(steps: ArrayLike, curve: ArrayLike, level: float) -> float:
     """First step at which ``curve >= level``, linear in log(step) between the bracketing
     checkpoints (the step-0 checkpoint counts as step ``steps[1] / 2`` on the log axis); NaN if
     never. ``steps [C]`` increasing, ``curve [C]``."""
@@ -209,7 +212,7 @@ def crossing_step(steps, curve, level: float) -> float:
     return float(np.exp(log_s[i - 1] + w * (log_s[i] - log_s[i - 1])))
 
 
-def descent_step(steps, loss, tolerance: float) -> float:
+def descent_step(steps: ArrayLike, loss: ArrayLike, tolerance: float) -> float:
     """First step at which ``loss - min(loss) <= tolerance (loss[0] - min(loss))`` (tau_gen),
     interpolated like :func:`crossing_step`; NaN if the loss never decreased."""
     loss = np.asarray(loss, dtype=float)
@@ -220,7 +223,9 @@ def descent_step(steps, loss, tolerance: float) -> float:
     return crossing_step(steps, progress, 1.0 - tolerance)
 
 
-def fit_power_law(x, y, stderr=None, *, min_points: int = 3):
+def fit_power_law(
+    x: ArrayLike, y: ArrayLike, stderr: ArrayLike | None = None, *, min_points: int = 3
+) -> tuple[float, float, float]:
     """Least-squares fit ``log y = log c + b log x`` over the finite positive points; returns
     ``(b, stderr_b, c)``, all NaN with fewer than ``min_points`` distinct x (a line through two
     points is a slope, not a fit: callers that want it pass ``min_points=2`` and get ``stderr_b``
@@ -243,8 +248,8 @@ def fit_power_law(x, y, stderr=None, *, min_points: int = 3):
     design = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
     coef, *_ = np.linalg.lstsq(design, y * np.sqrt(w), rcond=None)
     err = float("nan")
-    if x.size > 2:
+    if np.size(x) > 2:
         resid = design @ coef - y * np.sqrt(w)
-        cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / (x.size - 2)
+        cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / (np.size(x) - 2)
         err = float(np.sqrt(cov[1, 1]))
     return float(coef[1]), err, float(np.exp(coef[0]))

@@ -12,6 +12,9 @@ All functions are elementwise and work on floats or arrays (NumPy or JAX).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -30,43 +33,47 @@ __all__ = [
     "GRID_KINDS",
 ]
 
+# The linear clock changes keep the kind of their argument (float, NumPy or JAX array).
+_Time = TypeVar("_Time", float, np.ndarray, jax.Array)
+Times = float | np.ndarray | jax.Array  # a time or an array of times, any shape
 
-def m(t):
+
+def m(t: Times) -> jax.Array:
     """Signal coefficient ``m_t = exp(-t)``."""
     return jnp.exp(-t)
 
 
-def delta(t):
+def delta(t: Times) -> jax.Array:
     """Noise variance ``Delta_t = 1 - exp(-2t)`` (computed as ``-expm1(-2t)``, accurate at small t)."""
     return -jnp.expm1(-2.0 * t)
 
 
-def sigma_from_t(t):
+def sigma_from_t(t: Times) -> jax.Array:
     """VE / EDM noise level ``sigma_t = sqrt(exp(2t) - 1)``."""
     return jnp.sqrt(jnp.expm1(2.0 * t))
 
 
-def t_from_sigma(sigma):
+def t_from_sigma(sigma: Times) -> jax.Array:
     """Inverse of :func:`sigma_from_t`: ``t = 0.5 log(1 + sigma^2)``."""
     return 0.5 * jnp.log1p(jnp.square(sigma))
 
 
-def alpha_bar_from_t(t):
+def alpha_bar_from_t(t: Times) -> jax.Array:
     """DDPM ``alpha_bar_t = m_t^2 = exp(-2t)``."""
     return jnp.exp(-2.0 * t)
 
 
-def t_from_alpha_bar(alpha_bar):
+def t_from_alpha_bar(alpha_bar: Times) -> jax.Array:
     """Inverse of :func:`alpha_bar_from_t`: ``t = -0.5 log(alpha_bar)``."""
     return -0.5 * jnp.log(alpha_bar)
 
 
-def separations_time_from_t(t):
+def separations_time_from_t(t: _Time) -> _Time:
     """Time of the "Provable Separations" clock (``dX = -X/2 ds + dB``): ``s = 2t``."""
     return 2.0 * t
 
 
-def t_from_separations_time(s):
+def t_from_separations_time(s: _Time) -> _Time:
     """Inverse of :func:`separations_time_from_t`."""
     return 0.5 * s
 

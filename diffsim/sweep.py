@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jax
 
@@ -197,7 +198,7 @@ def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
     meta = results.read_metadata(directory)
     same = meta is not None and meta.get("config_hash") == experiment.hash
     parts = results.read_parts(directory, experiment.hash) if same else {}
-    cells = []
+    cells: list[dict[str, Any]] = []
     for cell in experiment.cells:
         with _validate.recorded_memory() as estimates:
             cell.config.validate()

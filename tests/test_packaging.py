@@ -47,7 +47,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
     # from a copy of the sources, so that build/ and *.egg-info never land in the checkout
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "results", "figures", ".pytest_cache"))
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "results", "figures", ".pytest_cache", ".mypy_cache"))
     # --no-isolation: build with this environment's setuptools (>= 77 for the SPDX license), offline
     subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(source)],
                    check=True, capture_output=True, text=True, timeout=300)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from diffsim._validate import ConfigError
 from diffsim.cli_util import add_output_flags, check_output_path, emit
@@ -78,10 +79,11 @@ def enable_compile_cache() -> str | None:
         target = os.path.join(base, "diffsim", "jax")
     if target.strip().lower() in ("", "0", "off", "none", "false"):
         return None
-    if jax.config.jax_compilation_cache_dir is None:
+    # jax.config's options are attributes made at run time, unknown to its type stubs
+    if jax.config.jax_compilation_cache_dir is None:  # type: ignore[attr-defined]
         jax.config.update("jax_compilation_cache_dir", target)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    return jax.config.jax_compilation_cache_dir
+    return jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
 
 
 def _run(args) -> int:
@@ -306,7 +308,8 @@ def _figures(args) -> int:
     ran = ensure_experiments(needed, args.scale, exp_dir, root, rerun_stale=args.rerun_stale, quiet=args.quiet)
 
     out = Path(args.out) if args.out else Path("figures") / args.scale
-    written, failed = {}, []
+    written: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
     display = Progress("figures", len(chosen), unit="figures", quiet=args.quiet)
     for name, script in chosen.items():
         cmd = [sys.executable, str(script), "--results", str(root), "--scale", args.scale, "--out", str(out)]

@@ -262,7 +262,7 @@ def make_conditional(key, name: str, dim: int, class_counts, *, separation: floa
     k_model = jax.random.fold_in(key, 0)
     if name == "mixture":
         means = separation * jax.random.normal(k_model, (k, dim))
-        model = ClassMixture(GaussianMixture.create(means, sigma, weights))
+        model: ClassMixture | ClassManifold = ClassMixture(GaussianMixture.create(means, sigma, weights))
     else:
         _validate.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         k_f, k_nu = jax.random.split(k_model)

@@ -13,14 +13,19 @@ statistics are ``[Q]`` arrays; reshape to ``[T, S]`` for per-time averages.
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from diffsim._protocols import DataModel
 from diffsim._validate import ConfigError
 from diffsim.process import delta, m
 from diffsim.score import TrainingSet, posterior
+
+# Held-out data points: an array [M, N], a sampler (key, n) -> [n, N], or a data model.
+Fresh = Union[np.ndarray, jax.Array, Callable[[jax.Array, int], jax.Array], DataModel]
 
 __all__ = ["Queries", "noised_training_queries", "held_out_points", "fresh_queries", "query_statistics"]
 
@@ -38,7 +43,7 @@ def _repeat_times(times, n_per_time: int, dtype):
 
 
 @partial(jax.jit, static_argnames=("n_per_time",))
-def noised_training_queries(key, train: TrainingSet, times, n_per_time: int) -> Queries:
+def noised_training_queries(key: jax.Array, train: TrainingSet, times: Sequence[float] | np.ndarray | jax.Array, n_per_time: int) -> Queries:
     """``x = m_t a_mu + sqrt(Delta_t) xi``, ``mu`` uniform over the training set, ``n_per_time`` per time."""
     t = _repeat_times(times, n_per_time, train.chunks.dtype)
     k_idx, k_noise = jax.random.split(key)
@@ -48,7 +53,7 @@ def noised_training_queries(key, train: TrainingSet, times, n_per_time: int) -> 
     return Queries(x, t, idx.astype(jnp.int32))
 
 
-def held_out_points(key, fresh, n: int) -> jax.Array:
+def held_out_points(key: jax.Array, fresh: Fresh, n: int) -> jax.Array:
     """``n`` held-out data points ``[n, N]`` from ``fresh``: an array ``[M, N]`` (its first ``n`` rows;
     ``M >= n`` required), a callable ``(key, n) -> [n, N]``, or an object with ``sample(key, n)``
     (a data model of :mod:`diffsim.data`)."""
@@ -65,7 +70,7 @@ def held_out_points(key, fresh, n: int) -> jax.Array:
     return points[:n]
 
 
-def fresh_queries(key, fresh, times, n_per_time: int) -> Queries:
+def fresh_queries(key: jax.Array, fresh: Fresh, times: Sequence[float] | np.ndarray | jax.Array, n_per_time: int) -> Queries:
     """``x = m_t a_0 + sqrt(Delta_t) xi`` with ``a_0`` a held-out data point (section 5): ``fresh`` is an
     array of held-out points ``[M, N]``, a sampler ``(key, n) -> [n, N]`` or a data model
     (:func:`held_out_points`)."""

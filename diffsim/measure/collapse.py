@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
+from diffsim._protocols import Drift
 from diffsim.specs import options_of
 from diffsim.observe import Estimate, bootstrap
 from diffsim.measure._queries import noised_training_queries, query_statistics
@@ -95,7 +97,9 @@ def reference_collapse_time(train: TrainingSet) -> float:
     return float(collapse_time(math.log(train.n_points) / train.dim, Spectrum.from_points(points)))
 
 
-def clone_protocol(key, drift, traj, indices, t_min: float, endpoint: Callable, *, n_pairs: int, n_steps: int):
+def clone_protocol(key: jax.Array, drift: Drift, traj: Any, indices: np.ndarray, t_min: float,
+                   endpoint: Callable[[jax.Array, Any], jax.Array], *, n_pairs: int,
+                   n_steps: int) -> tuple[np.ndarray, jax.Array]:
     """Clone protocol (sections 3-4) on trajectories recorded with ``keep_states=True``.
 
     At each record index in ``indices`` the first ``n_pairs`` states are cloned into two copies
@@ -111,7 +115,7 @@ def clone_protocol(key, drift, traj, indices, t_min: float, endpoint: Callable, 
     return branch_t, clone_agreement(labels).astype(jnp.float32)
 
 
-def excess_entropy_samples(key, train: TrainingSet, times, n_samples: int):
+def excess_entropy_samples(key: jax.Array, train: TrainingSet, times: ArrayLike, n_samples: int) -> jax.Array:
     """Monte-Carlo excess entropy (section 4), per sample: ``[T, n_samples]``.
 
     ``f_e(t) = alpha + 0.5 log(2 pi e Delta_t) + (1/N) E log p_t^e(x)`` with
@@ -157,7 +161,7 @@ def check_collapse_options(*, n_trajectories, t_max, t_min, n_steps, record_ever
 
 
 def measure_collapse(
-    key,
+    key: jax.Array,
     train: TrainingSet,
     *,
     n_trajectories: int = 256,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.observe import Estimate
@@ -60,7 +61,7 @@ def argmin_log_parabola(times: np.ndarray, values: np.ndarray) -> float:
     return float(np.exp(np.clip(-b / (2 * a), u.min(), u.max()))) if a > 0 else float(times[j])
 
 
-def measure_generalization(key, train: TrainingSet, held_out, *, times, n_proj: int = 0,
+def measure_generalization(key: jax.Array, train: TrainingSet, held_out: ArrayLike, *, times: ArrayLike, n_proj: int = 0,
                            n_boot: int = 100) -> GeneralizationMeasurement:
     """Cross-entropy of the stopped dynamics on ``held_out`` points and its minimiser ``t_g``.
 

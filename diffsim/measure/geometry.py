@@ -23,12 +23,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
+from diffsim._protocols import Drift
 from diffsim.observe import Estimate, bootstrap, memorized
 from diffsim.process import t_from_sigma, time_grid
 from diffsim.sample import as_drift, sample
@@ -64,7 +67,8 @@ def shell_radii(dim: int, c: float = 5.0) -> tuple[float, float]:
 
 
 @partial(jax.jit, static_argnames=("precision",))
-def shell_counts(y, sigma, train: TrainingSet, r_in, r_out, *, precision=HIGHEST):
+def shell_counts(y: jax.Array, sigma: jax.Array, train: TrainingSet, r_in: float, r_out: float, *,
+                 precision: jax.lax.Precision = HIGHEST) -> jax.Array:
     """Number of training points in each query's shell ``sigma r_in <= |y - a_i| <= sigma r_out``.
 
     ``y`` ``[B, N]``, ``sigma`` scalar or ``[B]``; returns int32 ``[B]``. One ``lax.scan`` over the
@@ -88,7 +92,7 @@ def shell_counts(y, sigma, train: TrainingSet, r_in, r_out, *, precision=HIGHEST
 
 
 @jax.jit
-def posterior_concentration(y, sigma, train: TrainingSet):
+def posterior_concentration(y: jax.Array, sigma: jax.Array, train: TrainingSet) -> jax.Array:
     """``max_i w_i(y, sigma)`` ``[B]``: the streamed posterior at the OU query ``m_t y``,
     ``t = t_from_sigma(sigma)`` (same weights as the VE softmax)."""
     sigma = jnp.broadcast_to(jnp.asarray(sigma, y.dtype), y.shape[:1])
@@ -96,15 +100,14 @@ def posterior_concentration(y, sigma, train: TrainingSet):
     return posterior(jnp.exp(-t)[:, None] * y, t, train).max_weight
 
 
-def level_crossing(sigmas, curve, level: float = 0.5) -> float:
+def level_crossing(sigmas: ArrayLike, curve: ArrayLike, level: float = 0.5) -> float:
     """First ``sigma`` where a curve (on increasing ``sigmas``) crosses ``level``, by linear
     interpolation in ``log sigma``; NaN if it never crosses. Works for rising (C) and falling (W)
     curves: the crossing is between the first pair of neighbours on opposite sides of ``level``."""
     s = np.log(np.asarray(sigmas, dtype=np.float64))
     v = np.asarray(curve, dtype=np.float64) - level
     sign = np.sign(v)
-    idx = np.nonzero(sign[:-1] * sign[1:] <= 0)[0]
-    idx = [i for i in idx if not (v[i] == 0 and v[i + 1] == 0)]
+    idx = [i for i in np.nonzero(sign[:-1] * sign[1:] <= 0)[0] if not (v[i] == 0 and v[i + 1] == 0)]
     if not idx:
         return float("nan")
     i = idx[0]
@@ -178,11 +181,11 @@ def _crossing_estimate(sigmas, curve, reps, level=0.5) -> tuple[Estimate, np.nda
 
 
 def measure_geometry(
-    key,
+    key: jax.Array,
     train: TrainingSet,
     *,
-    held_out,
-    sigmas,
+    held_out: ArrayLike,
+    sigmas: Sequence[float] | np.ndarray,
     n_queries: int = 512,
     shell_c: float = 5.0,
     block: int = 256,
@@ -264,12 +267,12 @@ class WindowSwap:
     drift is evaluated (``lax.cond``); with per-trajectory ``t`` ``[B]`` both are, and mixed.
     """
 
-    inside: object
-    outside: object
+    inside: Drift
+    outside: Drift
     sigma_lo: jax.Array
     sigma_hi: jax.Array
 
-    def __call__(self, x, t):
+    def __call__(self, x: jax.Array, t: jax.Array | float) -> jax.Array:
         t = jnp.asarray(t, x.dtype)
         sigma = jnp.sqrt(jnp.expm1(2.0 * t))  # diffsim.process.sigma_from_t
         in_window = (sigma >= self.sigma_lo) & (sigma <= self.sigma_hi)
@@ -278,12 +281,12 @@ class WindowSwap:
         return jnp.where(in_window[:, None], _score_only(self.inside, x, t), _score_only(self.outside, x, t))
 
 
-def _score_only(drift, x, t):
+def _score_only(drift: Drift, x: jax.Array, t: jax.Array | float) -> jax.Array:
     out = drift(x, t)
     return out[0] if isinstance(out, tuple) else out
 
 
-def window_swap(inside, outside, sigma_lo: float, sigma_hi: float) -> WindowSwap:
+def window_swap(inside: Drift, outside: Drift, sigma_lo: float, sigma_hi: float) -> WindowSwap:
     """Build a :class:`WindowSwap` (drifts wrapped by :func:`diffsim.sample.as_drift`); ``sigma_lo``
     may be 0 and ``sigma_hi`` ``inf`` (windows that reach an end of the schedule)."""
 
@@ -307,15 +310,15 @@ class SwapMeasurement:
 
 
 def measure_memorization(
-    key,
+    key: jax.Array,
     train: TrainingSet,
-    drift,
+    drift: Drift,
     *,
     n_samples: int = 512,
     n_steps: int = 200,
     t_max: float = 6.0,
     t_min: float = 1e-3,
-    method: str = "sde",
+    method: Literal["sde", "ode"] = "sde",
     n_boot: int = 200,
 ) -> SwapMeasurement:
     """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to
@@ -363,7 +366,7 @@ class LinearityMeasurement:
     tolerance: float
 
 
-def last_exit(sigmas, curve, level: float) -> float:
+def last_exit(sigmas: ArrayLike, curve: ArrayLike, level: float) -> float:
     """The sigma above which ``curve <= level`` on the rest of the grid: interpolated in ``log sigma``
     between the last point above ``level`` and the next; ``sigmas[0]`` if the whole curve is at or
     below ``level``, NaN if its last point is above it."""
@@ -405,12 +408,12 @@ def _linearity_arrays(key, train, held_out, sigmas, score, *, block, has_exact):
 
 
 def measure_linearity(
-    key,
+    key: jax.Array,
     train: TrainingSet,
     *,
-    held_out,
-    sigmas,
-    score=None,
+    held_out: ArrayLike,
+    sigmas: Sequence[float] | np.ndarray,
+    score: Drift | None = None,
     tolerance: float = 0.1,
     block: int = 256,
     n_boot: int = 200,
@@ -443,7 +446,7 @@ def measure_linearity(
     has_exact = score is not None
     k_q, k_b = jax.random.split(key)
     y, d_e, d_x = (np.asarray(a, dtype=np.float64) for a in _linearity_arrays(
-        k_q, train, held_out, jnp.asarray(sigmas, train.chunks.dtype), as_drift(score) if has_exact else None,
+        k_q, train, held_out, jnp.asarray(sigmas, train.chunks.dtype), as_drift(score) if score is not None else None,
         block=block, has_exact=has_exact))
     real = np.asarray(train.chunks, dtype=np.float64).reshape(-1, train.dim)[np.asarray(train.mask).reshape(-1)]
     mean, cov = gaussian_moments(real)  # the real (unmasked) points only

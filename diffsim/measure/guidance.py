@@ -37,10 +37,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from diffsim import _validate
@@ -104,7 +106,7 @@ class GuidanceMeasurement:
         return np.array([c.estimates[name].value for c in self.cells if c.guidance == float(guidance)])
 
 
-def decomposition(states, target, noise):
+def decomposition(states: jax.Array, target: jax.Array, noise: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Per-seed least squares ``x_t ~ w0 x* + wT x_T`` over the N coordinates.
 
     Args:
@@ -129,8 +131,8 @@ def _trajectories(score, labels, scales, x_init, times, key, *, sampler):
     def one(label, g):
         drift = Guided(score, label, g)
         if sampler == "ddim":
-            tr = ddim_sample(drift, x_init, times)
-            return tr.states, tr.records
+            ddim = ddim_sample(drift, x_init, times)
+            return ddim.states, ddim.records
         tr = sample(key, drift, x_init, times, method=sampler, record_every=1, keep_states=True)
         return tr.states, tr.records
 
@@ -216,14 +218,14 @@ def _stderr(reps):
 
 
 def measure_guidance(
-    key,
-    train,
-    labels=None,
+    key: jax.Array,
+    train: ClassConditionalSet | TrainingSet,
+    labels: ArrayLike | None = None,
     *,
-    denoiser=None,
+    denoiser: Callable[[jax.Array, jax.Array, jax.Array], jax.Array] | None = None,
     score_name: str = "exact",
-    guidance=DEFAULT_GUIDANCE,
-    conditions=None,
+    guidance: Sequence[float] = DEFAULT_GUIDANCE,
+    conditions: Sequence[int] | None = None,
     n_trajectories: int = 64,
     n_steps: int = 50,
     t_max: float = 5.0,
@@ -324,7 +326,7 @@ def _auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float(greater / (pos.size * neg.size))
 
 
-def detector_auc(key, scores, positive, *, n_bootstrap: int = 1000, level: float = 0.95) -> dict:
+def detector_auc(key: jax.Array, scores: ArrayLike, positive: ArrayLike, *, n_bootstrap: int = 1000, level: float = 0.95) -> dict:
     """ROC AUC of ``scores [C]`` as a detector of ``positive [C]`` (bool) conditions, with a
     bootstrap over conditions (resamples missing a group are dropped).
 
@@ -334,13 +336,13 @@ def detector_auc(key, scores, positive, *, n_bootstrap: int = 1000, level: float
     positive = np.asarray(positive, dtype=bool)
     value = _auc(scores, positive)
     rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)))
-    reps = []
+    finite = []
     for _ in range(n_bootstrap):
         i = rng.integers(0, scores.size, scores.size)
         a = _auc(scores[i], positive[i])
         if math.isfinite(a):
-            reps.append(a)
-    reps = np.asarray(reps)
+            finite.append(a)
+    reps = np.asarray(finite)
     ok = math.isfinite(value) and reps.size > 1
     lo, hi = (np.quantile(reps, [(1 - level) / 2, (1 + level) / 2]) if ok else (math.nan, math.nan))
     return {
@@ -352,15 +354,15 @@ def detector_auc(key, scores, positive, *, n_bootstrap: int = 1000, level: float
     }
 
 
-def correlations(x, y) -> dict:
+def correlations(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> dict:
     """Pearson and Spearman correlations of ``x`` and ``y`` over the conditions where both are
     finite, with their number ``n`` (None where undefined: n < 3 or a constant variable)."""
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
-    out = {"n": int(x.size), "pearson": None, "spearman": None}
-    if x.size >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+    out: dict[str, float | None] = {"n": int(np.size(x)), "pearson": None, "spearman": None}
+    if np.size(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
         out["pearson"] = float(stats.pearsonr(x, y)[0])
         out["spearman"] = float(stats.spearmanr(x, y)[0])
     return out

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim._validate import ConfigError
-from diffsim.measure._queries import fresh_queries, noised_training_queries, query_statistics
+from diffsim.measure._queries import Fresh, fresh_queries, noised_training_queries, query_statistics
 from diffsim.score import TrainingSet
 
 __all__ = ["QUERY_KINDS", "RemCurves", "RemMeasurement", "measure_rem"]
@@ -68,7 +70,8 @@ def _summaries(kind: str, times: np.ndarray, stats: dict, n_queries: int, dim: i
     )
 
 
-def measure_rem(key, train: TrainingSet, *, times, n_queries: int = 1024, fresh=None, progress=None) -> RemMeasurement:
+def measure_rem(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_queries: int = 1024, fresh: Fresh | None = None,
+                progress: Callable[[str], Any] | None = None) -> RemMeasurement:
     """REM statistics of ``n_queries`` queries per time and kind.
 
     Args:
@@ -92,6 +95,7 @@ def measure_rem(key, train: TrainingSet, *, times, n_queries: int = 1024, fresh=
             continue
         qkey = jax.random.fold_in(key, 10 + i)
         if kind == "fresh":
+            assert fresh is not None  # skipped above
             queries = fresh_queries(qkey, fresh, times, n_queries)
         else:
             queries = noised_training_queries(qkey, train, times, n_queries)

@@ -36,8 +36,10 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
+from diffsim._protocols import Drift
 from diffsim.observe import Estimate
 from diffsim.process import delta, m, separations_time_from_t
 from diffsim.score import TrainingSet, empirical_score
@@ -88,7 +90,8 @@ class LossGap:
         return self.values("loss_gap") * scale, self.stderrs("loss_gap") * scale
 
 
-def dsm_terms(x, xi, t, s_empirical, s_true):
+def dsm_terms(x: jax.Array, xi: jax.Array, t: jax.Array, s_empirical: jax.Array, s_true: jax.Array
+              ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Per-sample ``(loss_true, loss_empirical, difference, fisher)`` terms, ``[B]`` each, for queries
     ``x = m_t a + sqrt(Delta_t) xi``: ``|s_true + xi/sqrt(Delta)|^2``, ``|s_e + xi/sqrt(Delta)|^2``,
     their difference computed as ``|u|^2 + 2 u.r`` and ``|u|^2`` (``u = s_true - s_e``,
@@ -144,11 +147,11 @@ def _terms_at_times(key, times, train: TrainingSet, true_score, *, n_batches: in
 
 
 def measure_loss_gap(
-    key,
+    key: jax.Array,
     train: TrainingSet,
-    true_score: Callable,
+    true_score: Drift,
     *,
-    times,
+    times: ArrayLike,
     n_samples: int = 4096,
     batch: int = 512,
 ) -> LossGap:

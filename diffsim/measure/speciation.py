@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
+from diffsim._protocols import Drift
 from diffsim.observe import Estimate, bootstrap
 from diffsim.measure.collapse import clone_protocol
 from diffsim.observe import branch_indices, crossing_time
@@ -46,7 +47,7 @@ class SpeciationMeasurement:
     phi_stderr: np.ndarray
 
 
-def principal_axis_labels(train: TrainingSet) -> Callable:
+def principal_axis_labels(train: TrainingSet) -> Callable[[jax.Array], jax.Array]:
     """Labeller ``x [B, N] -> [B]``: the side (0/1) of the training set's top principal axis
     through its mean (the two classes of a two-cluster mixture)."""
     points = np.asarray(train.points, dtype=np.float64)
@@ -57,12 +58,12 @@ def principal_axis_labels(train: TrainingSet) -> Callable:
 
 
 def measure_speciation(
-    key,
+    key: jax.Array,
     train: TrainingSet | None,
     *,
     dim: int | None = None,
-    drift: Callable | None = None,
-    label_of: Callable | None = None,
+    drift: Drift | None = None,
+    label_of: Callable[[jax.Array], jax.Array] | None = None,
     level: float | None = None,
     t_ref: float | None = None,
     n_pairs: int = 512,
@@ -106,14 +107,17 @@ def measure_speciation(
     if n_steps % record_every:
         raise _validate.ConfigError(f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}")
     if t_ref is None:
+        assert train is not None  # train=None needs t_ref, drift and label_of (checked above)
         lam = float(np.linalg.eigvalsh(np.atleast_2d(np.cov(np.asarray(train.points, np.float64), rowvar=False)))[-1])
         t_ref = float(speciation_time(lam))
     t_ref = _validate.positive("t_ref", t_ref)
     if level is None:
         level = float(clone_agreement_at_speciation(math.sqrt(math.expm1(2.0 * t_ref))))
     level = _validate.in_range("level", level, 0.0, 1.0)
-    drift = EmpiricalScore(train) if drift is None else drift
-    label_of = principal_axis_labels(train) if label_of is None else label_of
+    if drift is None or label_of is None:
+        assert train is not None  # as above
+        drift = EmpiricalScore(train) if drift is None else drift
+        label_of = principal_axis_labels(train) if label_of is None else label_of
 
     init_key, sde_key, clone_key, boot_key = jax.random.split(key, 4)
     times = time_grid(t_ref + 4.0, t_min, n_steps, "log")

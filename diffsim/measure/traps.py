@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.landscape import (
@@ -44,7 +45,7 @@ from diffsim.landscape import (
     trap_starts,
 )
 from diffsim.observe import Estimate
-from diffsim.measure._queries import fresh_queries
+from diffsim.measure._queries import Fresh, fresh_queries
 from diffsim.score import TrainingSet
 
 __all__ = ["TrapsMeasurement", "measure_traps"]
@@ -90,7 +91,7 @@ def _median_with_error(values: np.ndarray) -> tuple[float, float]:
     return med, 1.2533 * 1.4826 * mad / math.sqrt(values.size)
 
 
-def measure_traps(key, train: TrainingSet, *, times, n_starts: int = 256, fresh=None, n_random: int = 128,
+def measure_traps(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_starts: int = 256, fresh: Fresh | None = None, n_random: int = 128,
                   n_bisect: int = 20, r_max: float = 3.0, step_size: float = 1.0, tol: float = 1e-5,
                   max_iter: int = 2000, traps: bool = True, basin: bool = True,
                   attraction: bool = False) -> TrapsMeasurement:
@@ -123,8 +124,8 @@ def measure_traps(key, train: TrainingSet, *, times, n_starts: int = 256, fresh=
     classes = np.full((n_t, k), -1)
     max_res = 0.0
     if traps:
-        classes, fixed = own_trap_classes(train, times, indices, tol=tol, max_iter=max_iter, step_size=step_size)
-        classes = np.asarray(classes)
+        trap_classes, fixed = own_trap_classes(train, times, indices, tol=tol, max_iter=max_iter, step_size=step_size)
+        classes = np.asarray(trap_classes)
         max_res = float(jnp.max(fixed.residual))
     x0, t0, i0 = trap_starts(train, times, indices)
     start_dom = np.asarray(own_weight(x0, t0, train, i0) > 0.5).reshape(n_t, k).mean(1)

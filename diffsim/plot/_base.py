@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
 from diffsim._version import SOURCE_ROOT, __version__
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType  # matplotlib >= 3.9
 
 __all__ = ["save_figure", "subplots", "colormap", "provenance", "style", "STYLE", "MIN_FIT_POINTS"]
 
@@ -23,7 +27,7 @@ MIN_FIT_POINTS = 3
 
 # The one style of every diffsim figure (matplotlib rcParams). Figure functions draw inside
 # ``with style():`` so that text and lines made by their ``draw_*`` calls pick it up.
-STYLE = {
+STYLE: dict[RcKeyType, Any] = {
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,

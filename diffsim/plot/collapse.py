@@ -159,11 +159,11 @@ def draw_collapse_vs_n(ax, rows, *, alpha: float | None = None) -> list:
 def collapse_vs_n_figure(tables: Mapping[str, object]) -> Figure:
     """Collapse time vs ``1/N`` (:func:`draw_collapse_vs_n`), one row of panels per data model
     (``tables``: data name -> rows of a collapse sweep with an ``alpha`` column), one column per load."""
-    tables = {name: as_table(rows) for name, rows in tables.items()}
-    alphas = sorted({a for t in tables.values() for a in t.unique("alpha")})
+    by_data = {name: as_table(rows) for name, rows in tables.items()}
+    alphas = sorted({a for t in by_data.values() for a in t.unique("alpha")})
     with style():
-        fig, axes = subplots(len(tables), len(alphas), figsize=(4.2 * len(alphas), 3.6 * len(tables)), squeeze=False)
-        for i, (data, table) in enumerate(tables.items()):
+        fig, axes = subplots(len(by_data), len(alphas), figsize=(4.2 * len(alphas), 3.6 * len(by_data)), squeeze=False)
+        for i, (data, table) in enumerate(by_data.items()):
             for j, alpha in enumerate(alphas):
                 draw_collapse_vs_n(axes[i, j], table, alpha=alpha)
                 axes[i, j].set_title(f"{data} data, α = {alpha}")

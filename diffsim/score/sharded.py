@@ -200,7 +200,7 @@ def _posterior_on_mesh(x, t, train: TrainingSet, mesh: Mesh, precision, kernel) 
         body,
         mesh=mesh,
         in_specs=(rows, rows, points, points, points),
-        out_specs=Posterior(*(rows,) * len(Posterior._fields)),
+        out_specs=Posterior(*(rows,) * len(Posterior._fields)),  # type: ignore[arg-type]  # a Posterior of PartitionSpecs: the out_specs pytree
     )(x, t, train.chunks, train.half_sq_norms, train.mask)
     return jax.tree_util.tree_map(lambda a: a[:b], post) if extra else post
 

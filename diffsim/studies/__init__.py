@@ -7,8 +7,11 @@ is one JSON object. The CLI and the sweep runner only call studies through this 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Generic, TypeVar
+
+from diffsim._protocols import StudyConfig, StudyResult, StudyRun
 
 from diffsim.studies.collapse import CollapseConfig, run_collapse, summarize as summarize_collapse
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
@@ -24,22 +27,29 @@ from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.studies.speciation import SpeciationConfig, run_speciation
 from diffsim.studies.traps import TrapsConfig, run_traps
 
-__all__ = ["Study", "STUDIES", "register_study"]
+__all__ = ["Study", "StudyRun", "STUDIES", "register_study"]
+
+C = TypeVar("C", bound=StudyConfig)
+R = TypeVar("R", bound=StudyResult)
 
 
 @dataclass(frozen=True)
-class Study:
+class Study(Generic[C, R]):
+    """A registered study: its name, its frozen config type ``C``, its entry point ``run(config: C,
+    key=None, *, progress=None) -> R`` and a one-line description; ``summarize(rows, by)``, if any,
+    is an analysis over the rows of a sweep's points grouped by the columns ``by``."""
+
     name: str
-    config_type: type
-    run: Callable[[Any, Any], Any]
+    config_type: type[C]
+    run: StudyRun[C, R]
     description: str
-    summarize: Callable[[list, tuple], list] | None = None  # analysis over the points of a sweep
+    summarize: Callable[[list[dict], tuple[str, ...]], list[dict]] | None = None
 
 
-STUDIES: dict[str, Study] = {}
+STUDIES: dict[str, Study[Any, Any]] = {}
 
 
-def register_study(study: Study) -> Study:
+def register_study(study: Study[C, R]) -> Study[C, R]:
     STUDIES[study.name] = study
     return study
 

@@ -30,7 +30,7 @@ def validate_data(name: str, alpha_d: float, nonlinearity: str) -> None:
 n_points = data.points_at_load
 
 
-def build(name: str, n: int, alpha: float, alpha_d: float, nonlinearity: str, key):
+def build(name: LandscapeData, n: int, alpha: float, alpha_d: float, nonlinearity: str, key):
     """``(model, train, spectrum, alpha_n)`` for dimension N: the data model (HMM features from
     ``fold_in(key, 0)``), a training set of ``P = round(exp(alpha N))`` points (``fold_in(key, 1)``),
     the exact finite-N covariance spectrum and the realised load ``alpha_n = log(P) / N``."""

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from diffsim import _validate
+from diffsim._protocols import DataModel
 from diffsim.observe import Estimate
 from diffsim.measure.collapse import ESTIMATORS, CollapseMeasurement, CollapseOptions, measure_collapse
 from diffsim.specs import DataSpec, config_json, validate_parts
@@ -61,7 +62,7 @@ class CollapseConfig:
         return self.data.n_points
 
 
-def collapse_predictions(config: CollapseConfig, model=None) -> dict:
+def collapse_predictions(config: CollapseConfig, model: DataModel | None = None) -> dict:
     """Theory for this point: ``t_collapse`` (isotropic formula with the (cluster) variance
     sigma^2, the N -> infinity prediction), ``t_speciation`` for the mixture, and
     ``t_collapse_spectrum`` from the finite-N covariance spectrum at ``alpha = log(P)/N`` (of

@@ -301,7 +301,7 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
     model, data = make_conditional(jax.random.fold_in(jax.random.PRNGKey(config.seed), 0), config.data, config.dim, config.class_counts,
                                    separation=config.separation, sigma=config.sigma, alpha_d=config.alpha_d,
                                    nonlinearity=config.nonlinearity)
-    losses = ()
+    losses: tuple[float, ...] = ()
     denoiser = None
     if config.score == "true":
         denoiser = model.denoiser

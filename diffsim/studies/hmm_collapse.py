@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
+from diffsim._protocols import DataModel
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.observe import Estimate
 from diffsim.measure.collapse_queries import (
@@ -170,7 +171,7 @@ def time_window(alpha: float, alpha_d: float, n_times: int) -> np.ndarray:
 
 
 @partial(jax.jit, static_argnames=("n_points",))
-def training_set(model, key, *, n_points: int) -> TrainingSet:
+def training_set(model: DataModel, key: jax.Array, *, n_points: int) -> TrainingSet:
     """``P = n_points`` samples of ``model`` laid out for the streamed kernel (one compile per model type/shape)."""
     return TrainingSet.from_points(model.sample(key, n_points))
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim._validate import ConfigError
 
 
 def _check_range(
     name: str,
-    value,
+    value: ArrayLike,
     *,
     low: float = -np.inf,
     high: float = np.inf,
@@ -48,7 +49,9 @@ __all__: list[str] = []
 
 
 
-def _bisect(residual: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float, max_iter: int = 400):
+def _bisect(
+    residual: Callable[[np.ndarray], np.ndarray], lo: ArrayLike, hi: ArrayLike, *, tol: float, max_iter: int = 400
+) -> np.ndarray:
     """Elementwise root of a monotone ``residual`` on ``[lo, hi]`` by bisection, to ``hi - lo <= tol``.
 
     ``residual`` maps an array shaped like ``lo`` (``lo``, ``hi`` broadcast) to an array of the same
@@ -67,14 +70,14 @@ def _bisect(residual: Callable[[np.ndarray], np.ndarray], lo, hi, *, tol: float,
     return 0.5 * (lo + hi)
 
 
-def _broadcast(*arrays) -> tuple[np.ndarray, ...]:
+def _broadcast(*arrays: ArrayLike) -> tuple[np.ndarray, ...]:
     """Broadcast validated float arrays to one shape (copies, writable)."""
     return tuple(np.array(a, dtype=np.float64) for a in np.broadcast_arrays(*arrays))
 
 
-def _check_time(t) -> np.ndarray:
+def _check_time(t: ArrayLike) -> np.ndarray:
     return _check_range("t", t, low=0.0, high=np.inf, high_closed=True)
 
 
-def _check_load(alpha) -> np.ndarray:
+def _check_load(alpha: ArrayLike) -> np.ndarray:
     return _check_range("alpha", alpha, low=0.0, high=np.inf)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim._validate import ConfigError
 from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
@@ -46,7 +47,7 @@ _LOG_VARIANCE_TOL = 1e-13
 # --------------------------------------------------------------------------- spectral averages
 
 
-def rho(t, spectrum: Spectrum) -> np.ndarray:
+def rho(t: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Signal-to-noise ratios ``rho_i(t) = m_t^2 lambda_i / Delta_t = lambda_i / expm1(2t)``.
 
     ``t``: ``[...]``, ``0 < t <= inf``. Returns ``[..., n]`` (``n = spectrum.size``).
@@ -65,19 +66,19 @@ def _time_from_log_variance(s: np.ndarray) -> np.ndarray:
     return 0.5 * np.logaddexp(0.0, s)
 
 
-def mutual_information(t, spectrum: Spectrum) -> np.ndarray:
+def mutual_information(t: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Mutual information per dimension ``I(t) = 0.5 <log(1 + rho(t))>`` (section 4); ``[...] -> [...]``."""
     return 0.5 * spectrum.average(np.log1p(rho(t, spectrum)))
 
 
-def signal_fraction(t, spectrum: Spectrum) -> np.ndarray:
+def signal_fraction(t: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """``<rho / (1 + rho)>`` = mean share of the signal ``m_t^2 lambda_i`` in the variance of ``x_t``
     (sections 5-6); ``[...] -> [...]``."""
     r = rho(t, spectrum)
     return spectrum.average(r / (1.0 + r))
 
 
-def excess_entropy(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def excess_entropy(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Excess entropy per dimension ``f_e(t) = max(0, alpha - 0.5 <log(1 + rho(t))>)`` (section 4).
 
     ``t`` (``0 < t <= inf``) and ``alpha`` (``> 0``) broadcast; returns their broadcast shape.
@@ -90,7 +91,7 @@ def excess_entropy(t, alpha, spectrum: Spectrum) -> np.ndarray:
 # --------------------------------------------------------------------------- times
 
 
-def _solve_time(alpha, spectrum: Spectrum, rate: Callable[[np.ndarray], np.ndarray], what: str):
+def _solve_time(alpha: ArrayLike, spectrum: Spectrum, rate: Callable[[np.ndarray], np.ndarray], what: str) -> np.ndarray:
     """Root in ``t`` of ``rate(rho) = alpha``, ``rate`` a strictly increasing spectral average of rho.
 
     ``rate`` maps ``rho`` ``[..., n]`` to ``[...]``; the root is found in ``s = log(exp(2t) - 1)``.
@@ -99,7 +100,7 @@ def _solve_time(alpha, spectrum: Spectrum, rate: Callable[[np.ndarray], np.ndarr
     if not np.any(spectrum.weights[spectrum.eigenvalues > 0] > 0):
         raise ConfigError(f"spectrum has no positive eigenvalue: {what} does not exist")
 
-    def residual(s):
+    def residual(s: np.ndarray) -> np.ndarray:
         return rate(_rho_at_log_variance(s, spectrum)) - alpha
 
     lo, hi = (np.full(alpha.shape, bound) for bound in _LOG_VARIANCE_BRACKET)
@@ -112,7 +113,7 @@ def _solve_time(alpha, spectrum: Spectrum, rate: Callable[[np.ndarray], np.ndarr
     return _time_from_log_variance(s)
 
 
-def collapse_time(alpha, spectrum: Spectrum) -> np.ndarray:
+def collapse_time(alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Collapse time ``t_C`` solving ``alpha = 0.5 <log(1 + rho_i(t_C))>`` (section 4).
 
     ``alpha``: ``[...]``, ``> 0``. Returns ``[...]``. Bisection in ``log(exp(2t) - 1)`` to 1e-13,
@@ -123,7 +124,7 @@ def collapse_time(alpha, spectrum: Spectrum) -> np.ndarray:
     )
 
 
-def collapse_time_isotropic(alpha, sigma=1.0) -> np.ndarray:
+def collapse_time_isotropic(alpha: ArrayLike, sigma: ArrayLike = 1.0) -> np.ndarray:
     """Closed form for ``N(0, sigma^2 I)``: ``t_C = 0.5 log(1 + sigma^2 / (exp(2 alpha) - 1))`` (section 4).
 
     ``alpha`` (``> 0``) and ``sigma`` (``> 0``) broadcast.
@@ -133,7 +134,7 @@ def collapse_time_isotropic(alpha, sigma=1.0) -> np.ndarray:
     return 0.5 * np.log1p(sigma**2 / np.expm1(2.0 * alpha))
 
 
-def collapse_time_hmm_linear(alpha, alpha_d: float, *, n_nodes: int | None = None) -> np.ndarray:
+def collapse_time_hmm_linear(alpha: ArrayLike, alpha_d: float, *, n_nodes: int | None = None) -> np.ndarray:
     """Collapse time of the linear hidden-manifold model, ``N -> inf`` (section 4, [derived]):
 
         alpha = (alpha_d / 2) int dMP_{alpha_d}(mu) log(1 + mu m_t^2 / (alpha_d Delta_t)),
@@ -148,7 +149,7 @@ def collapse_time_hmm_linear(alpha, alpha_d: float, *, n_nodes: int | None = Non
     return collapse_time(alpha, Spectrum.marchenko_pastur(alpha_d, **kwargs))
 
 
-def trap_onset_time(alpha, spectrum: Spectrum) -> np.ndarray:
+def trap_onset_time(alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Trap onset time ``t_o`` solving ``<log(1 + rho)> + <rho / (1 + rho)> = 2 alpha`` (section 6).
 
     Where ``r_b(t_o) = 0``: for ``t < t_o`` training points are local maxima (traps) of ``p_t^e``.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.rem import free_energy
@@ -34,14 +35,14 @@ def latent_spectrum(spectrum: Spectrum) -> Spectrum:
     return Spectrum(spectrum.eigenvalues[keep], w / w.sum())
 
 
-def gaussian_entropy(eigenvalues) -> float:
+def gaussian_entropy(eigenvalues: ArrayLike) -> float:
     """Differential entropy (nats) of ``N(0, C)`` with covariance eigenvalues ``[D]``:
     ``(D/2) log(2 pi e) + (1/2) sum log lambda``."""
     lam = np.asarray(eigenvalues, dtype=np.float64)
     return 0.5 * lam.size * math.log(2 * math.pi * math.e) + 0.5 * float(np.sum(np.log(lam)))
 
 
-def generalization_error(t, alpha_lat: float, spectrum_lat: Spectrum) -> np.ndarray:
+def generalization_error(t: ArrayLike, alpha_lat: float, spectrum_lat: Spectrum) -> np.ndarray:
     """``G(t) = KL(p_0 || q_t) / D`` ([derived], module docstring); ``t`` ``[T]`` -> ``[T]``."""
     t = np.asarray(t, dtype=np.float64)
     f0 = free_energy(t, alpha_lat, spectrum_lat, r=0.0)

@@ -54,8 +54,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from diffsim._validate import ConfigError
@@ -87,13 +89,13 @@ def shell_radii_squared(dim: int, c: float = 5.0) -> tuple[float, float]:
     return max(0.0, dim - 2.0 * math.sqrt(c * dim)), dim + 2.0 * math.sqrt(c * dim) + 2.0 * c
 
 
-def collapse_sigma(alpha, spectrum: Spectrum) -> np.ndarray:
+def collapse_sigma(alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Collapse point in the sigma clock: ``sigma_C = sqrt(exp(2 t_C) - 1)`` with ``t_C`` from
     :func:`diffsim.theory.collapse_time` (the clock of :func:`diffsim.process.sigma_from_t`, in float64)."""
     return np.sqrt(np.expm1(2.0 * collapse_time(alpha, spectrum)))
 
 
-def _covered_probability(log_one_minus_p, n_points):
+def _covered_probability(log_one_minus_p: np.ndarray, n_points: float) -> np.ndarray:
     """``1 - (1 - p)^P = -expm1(P log(1 - p))``."""
     return -np.expm1(n_points * log_one_minus_p)
 
@@ -103,7 +105,7 @@ def _covered_probability(log_one_minus_p, n_points):
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(48)
 
 
-def _normal_score_nodes(n_panels: int = 16, half_width: float = 9.0):
+def _normal_score_nodes(n_panels: int = 16, half_width: float = 9.0) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Legendre nodes ``s`` on ``[-half_width, half_width]`` with weights ``phi(s) ds``."""
     edges = np.linspace(-half_width, half_width, n_panels + 1)
     left, width = edges[:-1, None], np.diff(edges)[:, None]
@@ -112,7 +114,7 @@ def _normal_score_nodes(n_panels: int = 16, half_width: float = 9.0):
     return s, w / w.sum()
 
 
-def coverage_isotropic(sigma, n_points: int, dim: int, *, variance: float = 1.0, c: float = 5.0) -> np.ndarray:
+def coverage_isotropic(sigma: ArrayLike, n_points: int, dim: int, *, variance: float = 1.0, c: float = 5.0) -> np.ndarray:
     """Exact expected coverage ``E_y[1 - (1 - p_sigma(y))^P]`` for ``N(0, variance I_N)`` data.
 
     ``|y|^2 = (variance + sigma^2) u``, ``u ~ chi2_N``; given ``|y|^2``, ``|y - a|^2 / variance ~
@@ -148,7 +150,7 @@ def coverage_edge_isotropic(n_points: int, dim: int, *, variance: float = 1.0, c
     return _bisect_log_sigma(lambda s: coverage_isotropic(s, n_points, dim, variance=variance, c=c) - level)
 
 
-def _bisect_log_sigma(residual, lo: float = -8.0, hi: float = 8.0, iters: int = 60) -> float:
+def _bisect_log_sigma(residual: Callable[[float], float | np.ndarray], lo: float = -8.0, hi: float = 8.0, iters: int = 60) -> float:
     """Root of a rising ``residual(sigma)`` by bisection on ``log sigma in [lo, hi]``."""
     if residual(math.exp(lo)) > 0 or residual(math.exp(hi)) < 0:
         return float("nan")
@@ -167,7 +169,7 @@ _CONTOUR_X, _CONTOUR_W = np.polynomial.legendre.leggauss(16)
 _CONTOUR_EDGES = np.concatenate([[0.0], 0.25 * 2.0 ** np.arange(12)])  # v in [0, 512], panels doubling
 
 
-def _contour_nodes():
+def _contour_nodes() -> tuple[np.ndarray, np.ndarray]:
     left, width = _CONTOUR_EDGES[:-1, None], np.diff(_CONTOUR_EDGES)[:, None]
     v = (left + 0.5 * width * (_CONTOUR_X + 1.0)).ravel()
     return v, (0.5 * width * _CONTOUR_W).ravel()
@@ -176,13 +178,13 @@ def _contour_nodes():
 _V_NODES, _V_WEIGHTS = _contour_nodes()
 
 
-def _cgf(s, lam, y2, q0):
+def _cgf(s: np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray) -> np.ndarray:
     """``K(s)`` for complex or real ``s`` ``[..., k]``; ``lam`` ``[n]``, ``y2`` ``[..., n]``, ``q0`` ``[...]``."""
     one = 1.0 - 2.0 * lam * s[..., None]
     return np.sum(-0.5 * np.log(one) + y2[..., None, :] * s[..., None] / one, axis=-1) + q0[..., None] * s
 
 
-def _cgf_derivatives(s, lam, y2, q0):
+def _cgf_derivatives(s: np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(K'(s), K''(s))`` for real ``s`` ``[...]``."""
     inv = 1.0 / (1.0 - 2.0 * lam * s[..., None])
     k1 = np.sum(lam * inv + y2 * inv**2, -1) + q0
@@ -190,7 +192,7 @@ def _cgf_derivatives(s, lam, y2, q0):
     return k1, k2
 
 
-def _saddle(x, lam, y2, q0, upper: bool):
+def _saddle(x: np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray, upper: bool) -> np.ndarray:
     """Saddle point ``K'(c) = x`` on ``(-inf, 0)`` (``upper=False``) or ``(0, 1 / (2 lam_max))``
     (``upper=True``), by bisection (``K'`` increases); vectorised over ``x`` ``[...]``."""
     lam_max = float(np.max(lam))
@@ -211,12 +213,12 @@ def _saddle(x, lam, y2, q0, upper: bool):
     return 0.5 * (lo + hi)
 
 
-def _tail_log(x, lam, y2, q0, upper: bool):
+def _tail_log(x: np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray, upper: bool) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # x <= q0 (F = 0) is masked by the callers
         return _tail_log_unchecked(x, lam, y2, q0, upper)
 
 
-def _tail_log_unchecked(x, lam, y2, q0, upper: bool):
+def _tail_log_unchecked(x: np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray, upper: bool) -> np.ndarray:
     """``log F(x)`` (``upper=False``) or ``log(1 - F(x))`` (``upper=True``) by the contour through
     the saddle point; ``x``, ``q0`` ``[...]``, ``y2`` ``[..., n]``. Assumes ``x < E Q`` for the lower
     and ``x > E Q`` for the upper tail (where the saddle lies on the right side of 0)."""
@@ -240,7 +242,7 @@ def _tail_log_unchecked(x, lam, y2, q0, upper: bool):
     return log_tilt + np.log(np.maximum(integral, 1e-300))
 
 
-def generalized_chi2_cdf(x, eigenvalues, y, *, log: bool = False):
+def generalized_chi2_cdf(x: ArrayLike, eigenvalues: ArrayLike, y: ArrayLike, *, log: bool = False) -> np.ndarray:
     """CDF of ``Q = |y - a|^2``, ``a ~ N(0, diag(eigenvalues))``, at ``x`` (one ``y`` ``[n]`` or many ``[..., n]``).
 
     Saddle-point contour inversion (module docstring); relative precision in both tails. Returns
@@ -264,14 +266,14 @@ def generalized_chi2_cdf(x, eigenvalues, y, *, log: bool = False):
     return out if log else np.exp(out)
 
 
-def _log_one_minus_p(lo, hi, lam, y2, q0):
+def _log_one_minus_p(lo: float | np.ndarray, hi: float | np.ndarray, lam: np.ndarray, y2: np.ndarray, q0: np.ndarray) -> np.ndarray:
     """``log(1 - p)``, ``p = P(lo <= Q <= hi)``, for many ``y`` (``y2`` ``[M, n]``, ``q0`` ``[M]``), with
     ``p`` from whichever tails keep relative precision."""
     mean = np.sum(lam) + np.sum(y2, -1) + q0
     out = np.empty_like(q0)
 
-    def tail(x, idx, upper):
-        return _tail_log(np.full(idx.sum(), x) if np.ndim(x) == 0 else x[idx], lam, y2[idx], q0[idx], upper)
+    def tail(x: float | np.ndarray, idx: np.ndarray, upper: bool) -> np.ndarray:
+        return _tail_log(np.full(idx.sum(), x) if np.ndim(x) == 0 else np.asarray(x)[idx], lam, y2[idx], q0[idx], upper)
 
     below = hi <= mean  # both ends in the lower tail: p = F(hi) - F(lo)
     above = lo >= mean  # both in the upper tail: p = S(lo) - S(hi)
@@ -293,7 +295,9 @@ def _log_one_minus_p(lo, hi, lam, y2, q0):
     return out
 
 
-def _draw_coverage_queries(eigenvalues, n_y: int, seed: int):
+def _draw_coverage_queries(
+    eigenvalues: ArrayLike, n_y: int, seed: int
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """Standard normal draws for ``y``: ``g`` ``[n_y, D]`` on the non-zero eigenvalues and ``chi2_{N-D}`` ``[n_y]``."""
     rng = np.random.default_rng(seed)
     lam = np.asarray(eigenvalues, dtype=np.float64)
@@ -303,7 +307,9 @@ def _draw_coverage_queries(eigenvalues, n_y: int, seed: int):
     return lam[lam > 0], n_zero, g, q
 
 
-def _coverage_samples(sigma: float, n_points: int, lam, n_zero, g, q, c: float):
+def _coverage_samples(
+    sigma: float, n_points: int, lam: np.ndarray, n_zero: int, g: np.ndarray, q: np.ndarray, c: float
+) -> np.ndarray:
     dim = lam.size + n_zero
     r_in2, r_out2 = shell_radii_squared(dim, c)
     out = np.empty(g.shape[0])
@@ -316,7 +322,9 @@ def _coverage_samples(sigma: float, n_points: int, lam, n_zero, g, q, c: float):
     return out
 
 
-def coverage_spectrum(sigma, n_points: int, eigenvalues, *, c: float = 5.0, n_y: int = 1024, seed: int = 0):
+def coverage_spectrum(
+    sigma: ArrayLike, n_points: int, eigenvalues: ArrayLike, *, c: float = 5.0, n_y: int = 1024, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected coverage for ``N(0, C)`` data with eigenvalues ``eigenvalues`` ``[N]`` (zeros allowed:
     low-rank / linear HMM), by Monte Carlo over ``n_y`` queries ``y`` with the exact inner probability.
 
@@ -338,7 +346,7 @@ def coverage_spectrum(sigma, n_points: int, eigenvalues, *, c: float = 5.0, n_y:
     return np.array(vals).reshape(sig.shape), np.array(errs).reshape(sig.shape)
 
 
-def coverage_edge_spectrum(n_points: int, eigenvalues, *, c: float = 5.0, level: float = 0.5, n_y: int = 512, seed: int = 0) -> float:
+def coverage_edge_spectrum(n_points: int, eigenvalues: ArrayLike, *, c: float = 5.0, level: float = 0.5, n_y: int = 512, seed: int = 0) -> float:
     """``sigma_cov`` for ``N(0, C)`` data: the C = ``level`` crossing of :func:`coverage_spectrum`
     (common random numbers across sigma, so the bisection sees a smooth, monotone curve)."""
     lam = _check_range("eigenvalues", eigenvalues, low=0.0, low_closed=True)
@@ -370,7 +378,7 @@ def marchenko_pastur_eigenvalues(dim: int, alpha_d: float) -> np.ndarray:
 # ----------------------------------------------------------------------------- large-noise linearity
 
 
-def gaussian_moments(points) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_moments(points: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``abar`` ``[N]`` and covariance ``S = (1/P) sum_i (a_i - abar)(a_i - abar)^T`` ``[N, N]``
     of a point set ``[P, N]`` (the empirical distribution's own moments, float64)."""
     a = np.asarray(points, dtype=np.float64)
@@ -379,7 +387,7 @@ def gaussian_moments(points) -> tuple[np.ndarray, np.ndarray]:
     return mean, c.T @ c / a.shape[0]
 
 
-def wiener_denoiser(y, mean, cov, sigma) -> np.ndarray:
+def wiener_denoiser(y: ArrayLike, mean: ArrayLike, cov: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     """Linear (Wiener) denoiser ``mean + S (S + sigma^2 I)^{-1} (y - mean)`` in the VE clock
     ``y = x + sigma z``; exact posterior mean for Gaussian data ``N(mean, S)``.
 
@@ -395,7 +403,7 @@ def wiener_denoiser(y, mean, cov, sigma) -> np.ndarray:
     return mean + (coef * lam / (lam + s2)) @ u.T
 
 
-def linearity_gap_leading(y, points, sigma) -> np.ndarray:
+def linearity_gap_leading(y: ArrayLike, points: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     """Leading large-sigma term of ``D_e(y) - D_lin(y)`` (module docstring):
     ``(1 / 2 sigma^2) E_i[c_i ((c_i.zhat)^2 - |c_i|^2)]``, ``zhat = (y - abar) / sigma``,
     ``c_i = a_i - abar``; ``y`` ``[..., N]``, ``points`` ``[P, N]``. Vanishes for a centrally

@@ -53,7 +53,7 @@ class ActivationMoments:
         return max(0.0, 1.0 - self.mu1**2)
 
 
-def _gauss_legendre_normal(half_width: float = 12.0, panels: int = 48, nodes: int = 16):
+def _gauss_legendre_normal(half_width: float = 12.0, panels: int = 48, nodes: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of ``E f(g)``, ``g ~ N(0, 1)``: composite Gauss-Legendre on ``[-12, 12]``."""
     x, w = np.polynomial.legendre.leggauss(nodes)
     edges = np.linspace(-half_width, half_width, panels + 1)
@@ -95,7 +95,7 @@ def asymptotic_spectrum(name: str, alpha_d: float, nonlinearity: str) -> Spectru
     return gaussian_equivalent_spectrum(Spectrum.marchenko_pastur(alpha_d), nonlinearity)
 
 
-def hmm_collapse_theory(alpha: float, alpha_d: float, nonlinearity: str = "linear") -> dict:
+def hmm_collapse_theory(alpha: float, alpha_d: float, nonlinearity: str = "linear") -> dict[str, float]:
     """``N -> inf`` collapse times (section 4): ``t_collapse_linear_hmm`` (Marchenko-Pastur, [derived]),
     ``t_collapse_gaussian_equivalent`` (spectrum ``mu1^2 lambda_MP + mu_*^2``; equal to the linear value
     for ``linear``; an approximation otherwise) and ``t_collapse_isotropic`` (``N(0, I)`` at the same alpha)."""

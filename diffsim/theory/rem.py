@@ -23,6 +23,7 @@ shape (the spectrum axis is averaged out).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
 from diffsim.theory.collapse import collapse_time, rho
@@ -45,15 +46,17 @@ _LOG_K_LOWER = -700.0  # bisection for k_c runs in log k over [exp(-700), 1]
 _LOG_K_TOL = 1e-14
 
 
-def _check_inverse_temperature(k) -> np.ndarray:
+def _check_inverse_temperature(k: ArrayLike) -> np.ndarray:
     return _check_range("k", k, low=0.0, high=np.inf, low_closed=True)
 
 
-def _check_radius(r) -> np.ndarray:
+def _check_radius(r: ArrayLike) -> np.ndarray:
     return _check_range("r", r, low=0.0, high=np.inf, low_closed=True)
 
 
-def _per_direction(k, t, spectrum: Spectrum, r):
+def _per_direction(
+    k: ArrayLike, t: ArrayLike, spectrum: Spectrum, r: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validated, broadcast ``k``, ``g = rho(t)`` and ``r^2``, shaped ``[..., 1]``, ``[..., n]``, ``[..., 1]``."""
     k, t, r = _broadcast(_check_inverse_temperature(k), _check_time(t), _check_radius(r))
     return k[..., None], rho(t, spectrum), (r**2)[..., None]
@@ -63,19 +66,19 @@ def _per_direction(k, t, spectrum: Spectrum, r):
 # broadcast once, so that the bisections below never recompute rho(t).
 
 
-def _phi(k, g, r2, spectrum: Spectrum):
+def _phi(k: np.ndarray, g: np.ndarray, r2: np.ndarray, spectrum: Spectrum) -> np.ndarray:
     return -0.5 * spectrum.average(np.log1p(k * g) + k * (g + r2) / (1.0 + k * g))
 
 
-def _phi_prime(k, g, r2, spectrum: Spectrum):
+def _phi_prime(k: np.ndarray, g: np.ndarray, r2: np.ndarray, spectrum: Spectrum) -> np.ndarray:
     return -0.5 * spectrum.average(g / (1.0 + k * g) + (g + r2) / (1.0 + k * g) ** 2)
 
 
-def _entropy(k, g, r2, alpha, spectrum: Spectrum):
+def _entropy(k: np.ndarray, g: np.ndarray, r2: np.ndarray, alpha: np.ndarray, spectrum: Spectrum) -> np.ndarray:
     return alpha + _phi(k, g, r2, spectrum) - k[..., 0] * _phi_prime(k, g, r2, spectrum)
 
 
-def _condensation_point(g, r2, alpha, spectrum: Spectrum):
+def _condensation_point(g: np.ndarray, r2: np.ndarray, alpha: np.ndarray, spectrum: Spectrum) -> np.ndarray:
     """``k_c`` ``[...]`` for ``g`` ``[..., n]``, ``r2`` ``[..., 1]``, ``alpha`` ``[...]`` (all broadcast)."""
     condensed = _entropy(np.ones_like(r2), g, r2, alpha, spectrum) < 0
     log_k = _bisect(
@@ -87,7 +90,7 @@ def _condensation_point(g, r2, alpha, spectrum: Spectrum):
     return np.where(condensed, np.exp(log_k), 1.0)
 
 
-def free_energy_from_rho(g, r2, alpha, spectrum: Spectrum):
+def free_energy_from_rho(g: np.ndarray, r2: np.ndarray, alpha: np.ndarray, spectrum: Spectrum) -> np.ndarray:
     """Quenched REM free energy per dimension (section 6) at signal-to-noise ratios ``g = rho_i(t)``
     (``[..., n]`` on the spectrum's nodes) and squared query radius ``r2``: ``(alpha + phi(k_c)) / k_c``,
     ``k_c = 1`` where the sum is not condensed. Used by :mod:`diffsim.theory.traps`."""
@@ -95,7 +98,7 @@ def free_energy_from_rho(g, r2, alpha, spectrum: Spectrum):
     return (alpha + _phi(k_c, g, r2, spectrum)) / k_c[..., 0]
 
 
-def rem_phi(k, t, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
+def rem_phi(k: ArrayLike, t: ArrayLike, spectrum: Spectrum, *, r: ArrayLike = 1.0) -> np.ndarray:
     """Annealed generating function per dimension ``phi(k) = -(1/2) <log(1 + k g) + k (g + r^2) / (1 + k g)>``.
 
     Section 5 (``r = 1``, fresh query) and section 6 (``phi_x``, query at radius ``r``). ``k >= 0``,
@@ -104,12 +107,12 @@ def rem_phi(k, t, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
     return _phi(*_per_direction(k, t, spectrum, r), spectrum)
 
 
-def rem_phi_derivative(k, t, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
+def rem_phi_derivative(k: ArrayLike, t: ArrayLike, spectrum: Spectrum, *, r: ArrayLike = 1.0) -> np.ndarray:
     """``phi'(k) = -(1/2) <g / (1 + k g) + (g + r^2) / (1 + k g)^2>`` (sections 5-6); shapes as :func:`rem_phi`."""
     return _phi_prime(*_per_direction(k, t, spectrum, r), spectrum)
 
 
-def rem_entropy(k, t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
+def rem_entropy(k: ArrayLike, t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum, *, r: ArrayLike = 1.0) -> np.ndarray:
     """Entropy per dimension ``s(k) = alpha + phi(k) - k phi'(k)`` at inverse temperature ``k`` (section 5).
 
     ``k``, ``t``, ``alpha > 0``, ``r`` broadcast; returns their broadcast shape.
@@ -120,14 +123,16 @@ def rem_entropy(k, t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
     return _entropy(*_per_direction(k, t, spectrum, r), alpha, spectrum)
 
 
-def _at_times(t, alpha, spectrum: Spectrum, r):
+def _at_times(
+    t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum, r: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validated ``g`` ``[..., n]``, ``r^2`` ``[..., 1]`` and ``alpha`` ``[...]``, broadcast over t, alpha, r."""
     t, alpha, r = _broadcast(_check_time(t), _check_load(alpha), _check_radius(r))
     _, g, r2 = _per_direction(1.0, t, spectrum, r)
     return g, r2, alpha
 
 
-def condensation_point(t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
+def condensation_point(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum, *, r: ArrayLike = 1.0) -> np.ndarray:
     """Condensation point ``k_c``: the root of ``s(k_c) = 0`` in ``(0, 1)`` where ``s(1) < 0``, else 1.
 
     Section 5 (``r = 1``: ``k_c < 1`` exactly for ``t < t_C``) and section 6 (query at radius ``r``).
@@ -136,12 +141,12 @@ def condensation_point(t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
     return _condensation_point(*_at_times(t, alpha, spectrum, r), spectrum)
 
 
-def mean_y2(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def mean_y2(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Mean participation ``E[Y2] = E sum_mu w_mu^2 = 1 - k_c`` for a fresh query (section 5); 0 above ``t_C``."""
     return 1.0 - condensation_point(t, alpha, spectrum)
 
 
-def free_energy(t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
+def free_energy(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum, *, r: ArrayLike = 1.0) -> np.ndarray:
     """``(1/N) log sum_mu exp(-E_mu)`` to leading order (sections 5-6):
 
         (alpha + phi(k_c)) / k_c   where condensed (k_c < 1),     alpha + phi(1)   otherwise.
@@ -153,7 +158,7 @@ def free_energy(t, alpha, spectrum: Spectrum, *, r=1.0) -> np.ndarray:
     return free_energy_from_rho(*_at_times(t, alpha, spectrum, r), spectrum)
 
 
-def weight_entropy(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def weight_entropy(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Entropy per dimension of the posterior weights of a fresh query, ``-(1/N) sum w log w`` (section 5):
 
         max(0, s(1)) = max(0, alpha - 0.5 <log(1 + g)>),
@@ -164,7 +169,7 @@ def weight_entropy(t, alpha, spectrum: Spectrum) -> np.ndarray:
     return np.maximum(0.0, rem_entropy(1.0, t, alpha, spectrum))
 
 
-def weight_entropy_condensed(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def weight_entropy_condensed(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Total (not per-dimension) entropy ``E[-sum_mu w_mu log w_mu]`` of the condensed weights (section 5).
 
     For Poisson-Dirichlet(``k_c``) weights this is ``psi(1) - psi(1 - k_c)`` (``psi`` the digamma
@@ -176,7 +181,7 @@ def weight_entropy_condensed(t, alpha, spectrum: Spectrum) -> np.ndarray:
         return np.where(k_c < 1.0, _digamma(np.ones_like(k_c)) - _digamma(1.0 - k_c), np.inf)
 
 
-def rem_theory(times, alpha, spectrum: Spectrum) -> dict:
+def rem_theory(times: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> dict[str, float | np.ndarray]:
     """Every REM prediction of section 5 at ``times`` ``[T]``, each ``[T]``, and the scalar ``t_collapse``.
 
     Fresh queries: ``y2_fresh = 1 - k_c`` (:func:`mean_y2`), ``log_z_fresh`` (:func:`free_energy`),

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.theory._numerics import _check_time
@@ -62,7 +63,7 @@ def _delta(t: np.ndarray) -> np.ndarray:
     return -np.expm1(-2.0 * t)
 
 
-def condensed_gap_ratio(t, spectrum: Spectrum) -> np.ndarray:
+def condensed_gap_ratio(t: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """``G_t^cond Delta_t / N = <rho / (1 + rho)>`` (exact for a fully condensed posterior); ``[...]``.
 
     Unit-variance isotropic data: ``1 - Delta_t`` (THEORY.md section 10 [derived])."""
@@ -76,14 +77,14 @@ def condensed_gap_limit(spectrum: Spectrum) -> float:
     return float(np.sum(spectrum.weights[spectrum.eigenvalues > 0]))
 
 
-def loss_gap_condensed(t, spectrum: Spectrum, dim: int) -> np.ndarray:
+def loss_gap_condensed(t: ArrayLike, spectrum: Spectrum, dim: int) -> np.ndarray:
     """``G_t^cond = (N / Delta_t) <rho / (1 + rho)>`` for data of dimension ``dim``; ``[...]``."""
     dim = _validate.integer("dim", dim, minimum=1)
     t = _check_time(t)
     return dim * condensed_gap_ratio(t, spectrum) / _delta(t)
 
 
-def loss_gap_dilute(t, spectrum: Spectrum, dim: int, n_points) -> np.ndarray:
+def loss_gap_dilute(t: ArrayLike, spectrum: Spectrum, dim: int, n_points: ArrayLike) -> np.ndarray:
     """Leading ``1/P`` term of the gap, ``(m_t^2 / Delta_t^2) (N / P) exp(N <log(1 + rho)>) <lambda / (1 + rho)>``.
 
     ``t`` and ``n_points`` (``P >= 1``) broadcast. Valid while ``P >> exp(2 N I(t))`` (see the module

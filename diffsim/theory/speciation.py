@@ -17,6 +17,7 @@ well-separated clusters) at ``t -> 0`` to ``1/2`` at ``t -> inf``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim.theory._numerics import _broadcast, _check_time
 from diffsim.theory._numerics import _check_range
@@ -33,13 +34,13 @@ _PANELS = 80
 _NODES_PER_PANEL = 16
 
 
-def speciation_time(largest_eigenvalue) -> np.ndarray:
+def speciation_time(largest_eigenvalue: ArrayLike) -> np.ndarray:
     """``t_S = 0.5 log Lambda`` (section 3); ``Lambda > 0`` ``[...]`` -> ``[...]`` (negative if ``Lambda < 1``)."""
     lam = _check_range("largest_eigenvalue", largest_eigenvalue, low=0.0, high=np.inf)
     return 0.5 * np.log(lam)
 
 
-def two_cluster_largest_eigenvalue(norm_v, sigma) -> np.ndarray:
+def two_cluster_largest_eigenvalue(norm_v: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     """Largest eigenvalue ``|v|^2 + sigma^2`` of the covariance ``v v^T + sigma^2 I`` of ``+-v + sigma g``."""
     norm_v = _check_range("norm_v", norm_v, low=0.0, high=np.inf, low_closed=True)
     sigma = _check_range("sigma", sigma, low=0.0, high=np.inf, low_closed=True)
@@ -61,7 +62,7 @@ def _sech2(w: np.ndarray) -> np.ndarray:
     return 4.0 * e / (1.0 + e) ** 2
 
 
-def _normal_pdf(x, mean, std):
+def _normal_pdf(x: np.ndarray, mean: float | np.ndarray, std: float | np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * ((x - mean) / std) ** 2) / (np.sqrt(2.0 * np.pi) * std)
 
 
@@ -80,7 +81,7 @@ def _mean_sech2(u: np.ndarray) -> np.ndarray:
     return np.where(u[..., 0] <= 1.0, small, big)
 
 
-def two_cluster_clone_agreement(t, norm_v, sigma) -> np.ndarray:
+def two_cluster_clone_agreement(t: ArrayLike, norm_v: ArrayLike, sigma: ArrayLike) -> np.ndarray:
     """Probability ``phi(t)`` that two clones branched at ``t`` end in the same cluster (section 3).
 
         phi(t) = 0.5 int (G_+^2 + G_-^2) / (G_+ + G_-) dq,   G_pm = N(q; +-|v| m_t, Gamma_t),
@@ -100,7 +101,7 @@ def two_cluster_clone_agreement(t, norm_v, sigma) -> np.ndarray:
     return 1.0 - 0.5 * _mean_sech2(u)
 
 
-def clone_agreement_at_speciation(norm_v, sigma=1.0) -> np.ndarray:
+def clone_agreement_at_speciation(norm_v: ArrayLike, sigma: ArrayLike = 1.0) -> np.ndarray:
     """``phi(t_S)`` for the two-cluster mixture, ``t_S = 0.5 log(|v|^2 + sigma^2)`` (section 3).
 
     With ``sigma = 1`` this is the reference level at which real-data ``t_S`` is read off a measured

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim._validate import ConfigError
 from diffsim.theory._numerics import _check_range
@@ -38,7 +39,7 @@ class Spectrum:
     eigenvalues: np.ndarray
     weights: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         lam = _check_range("eigenvalues", self.eigenvalues, low=0.0, low_closed=True)
         w = _check_range("weights", self.weights, low=0.0, low_closed=True)
         if lam.ndim != 1 or lam.size == 0 or w.shape != lam.shape:
@@ -57,7 +58,7 @@ class Spectrum:
     # ----------------------------------------------------------------------------- constructors
 
     @classmethod
-    def from_eigenvalues(cls, lams) -> "Spectrum":
+    def from_eigenvalues(cls, lams: ArrayLike) -> "Spectrum":
         """Empirical spectrum of an ``N x N`` covariance: eigenvalues ``lams`` ``[N]``, weights ``1/N``.
 
         Round-off negatives from ``eigvalsh`` (``>= -1e-10 * max|lams|``) are set to zero; larger
@@ -71,7 +72,7 @@ class Spectrum:
         return cls(lam, np.full(lam.size, 1.0 / lam.size))
 
     @classmethod
-    def from_points(cls, points) -> "Spectrum":
+    def from_points(cls, points: ArrayLike) -> "Spectrum":
         """Spectrum of the sample covariance of ``points`` ``[P, N]`` (``P >= 2``; mean removed,
         ``1/(P - 1)`` normalisation): the Gaussian model of a user's own data."""
         pts = _check_range("points", points)
@@ -107,12 +108,12 @@ class Spectrum:
         edge (where ``1 / mu`` is nearly singular as ``alpha_d -> 1``) gives averages of smooth
         ``f`` to ~1e-13 for every ``alpha_d``.
         """
-        ad = _check_range("alpha_d", alpha_d, low=0.0, high=1.0, high_closed=True)
-        if ad.ndim != 0:
-            raise ConfigError(f"alpha_d has shape {ad.shape}: expected a scalar")
+        checked = _check_range("alpha_d", alpha_d, low=0.0, high=1.0, high_closed=True)
+        if checked.ndim != 0:
+            raise ConfigError(f"alpha_d has shape {checked.shape}: expected a scalar")
         if isinstance(n_nodes, bool) or int(n_nodes) != n_nodes or n_nodes < 2:
             raise ConfigError(f"n_nodes={n_nodes!r} is out of range: expected an integer >= 2")
-        ad = float(ad)
+        ad = float(checked)
         mu, q = _marchenko_pastur_nodes(ad, int(n_nodes))
         lam, w = mu / ad, ad * q
         if ad < 1.0:

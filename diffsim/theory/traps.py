@@ -16,6 +16,7 @@ onset time ``t_o > t_C`` (:func:`trap_onset_time`). For ``t >= t_C`` the two for
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim.theory._numerics import _bisect, _broadcast, _check_load, _check_time
 from diffsim.theory.collapse import (
@@ -33,7 +34,7 @@ __all__ = ["basin_radius_annealed", "basin_radius", "trap_onset_time", "traps_th
 _RADIUS_TOL = 1e-12
 
 
-def basin_radius_annealed(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def basin_radius_annealed(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Annealed basin radius ``r_b = sqrt(max(0, 1 + (<log(1 + rho)> - 2 alpha) / <rho / (1 + rho)>))``.
 
     Section 6. Returns 0 where ``r_b^2 <= 0``, i.e. for ``t >= t_o`` (no trap: the basin is empty).
@@ -46,7 +47,7 @@ def basin_radius_annealed(t, alpha, spectrum: Spectrum) -> np.ndarray:
     return np.sqrt(np.maximum(np.nan_to_num(r2, nan=0.0, neginf=0.0), 0.0))
 
 
-def basin_radius(t, alpha, spectrum: Spectrum) -> np.ndarray:
+def basin_radius(t: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> np.ndarray:
     """Basin radius ``r_b`` solving ``-r_b^2 / 2 = free_energy(t, alpha, r=r_b)`` (section 6).
 
     The others' log-partition function at radius ``r`` is annealed (``alpha + phi_x(1)``) or condensed
@@ -57,7 +58,7 @@ def basin_radius(t, alpha, spectrum: Spectrum) -> np.ndarray:
     t, alpha = _broadcast(_check_time(t), _check_load(alpha))
     g = rho(t, spectrum)
 
-    def own_minus_others(r):
+    def own_minus_others(r: np.ndarray) -> np.ndarray:
         return -0.5 * r**2 - free_energy_from_rho(g, (r**2)[..., None], alpha, spectrum)
 
     zero = np.zeros(t.shape)
@@ -71,7 +72,7 @@ def basin_radius(t, alpha, spectrum: Spectrum) -> np.ndarray:
     return np.where(own_minus_others(zero) > 0, radius, 0.0)
 
 
-def traps_theory(times, alpha, spectrum: Spectrum) -> dict:
+def traps_theory(times: ArrayLike, alpha: ArrayLike, spectrum: Spectrum) -> dict[str, float | np.ndarray]:
     """The predictions of section 6: ``t_onset`` (:func:`trap_onset_time`), ``t_collapse`` (scalars)
     and ``basin_radius`` ``r_b`` at ``times`` ``[T]`` (:func:`basin_radius`)."""
     return {
