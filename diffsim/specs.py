@@ -38,7 +38,7 @@ from diffsim import _validate
 from diffsim._validate import ConfigError
 
 __all__ = ["DataSpec", "Sampling", "config_json", "Leaf", "leaves", "build", "get_path", "replace_path", "validate_parts", "options_of",
-           "is_part", "doc_entries", "MAX_LOAD"]
+           "is_part", "doc_entries", "MAX_LOAD", "Options"]
 
 MAX_LOAD = 5.0  # the bound on alpha = log(P)/N: exp(2 alpha) and the theory's root finders stay finite
 
@@ -181,12 +181,42 @@ def validate_parts(config: Any) -> None:
 # --------------------------------------------------------------------------------------------
 # measurement options from a signature
 
-def options_of(fn: Callable, name: str, *, exclude: tuple[str, ...] = (),
-               check: Callable[..., None] | None = None, defaults: dict | None = None) -> type:
-    """A frozen dataclass ``name`` whose fields are the keyword-only parameters of ``fn`` (less
-    ``exclude``), with their annotations, defaults (``defaults`` overrides some) and the ``Args:``
-    documentation of ``fn``. ``validate()`` calls ``check(**options)`` when given; ``as_kwargs()``
-    returns the options as ``fn``'s keyword arguments (tuples for sequences)."""
+class Options:
+    """Base of the options classes that :func:`options_of` fills from a measurement's signature."""
+
+    _check: Callable[..., None] | None = None
+
+    def validate(self) -> Any:
+        """Range checks of the options (the measurement's own ``check``), before any work."""
+        if type(self)._check is not None:
+            type(self)._check(**self.as_kwargs())  # type: ignore[misc]
+        return self
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The options as the measurement's keyword arguments."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    if typing.TYPE_CHECKING:  # the fields come from the signature at run time
+        def __init__(self, **options: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+O = typing.TypeVar("O", bound=Options)
+
+
+def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[..., None] | None = None,
+               defaults: dict | None = None) -> Callable[[type[O]], type[O]]:
+    """Class decorator: the decorated :class:`Options` subclass becomes a frozen dataclass whose
+    fields are the keyword-only parameters of ``fn`` (less ``exclude``), with their annotations,
+    defaults (``defaults`` overrides some) and the ``Args:`` documentation of ``fn`` as its
+    ``Attributes:``. ``validate()`` calls ``check(**options)`` when given; ``as_kwargs()`` returns
+    the options as ``fn``'s keyword arguments. A sequence parameter is a tuple field::
+
+        @options_of(measure_collapse, exclude=("t_ref",), check=check_collapse_options)
+        class CollapseOptions(Options):
+            \"\"\"The options of measure_collapse.\"\"\"
+    """
     sig = inspect.signature(fn)
     hints = typing.get_type_hints(fn)
     docs = doc_entries(fn.__doc__, "Args")
@@ -206,19 +236,13 @@ def options_of(fn: Callable, name: str, *, exclude: tuple[str, ...] = (),
         fields.append((p.name, hint, dataclasses.field(default=default)))
         lines.append(f"    {p.name}: {docs.get(p.name, p.name.replace('_', ' '))}")
 
-    def validate(self):
-        if check is not None:
-            check(**self.as_kwargs())
-        return self
+    def decorate(cls: type[O]) -> type[O]:
+        head = inspect.cleandoc(cls.__doc__ or f"Options of :func:`{fn.__module__}.{fn.__name__}`.")
+        namespace = {"__doc__": head + "\n\nAttributes:\n" + "\n".join(lines), "__module__": cls.__module__,
+                     "__qualname__": cls.__qualname__, "_check": staticmethod(check) if check else None}
+        return dataclasses.make_dataclass(cls.__name__, fields, bases=(cls,), frozen=True, namespace=namespace)
 
-    def as_kwargs(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    cls = dataclasses.make_dataclass(name, fields, frozen=True, namespace={"validate": validate, "as_kwargs": as_kwargs})
-    cls.__doc__ = (f"Options of :func:`{fn.__module__}.{fn.__name__}` (its keyword arguments).\n\n"
-                   "Attributes:\n" + "\n".join(lines))
-    cls.__module__ = fn.__module__
-    return cls
+    return decorate
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim._protocols import Drift
-from diffsim.specs import options_of
+from diffsim.specs import Options, options_of
 from diffsim.observe import Estimate, bootstrap
 from diffsim.measure._queries import noised_training_queries, query_statistics
 from diffsim.observe import (
@@ -273,5 +273,6 @@ def measure_collapse(
     )
 
 
-CollapseOptions = options_of(measure_collapse, "CollapseOptions", exclude=("t_ref",), check=check_collapse_options)
-"""The options of :func:`measure_collapse` as a config part (its keyword arguments but ``t_ref``)."""
+@options_of(measure_collapse, exclude=("t_ref",), check=check_collapse_options)
+class CollapseOptions(Options):
+    """The options of :func:`measure_collapse` as a config part (its keyword arguments but ``t_ref``)."""
