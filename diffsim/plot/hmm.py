@@ -15,7 +15,7 @@ here from :mod:`diffsim.theory`.
   (Marchenko-Pastur theory) with the ``1/N``-extrapolated simulation;
 * :func:`draw_generalization_error`, :func:`draw_generalization_times`, :func:`generalization_time_figure`:
   ``KL(p_0 || q_t) / D`` and ``t_g`` beside ``t_C``;
-* :func:`plot_phase_diagram`, :func:`plot_trap_fraction`, :func:`plot_basin_radius`, :func:`plot_rem_y2`,
+* :func:`plot_phase_diagram`, :func:`plot_trap_fraction`, :func:`plot_rem_y2`,
   :func:`plot_generalization_time`: the figures of study results (the CLI's ``--figure``), saved.
 """
 
@@ -41,7 +41,7 @@ __all__ = [
     "draw_collapse_time_map", "draw_collapse_time_vs_alpha_d", "draw_scaled_collapse_time",
     "hmm_phase_diagram_figure", "phase_diagram_figure",
     "draw_generalization_error", "draw_generalization_times", "generalization_time_figure",
-    "plot_phase_diagram", "plot_trap_fraction", "plot_basin_radius", "plot_rem_y2", "plot_generalization_time",
+    "plot_phase_diagram", "plot_trap_fraction", "plot_rem_y2", "plot_generalization_time",
     "MIN_FIT_POINTS",
 ]
 
@@ -495,12 +495,6 @@ def plot_trap_fraction(results, path) -> Path:
     """:func:`trap_fraction_figure` of traps results at one or several N, saved to ``path``."""
     results = _as_list(results)
     return save_figure(trap_fraction_figure(_rows(results), **_model_options(results[0].config)), path)
-
-
-def plot_basin_radius(results, path) -> Path:
-    """:func:`basin_radius_figure` of traps results at one or several N, saved to ``path``."""
-    results = _as_list(results)
-    return save_figure(basin_radius_figure(_rows(results), **_model_options(results[0].config)), path)
 
 
 def plot_rem_y2(results, path) -> Path:
