@@ -23,7 +23,7 @@ import jax
 
 from diffsim import results
 from diffsim._validate import ConfigError
-from diffsim.config import Experiment, check_table_schema
+from diffsim.config import Experiment
 from diffsim.progress import Progress
 
 __all__ = ["Shard", "sweep_units", "cell_key", "run_cell", "run_experiment", "plan"]
@@ -145,6 +145,8 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
     with results.lock_directory(directory, what=what, stream=stream) as lock:
         meta = results.read_metadata(directory)
         if meta is not None and meta.get("config_hash") != config_hash:
+            from diffsim.config import check_table_schema
+
             check_table_schema(meta, directory)
             raise ConfigError(
                 f"{directory} holds results of another config (hash {meta.get('config_hash')}, this config "

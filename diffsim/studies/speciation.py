@@ -10,14 +10,13 @@ The measured ``t_S`` is read where the measured phi crosses the theoretical ``ph
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import jax
 import numpy as np
 
 from diffsim import _validate, data
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
-from diffsim.studies._common import config_json
 from diffsim.theory.speciation import speciation_time, two_cluster_clone_agreement
 
 __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
@@ -96,7 +95,7 @@ class SpeciationResult:
     def to_json(self) -> dict:
         m = self.measurement
         return {
-            "config": config_json(self.config),
+            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
             "N": m.dim,
             "largest_eigenvalue": self.largest_eigenvalue,
             "t_speciation": {"value": m.t_speciation.value, "stderr": m.t_speciation.stderr},
