@@ -10,7 +10,7 @@ with an fp64 numpy reference, at t in {1e-3, 1e-2, 1e-1, 1}:
 * ``fp32-default``: the kernel with ``precision=jax.lax.Precision.DEFAULT`` on the default device
   (TF32 matmuls on NVIDIA Ampere and later, one bf16 pass on TPU; identical to HIGHEST on CPU);
 * on a GPU also ``fused-highest``, ``fused-tf32x3`` (the fused Pallas kernel of
-  :mod:`diffsim.score.fused` at HIGHEST and with three TF32 passes) and ``xla-tf32x3``;
+  :mod:`diffsim.score._fused` at HIGHEST and with three TF32 passes) and ``xla-tf32x3``;
 * ``tf32-emulated`` and ``bf16-emulated``: the kernel's two matmuls with operands rounded to 10 (TF32)
   or 7 (bf16) mantissa bits and exact products and sums, i.e. what those units compute, whatever
   the machine.

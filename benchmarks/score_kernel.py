@@ -25,7 +25,7 @@ targets of the issue. ``--json`` prints the rows as a JSON list on stdout (the s
 stderr); ``--quick`` runs a reduced grid (P up to 3e4) in about a minute on two CPU cores.
 
 ``--kernel xla,fused`` times each implementation of the pass (``fused``: the Pallas kernel of
-:mod:`diffsim.score.fused`, GPU only); ``--precision`` sets the matmul precision of the kernel and
+:mod:`diffsim.score._fused`, GPU only); ``--precision`` sets the matmul precision of the kernel and
 of the dense baseline alike (``highest``: true fp32, the default; ``tf32x3``: three TF32 passes on
 tensor cores; ``tf32``: one). ``fraction_of_peak`` is always against the fp32 HIGHEST peak, so the
 reduced modes can exceed 1; check their accuracy with ``benchmarks/kernel_precision.py``.
@@ -65,7 +65,7 @@ from diffsim.score.empirical import (  # noqa: E402
     finalize,
     score_from_posterior,
 )
-from diffsim.score.fused import fused_accumulate  # noqa: E402
+from diffsim.score._fused import fused_accumulate  # noqa: E402
 
 FULL = {"dims": (16, 64, 256), "points": (10**3, 10**4, 10**5, 10**6), "batches": (256, 1024)}
 QUICK = {"dims": (16, 64, 256), "points": (10**3, 10**4, 3 * 10**4), "batches": (256, 1024)}

@@ -12,51 +12,6 @@ from pathlib import Path
 from diffsim._validate import ConfigError
 
 
-def _items(text: str, what: str) -> list[str]:
-    """The comma-separated items of an option's value; an empty list is refused (no command has a
-    use for one: an empty ``--dims`` or ``--score`` used to run nothing, or crash)."""
-    items = [x.strip() for x in str(text).split(",") if x.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"{text!r} is empty: expected a comma-separated list of {what}")
-    return items
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """Parse ``"20,30,40"``."""
-    items = _items(text, "integers")
-    try:
-        return tuple(int(x) for x in items)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-
-
-def float_list(text: str) -> tuple[float, ...]:
-    """Parse ``"0.5,0.6"``."""
-    items = _items(text, "numbers")
-    try:
-        return tuple(float(x) for x in items)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
-
-
-def str_list(text: str) -> tuple[str, ...]:
-    """Parse ``"linear,tanh"``."""
-    return tuple(_items(text, "names"))
-
-
-def pair_list(text: str) -> tuple[tuple[float, float], ...]:
-    """Parse ``"0.1:0.5,0.08:0.25"`` into ``((0.1, 0.5), (0.08, 0.25))``."""
-    items = _items(text, "alpha:alpha_d pairs")
-    try:
-        pairs = tuple(tuple(float(v) for v in item.split(":")) for item in items)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of alpha:alpha_d pairs") from None
-    bad = [item for item, pair in zip(items, pairs) if len(pair) != 2]
-    if bad:
-        raise argparse.ArgumentTypeError(f"{bad[0]!r} is not an alpha:alpha_d pair (two numbers joined by ':')")
-    return pairs
-
-
 def add_output_flags(parser, *, json: bool = True) -> None:
     """The output options every command has: ``--quiet`` (no progress on stderr) and, where the
     command prints a result, ``--json`` (one strict JSON object instead of a table)."""

@@ -44,7 +44,8 @@ from typing import Any
 from diffsim import specs
 from diffsim._validate import ConfigError
 
-__all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "parse_overrides", "config_hash"]
+__all__ = ["SCALES", "Cell", "Experiment", "load_experiment", "parse_experiment", "parse_overrides", "config_hash",
+           "table_schema", "check_table_schema"]
 
 SCALES = ("quick", "paper")
 TOP_KEYS = ("study", "name", "description", "seeds", "params", "grid", "zip", "scales")
@@ -114,14 +115,47 @@ TABLE_SCHEMA = 4
 def config_hash(study: str, seeds, configs) -> str:
     """sha256 (16 hex digits) of the canonical JSON of ``(study, seeds, [asdict(config), ...])`` and
     the :data:`TABLE_SCHEMA`."""
-    payload = {
-        "tables": TABLE_SCHEMA,
-        "study": study,
-        "seeds": [int(s) for s in seeds],
-        "cells": [_jsonable(dataclasses.asdict(c)) for c in configs],
-    }
+    return _hash(study, seeds, [_jsonable(dataclasses.asdict(c)) for c in configs], TABLE_SCHEMA)
+
+
+def _hash(study: str, seeds, cells: list, schema: int) -> str:
+    """:func:`config_hash` of the JSON configs ``cells`` under table ``schema`` (1: before the schema
+    was part of the hash)."""
+    payload = {"study": study, "seeds": [int(s) for s in seeds], "cells": cells}
+    if schema > 1:
+        payload["tables"] = schema
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def table_schema(metadata: dict) -> int | None:
+    """The table schema that wrote a results directory, read from its ``metadata.json``: the schema
+    (1 to :data:`TABLE_SCHEMA`) under which the recorded config hashes to the recorded hash; None
+    where none does (metadata written by hand, or by a newer diffsim)."""
+    try:
+        resolved = metadata["config"]
+        study, seeds = resolved["study"], resolved["seeds"]
+        cells = [cell["config"] for cell in resolved["cells"]]
+        recorded = metadata["config_hash"]
+    except (KeyError, TypeError):
+        return None
+    return next((k for k in range(TABLE_SCHEMA, 0, -1) if _hash(study, seeds, cells, k) == recorded), None)
+
+
+def check_table_schema(metadata: dict, where) -> None:
+    """Refuse results written with an older table schema (other column or quantity names): a
+    one-line ConfigError naming ``where``, the schema and the diffsim that wrote them."""
+    schema = table_schema(metadata)
+    if schema is None or schema == TABLE_SCHEMA:
+        return
+    env = metadata.get("environment") or {}
+    commit = env.get("git_commit")
+    writer = f"diffsim {env.get('diffsim') or 'unknown'}" + (f", commit {commit[:8]}" if commit else "")
+    raise ConfigError(
+        f"{where} was written with table schema {schema} ({writer}); this diffsim reads schema {TABLE_SCHEMA}, "
+        "whose columns and quantity names differ: rerun the experiment (`diffsim figures --rerun-stale`, "
+        "or `diffsim run CONFIG --out` another folder)"
+    )
 
 
 def load_experiment(path, scale: str = "quick", *, name: str | None = None, overrides: dict | None = None) -> Experiment:

@@ -146,6 +146,9 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
     with results.lock_directory(directory, what=what, stream=stream) as lock:
         meta = results.read_metadata(directory)
         if meta is not None and meta.get("config_hash") != config_hash:
+            from diffsim.config import check_table_schema
+
+            check_table_schema(meta, directory)
             raise ConfigError(
                 f"{directory} holds results of another config (hash {meta.get('config_hash')}, this config "
                 f"{config_hash}): choose another --out or delete that directory"

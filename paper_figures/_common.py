@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib
 
+from diffsim.config import check_table_schema
 from diffsim.plot import provenance, save_figure
 from diffsim.results import load_results
 
@@ -36,8 +37,11 @@ def parse_args(doc: str) -> argparse.Namespace:
 
 
 def load(args, experiment: str):
-    """The complete results of ``experiment`` at ``args.scale``."""
-    results = load_results(Path(args.results) / experiment / args.scale)
+    """The complete results of ``experiment`` at ``args.scale``; results written with an older table
+    schema are refused (:func:`diffsim.config.check_table_schema`)."""
+    directory = Path(args.results) / experiment / args.scale
+    results = load_results(directory)
+    check_table_schema(results.metadata, directory)
     _LOADED.append(results)
     return results
 

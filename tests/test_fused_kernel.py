@@ -1,4 +1,4 @@
-"""The fused Pallas kernel (diffsim.score.fused) against the XLA kernel and the dense reference.
+"""The fused Pallas kernel (diffsim.score._fused) against the XLA kernel and the dense reference.
 
 No GPU runs in CI, so the kernel runs here in Pallas' interpreter (the same kernel body, executed
 with XLA on the CPU), and is lowered for CUDA to Triton IR (no GPU needed) to check that every

@@ -200,7 +200,7 @@ def test_cycle_finder_sees_relative_and_function_level_imports(tmp_path):
     assert "inside function g()" in message and "module level" in message
 
 
-SCORE_LAYERS = ["_accumulator", "_queries", "_layout", "_xla", "_fused", "fused", "empirical", "sharded"]
+SCORE_LAYERS = ["_accumulator", "_queries", "_layout", "_xla", "_fused", "empirical", "sharded"]
 
 
 def test_score_modules_import_downwards_only():

@@ -99,10 +99,10 @@ def test_fp32_streamed_and_dense_within_stated_bound_of_fp64(x64, t):
 
 @pytest.mark.parametrize("t", SMALL_TIMES[:2])
 def test_fused_kernel_fp32_within_stated_bound_of_fp64(x64, t):
-    """The same bound for the fused Pallas kernel (diffsim.score.fused, run in Pallas' interpreter
+    """The same bound for the fused Pallas kernel (diffsim.score._fused, run in Pallas' interpreter
     here; its Triton lowering keeps IEEE fp32 dots: tests/test_fused_kernel.py)."""
     from diffsim.score.empirical import finalize
-    from diffsim.score.fused import fused_accumulate
+    from diffsim.score._fused import fused_accumulate
 
     a, x = _problem(t)
     ref = posterior_dense(jnp.asarray(x), t, jnp.asarray(a))

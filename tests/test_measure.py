@@ -1,5 +1,6 @@
-"""The measurement layer on a user's own ``[P, N]`` array (issue 11): ``ds.measure_collapse`` on an
-anisotropic Gaussian made by hand, against the closed form for its spectrum, at two N."""
+"""The measurement layer on a user's own ``[P, N]`` array (issue 11): ``ds.measure_collapse`` and
+``ds.measure_collapse_queries`` on an anisotropic Gaussian made by hand, against the closed form for
+its spectrum, at two N."""
 
 import math
 
@@ -57,3 +58,48 @@ def test_theory_is_a_separate_call(measured):
     res, _ = measured[12]
     points, _ = _points(12, 12)
     assert res.t_ref == pytest.approx(float(ds.theory.collapse_time(res.load, ds.theory.Spectrum.from_points(points))))
+
+
+# ----------------------------------------------------------------------------- collapse from fixed-time queries
+
+
+@pytest.fixture(scope="module")
+def measured_queries():
+    """``ds.measure_collapse_queries`` on the same points, times spread over [0.3, 3] t_C (increasing:
+    the measurement sorts them)."""
+    out = {}
+    for dim in (12, 26):
+        points, lams = _points(dim, dim)
+        theory = float(ds.theory.collapse_time(math.log(len(points)) / dim, ds.theory.Spectrum.from_eigenvalues(lams)))
+        res = ds.measure_collapse_queries(jax.random.key(0), ds.TrainingSet.from_points(points),
+                                          times=np.geomspace(0.3 * theory, 3 * theory, 32), n_queries=512)
+        out[dim] = (res, theory)
+    return out
+
+
+def test_query_estimates_approach_the_closed_form_from_above(measured_queries):
+    # Measured (key 0), t_C 0.391, 0.392: own 0.454, 0.415; condensation 0.542, 0.446 at N = 12, 26.
+    (small, t_small), (large, t_large) = measured_queries[12], measured_queries[26]
+    for name in ("own", "condensation"):
+        est_small, est_large = small.estimates[name], large.estimates[name]
+        assert 0 < est_small.stderr < 0.05 and 0 < est_large.stderr < 0.05, (name, est_small, est_large)
+        # finite N collapses early (a larger t), by less at the larger N
+        assert est_small.value > t_small and est_large.value > t_large, (name, est_small, est_large)
+        assert est_large.value - t_large < est_small.value - t_small, (name, est_small, est_large)
+        assert est_large.value / t_large - 1 < 0.2, (name, est_large, t_large)
+
+
+def test_own_weight_above_half_is_a_condensation(measured_queries):
+    """A query whose own point has weight > 1/2 has some weight > 1/2: the own fraction never exceeds
+    the condensed one, so the condensation time is the later in the forward sense (larger t)."""
+    for res, _ in measured_queries.values():
+        assert np.all(np.diff(res.times) < 0)
+        assert np.all(res.own_fraction <= res.condensed_fraction)
+        assert res.condensed_fraction[0] < 0.5 < res.own_fraction[-1]
+        assert res.estimates["condensation"].value >= res.estimates["own"].value
+
+
+def test_query_measurement_refuses_a_single_time():
+    train = ds.TrainingSet.from_points(_points(12, 12)[0])
+    with pytest.raises(ds.ConfigError, match="at least 2 times"):
+        ds.measure_collapse_queries(jax.random.key(0), train, times=[0.4])

@@ -239,7 +239,7 @@ def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_st
     hash stop the command, or with ``rerun_stale`` are moved to ``<dir>.stale-<hash>`` and rerun.
     Returns the names run."""
     from diffsim import results
-    from diffsim.config import load_experiment
+    from diffsim.config import check_table_schema, load_experiment
     from diffsim.sweep import run_experiment
 
     experiments, errors = {}, []
@@ -258,6 +258,7 @@ def ensure_experiments(names, scale: str, exp_dir: Path, root: Path, *, rerun_st
             continue
         if meta is not None and meta.get("config_hash") != experiment.hash:
             if not rerun_stale:
+                check_table_schema(meta, directory)
                 raise ConfigError(
                     f"{directory} holds results of another version of {exp_dir / (name + '.toml')} or of "
                     f"its study (hash {meta.get('config_hash')}, now {experiment.hash}): pass --rerun-stale, "

@@ -245,11 +245,6 @@ class HiddenManifold:
             lam = np.linalg.eigvalsh(self.covariance())
         return np.sort(lam)[::-1]
 
-    def empirical_spectrum(self, key, n: int) -> np.ndarray:
-        """Eigenvalues of the sample covariance of ``n`` fresh points, ``[N]``, decreasing (any ``phi``)."""
-        pts = np.asarray(self.sample(key, n), dtype=np.float64)
-        return np.sort(np.linalg.eigvalsh(np.cov(pts.T)))[::-1]
-
     def theory_spectrum(self, **mp_kwargs) -> Spectrum:
         """``N -> inf`` spectral measure at this ``alpha_d``: Marchenko-Pastur for ``linear``
         (:meth:`Spectrum.marchenko_pastur`); for nonlinear ``phi`` the Gaussian-equivalent

@@ -29,7 +29,6 @@ from diffsim.plot.hmm import (
     basin_radius_figure,
     generalization_time_figure,
     hmm_phase_diagram_figure,
-    phase_diagram_figure,
     rem_y2_figure,
     trap_fraction_figure,
 )
@@ -48,7 +47,7 @@ __all__ = [
     # figures
     "collapse_figure", "collapse_vs_n_figure", "excess_entropy_figure", "speciation_figure",
     "rem_y2_figure", "trap_fraction_figure", "basin_radius_figure", "hmm_phase_diagram_figure",
-    "phase_diagram_figure", "generalization_time_figure",
+    "generalization_time_figure",
     "memorization_dynamics_figure", "score_errors_figure", "memorization_vs_capacity_figure", "tau_mem_scaling_figure",
     "guidance_figure", "geometry_figure", "geometry_swap_figure", "geometry_mitigation_figure",
     "separation_loss_gap_figure", "separation_pruning_figure", "separation_size_figure",

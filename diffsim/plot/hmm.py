@@ -11,11 +11,11 @@ here from :mod:`diffsim.theory`.
 * :func:`draw_trap_fraction`, :func:`draw_basin_radius`, :func:`trap_fraction_figure`,
   :func:`basin_radius_figure`: traps of ``-log p_t^e`` and the basin radius against ``r_b(t)``;
 * :func:`draw_collapse_time_map`, :func:`draw_collapse_time_vs_alpha_d`, :func:`draw_scaled_collapse_time`,
-  :func:`hmm_phase_diagram_figure`, :func:`phase_diagram_figure`: ``t_C`` over ``(alpha, alpha_D)``
+  :func:`hmm_phase_diagram_figure`: ``t_C`` over ``(alpha, alpha_D)``
   (Marchenko-Pastur theory) with the ``1/N``-extrapolated simulation;
 * :func:`draw_generalization_error`, :func:`draw_generalization_times`, :func:`generalization_time_figure`:
   ``KL(p_0 || q_t) / D`` and ``t_g`` beside ``t_C``;
-* :func:`plot_phase_diagram`, :func:`plot_trap_fraction`, :func:`plot_basin_radius`, :func:`plot_rem_y2`,
+* :func:`plot_phase_diagram`, :func:`plot_trap_fraction`, :func:`plot_rem_y2`,
   :func:`plot_generalization_time`: the figures of study results (the CLI's ``--figure``), saved.
 """
 
@@ -39,9 +39,9 @@ __all__ = [
     "draw_mean_y2", "draw_log_partition", "rem_y2_figure",
     "draw_trap_fraction", "draw_basin_radius", "trap_fraction_figure", "basin_radius_figure",
     "draw_collapse_time_map", "draw_collapse_time_vs_alpha_d", "draw_scaled_collapse_time",
-    "hmm_phase_diagram_figure", "phase_diagram_figure",
+    "hmm_phase_diagram_figure",
     "draw_generalization_error", "draw_generalization_times", "generalization_time_figure",
-    "plot_phase_diagram", "plot_trap_fraction", "plot_basin_radius", "plot_rem_y2", "plot_generalization_time",
+    "plot_phase_diagram", "plot_trap_fraction", "plot_rem_y2", "plot_generalization_time",
     "MIN_FIT_POINTS",
 ]
 
@@ -380,20 +380,6 @@ def hmm_phase_diagram_figure(rows, *, estimator: str = "own") -> Figure:
     return fig
 
 
-def phase_diagram_figure(rows, *, estimator: str = "own") -> Figure:
-    """The theory map with the simulated points (:func:`draw_collapse_time_map`, left) and the scaled
-    collapse time vs the latent load (:func:`draw_scaled_collapse_time`, right)."""
-    table = as_table(rows)
-    with style():
-        fig, (ax, ax2) = subplots(1, 2, figsize=(11, 4.4))
-        draw_collapse_time_map(ax, table, estimator=estimator)
-        ax.set_title("Collapse time of the linear HMM (dots: simulation, $1/N\\to 0$)")
-        draw_scaled_collapse_time(ax2, table, estimator=estimator)
-        ax2.set_title("One curve in $\\log P / D$ (finite $\\alpha_D$ shifts it)")
-        fig.tight_layout()
-    return fig
-
-
 # ----------------------------------------------------------------------------- generalization (section 7)
 
 
@@ -486,21 +472,15 @@ def _model_options(config) -> dict:
 
 
 def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
-    """:func:`phase_diagram_figure` of hidden-manifold collapse results (points at several N are
+    """:func:`hmm_phase_diagram_figure` of hidden-manifold collapse results (points at several N are
     extrapolated in ``1/N``), saved to ``path``."""
-    return save_figure(phase_diagram_figure(_rows(_as_list(results)), estimator=estimator), path)
+    return save_figure(hmm_phase_diagram_figure(_rows(_as_list(results)), estimator=estimator), path)
 
 
 def plot_trap_fraction(results, path) -> Path:
     """:func:`trap_fraction_figure` of traps results at one or several N, saved to ``path``."""
     results = _as_list(results)
     return save_figure(trap_fraction_figure(_rows(results), **_model_options(results[0].config)), path)
-
-
-def plot_basin_radius(results, path) -> Path:
-    """:func:`basin_radius_figure` of traps results at one or several N, saved to ``path``."""
-    results = _as_list(results)
-    return save_figure(basin_radius_figure(_rows(results), **_model_options(results[0].config)), path)
 
 
 def plot_rem_y2(results, path) -> Path:

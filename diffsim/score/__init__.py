@@ -8,8 +8,6 @@ Modules, each importing only those above it (``tests/test_imports.py`` checks th
     _xla, _fused   the two implementations of the pass: chunked scan, Pallas kernel
     empirical      posterior, EmpiricalScore, empirical_score / denoiser / log_density, nearest_two
     sharded        the same on a device mesh (shard_map over points and queries)
-
-``fused`` re-exports the public names of ``_fused``.
 """
 
 from diffsim.score.empirical import (

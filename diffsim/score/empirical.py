@@ -105,7 +105,7 @@ def accumulate(x: jax.Array, t, train: TrainingSet, *, precision=HIGHEST, index_
     ``[B]``) over ``train``; ``index_offset`` shifts the argmax (used by the sharded kernel).
 
     ``kernel`` is ``"xla"`` (the chunked scan, any platform) or ``"fused"`` (one Pallas kernel, GPU
-    only: :func:`diffsim.score.fused.fused_accumulate`)."""
+    only: :func:`diffsim.score._fused.fused_accumulate`)."""
     if _validate.choice("kernel", kernel, KERNELS) == "fused":
         return _fused.fused_accumulate(x, t, train, precision=precision, index_offset=index_offset)
     return xla_accumulate(x, t, train, precision=precision, index_offset=index_offset)

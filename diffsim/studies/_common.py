@@ -42,4 +42,5 @@ def build(name: LandscapeData, n: int, alpha: float, alpha_d: float, nonlinearit
 
 
 def config_json(config) -> dict:
+    """A study config as a JSON-ready dict (its tuples as lists), the ``config`` of every ``to_json``."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -29,6 +29,7 @@ from diffsim.measure.separation import LossGap, measure_loss_gap
 from diffsim.observe import fit_power_law
 from diffsim.process import separations_time_from_t
 from diffsim.score import TrainingSet
+from diffsim.studies._common import config_json
 from diffsim.theory import separation as theory
 from diffsim.theory.spectrum import Spectrum
 
@@ -184,7 +185,7 @@ class LossGapResult:
 
     def to_json(self) -> dict:
         return {
-            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "config": config_json(self.config),
             "theory": {k: self.theory[k] for k in ("t_collapse", "t_dilute", "condensed_limit")},
             "rows": self.summary(),
             "seconds": self.seconds,

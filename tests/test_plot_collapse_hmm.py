@@ -12,8 +12,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from diffsim.plot.collapse import collapse_figure, collapse_vs_n_figure, excess_entropy_figure
+from diffsim.plot import subplots
 from diffsim.plot.hmm import (
-    generalization_time_figure, hmm_phase_diagram_figure, phase_diagram_figure, rem_y2_figure, trap_fraction_figure,
+    draw_scaled_collapse_time, generalization_time_figure, hmm_phase_diagram_figure, rem_y2_figure, trap_fraction_figure,
 )
 from diffsim.plot.speciation import speciation_figure
 from diffsim.theory import Spectrum
@@ -189,9 +190,9 @@ def test_hmm_phase_diagram_labels_two_point_extrapolations():
     assert np.allclose(mp.get_ydata(), [collapse_time_hmm_linear(0.2, ad) for ad in mp.get_xdata()])
 
 
-def test_cli_phase_diagram_scaled_collapse_limit():
-    fig = phase_diagram_figure(_hmm_rows())
-    ax2 = fig.axes[1]
+def test_scaled_collapse_time_panel_draws_the_small_latent_ratio_limit():
+    _, ax2 = subplots()
+    draw_scaled_collapse_time(ax2, _hmm_rows())
     (limit,) = _labelled(ax2, "alpha_D\\to 0")
     r = limit.get_xdata()
     assert np.allclose(limit.get_ydata(), 1.0 / np.expm1(2 * r))

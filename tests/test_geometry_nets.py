@@ -1,13 +1,14 @@
-"""Window swaps between trained nets (THEORY.md section 8): the study's structure (default, small) and
-the headline comparison (slow)."""
+"""The geometry studies with trained nets (THEORY.md section 8, diffsim.studies.geometry_nets): window
+swaps between trained nets, the study's structure (default, small) and the headline comparison
+(slow); training-time mitigation, the zone hook of the training loss and its effect (slow)."""
 
 import json
-import math
 
 import jax
 import numpy as np
 import pytest
 
+from diffsim import data
 from diffsim.measure.geometry import measure_memorization, window_swap
 from diffsim.studies.geometry_nets import NetSwapConfig, calm_ends, run_net_swap
 
@@ -84,72 +85,6 @@ def test_net_swap_headline():
     assert not calm["nets"]["small"]["calm"]
     assert calm["exact"]["small"]["raise"] > 0.9 and calm["exact"]["small"]["drop"] > 0.9
     assert calm["exact"]["medium"]["raise"] < 0.1 and calm["exact"]["large"]["calm"]
-
-
-# ----------------------------------------------------------------------------- large-noise linearity
-
-from diffsim import data  # noqa: E402
-from diffsim.measure.geometry import measure_linearity  # noqa: E402
-from diffsim.score import TrainingSet, empirical_denoiser  # noqa: E402
-from diffsim.theory.geometry import gaussian_moments, linearity_gap_leading, wiener_denoiser  # noqa: E402
-
-
-def test_wiener_denoiser_is_the_exact_gaussian_denoiser(x64):
-    """For N(mu, C) data the Wiener denoiser with the true moments is Tweedie's denoiser
-    ``y + sigma^2 m_t s_t(m_t y)`` of the model's exact score (anisotropic linear HMM, rank D < N)."""
-    n = 6
-    model = data.make("hmm", n, alpha_d=0.5, key=jax.random.PRNGKey(2))
-    cov = np.asarray(model.covariance(), np.float64)
-    y = np.random.default_rng(0).standard_normal((5, n)) * 2.0
-    for sigma in (0.3, 1.0, 7.0):
-        t = 0.5 * math.log1p(sigma**2)
-        mt = math.exp(-t)
-        tweedie = y + sigma**2 * mt * np.asarray(model.score(jax.numpy.asarray(mt * y), t))
-        np.testing.assert_allclose(wiener_denoiser(y, np.zeros(n), cov, sigma), tweedie, rtol=1e-8, atol=1e-10)
-
-
-def test_empirical_denoiser_tends_to_wiener_with_third_moment_gap(x64):
-    """sigma^2 (D_e - D_lin) -> (1/2) E_i[c_i((c_i.zhat)^2 - |c_i|^2)] (theory.geometry, derived):
-    the residual relative to the leading term shrinks like 1/sigma; for a symmetric set the gap is
-    of higher order."""
-    rng = np.random.default_rng(1)
-    pts = rng.exponential(size=(40, 5))  # skewed: nonzero third moment
-    train = TrainingSet.from_points(jax.numpy.asarray(pts))
-    mean, cov = gaussian_moments(pts)
-    zhat = rng.standard_normal((16, 5))
-    resid = []
-    for sigma in (20.0, 80.0):
-        y = mean + sigma * zhat
-        t = 0.5 * math.log1p(sigma**2)
-        d_e = np.asarray(empirical_denoiser(jax.numpy.asarray(math.exp(-t) * y), t, train))
-        gap = d_e - wiener_denoiser(y, mean, cov, sigma)
-        lead = linearity_gap_leading(y, pts, sigma)
-        assert np.linalg.norm(lead) > 0
-        resid.append(np.linalg.norm(gap - lead) / np.linalg.norm(lead))
-    assert resid[0] < 0.3 and resid[1] < 0.5 * resid[0]  # O(1/sigma) correction, 4x sigma
-    sym = np.concatenate([pts - pts.mean(0), pts.mean(0) - pts])  # centrally symmetric: third moment 0
-    np.testing.assert_allclose(linearity_gap_leading(zhat * 10, sym, 10.0), 0.0, atol=1e-12)
-
-
-def test_linearity_measurement_trends():
-    """Isotropic N = 20: the empirical-Wiener relative distance falls like 1/sigma at large sigma,
-    sigma_lin (tolerance 0.1) is finite and smaller for the larger training set, and the Wiener
-    denoiser is closer to the exact one for P = 2000 than for P = 55 at every sigma >= 1."""
-    sig = np.exp(np.linspace(np.log(0.5), np.log(80.0), 9))
-    model = data.make("gaussian", 20)
-    held = model.sample(jax.random.PRNGKey(2), 96)
-    res = {}
-    for p in (55, 2000):
-        train = TrainingSet.from_points(model.sample(jax.random.PRNGKey(1), p))
-        res[p] = measure_linearity(jax.random.PRNGKey(3), train, held_out=held, sigmas=sig, score=model.score, n_boot=50)
-    small, big = res[55], res[2000]
-    ratio = small.emp_lin[-1] / small.emp_lin[-3]  # sigma grows by (80/0.5)^(2/8) = 3.56: 1/sigma gives 0.28
-    assert 0.2 < ratio < 0.36
-    assert math.isfinite(small.sigma_lin.value) and big.sigma_lin.value < small.sigma_lin.value - 3 * (
-        small.sigma_lin.stderr + big.sigma_lin.stderr)
-    large = sig >= 1.0
-    assert np.all(big.msq_lin_exact[large] < 0.2 * small.msq_lin_exact[large])
-    assert np.all(small.emp_lin[large] >= 0) and small.emp_lin[0] > 0.3  # not linear at small sigma
 
 
 # ----------------------------------------------------------------------------- training-time mitigation
