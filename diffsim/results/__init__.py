@@ -22,7 +22,7 @@ row count, columns and sha256 of ``table.csv``; :func:`load_results` checks the 
 so a table with a cut row or missing cells is an error rather than a figure with missing points.
 
 The package holds one module per concern, each importing only those before it: ``_values``
-(plain values), ``_layout`` (the file names), ``_atomic`` (atomic writes),
+(:func:`finite_or_none`, plain values), ``_layout`` (the file names), ``_atomic`` (atomic writes),
 ``_provenance`` (environment, git state, ``metadata.json``), ``_lock`` (the directory lock),
 ``_table`` (the CSV table), ``_parts`` (per-cell parts and :func:`finalize`), ``_load``
 (:func:`load_results`) and ``_merge`` (shards).
@@ -73,6 +73,7 @@ from diffsim.results._merge import merge_results
 from diffsim.results._parts import finalize, read_parts, write_part
 from diffsim.results._provenance import environment, read_metadata, write_metadata
 from diffsim.results._table import Table, read_table, summary_csv, table_csv, tidy_rows
+from diffsim.results._values import finite_or_none
 
 __all__ = [
     "TABLE",
@@ -82,6 +83,7 @@ __all__ = [
     "LOCK",
     "RESULTS_FORMAT",
     "PART_FORMAT",
+    "finite_or_none",
     "umask_mode",
     "atomic_file",
     "atomic_write_text",

@@ -1,8 +1,19 @@
-"""Python values for rows and JSON: numpy/JAX values made plain."""
+"""Python values for rows and JSON: numbers that may be missing, and numpy/JAX values made plain."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+
+def finite_or_none(value) -> float | None:
+    """``value`` as a Python float, or None when it is None, NaN or infinite: the form a missing
+    number takes in rows and strict JSON (numpy and JAX scalars are converted by ``float``)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _plain(value):
