@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
 from diffsim._validate import ConfigError
+from diffsim.results import finite_or_none
 
 
 def add_output_flags(parser, *, json: bool = True) -> None:
@@ -33,7 +33,7 @@ def _finite(value):
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return finite_or_none(value)
     if isinstance(value, (str, int, bool)) or value is None:
         return value
     if isinstance(value, Path):

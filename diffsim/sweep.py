@@ -24,6 +24,8 @@ import jax
 
 from diffsim import results
 from diffsim._validate import ConfigError
+from diffsim.results._lock import _read_lock
+from diffsim.results._provenance import _now
 from diffsim.config import Experiment
 from diffsim.progress import Progress
 
@@ -165,7 +167,7 @@ def run_experiment(experiment: Experiment, out, *, shard: Shard | None = None, r
                 "pass --resume to complete it (already finished cells are kept), or choose another --out"
             )
         results.remove_stale_temps(directory)
-        started = meta["started"] if (meta and resume) else results._now()
+        started = meta["started"] if (meta and resume) else _now()
         env = results.environment()
         shard_text = str(shard) if shard else None
         results.write_metadata(directory, resolved, config_hash, shard=shard_text, units=units, parts=parts, env=env,
@@ -216,7 +218,7 @@ def plan(experiment: Experiment, out, *, shard: Shard | None = None) -> dict:
                       "seconds_left": (sum(walls) / len(walls) * left) if walls else (0.0 if not left else None)})
     known = [c["memory_bytes"] for c in cells if c["memory_bytes"] is not None]
     timed = [c["seconds_left"] for c in cells if c["seconds_left"] is not None]
-    lock = results._read_lock(directory / results.LOCK)
+    lock = _read_lock(directory / results.LOCK)
     return {
         "experiment": experiment.name,
         "study": experiment.study,

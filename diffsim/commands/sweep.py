@@ -191,7 +191,8 @@ def _merge(args) -> int:
 
 def _summarizer(paths):
     """The study's analysis over points, read from the first shard's metadata (None if unknown)."""
-    from diffsim.results import _expand_sources, read_metadata
+    from diffsim.results import read_metadata
+    from diffsim.results._merge import _expand_sources
     from diffsim.studies import STUDIES
 
     for d in _expand_sources(paths):

@@ -70,7 +70,7 @@ def provenance(*, config_hash: str | None = None, command: str | None = None, co
     """What produced a figure: ``command`` (default: this process's command line), diffsim version,
     git ``commit`` (default: the checkout holding diffsim, where it is one), ``config_hash`` and a
     ``caption`` (what the figure shows and from which results: experiment, scale, seeds)."""
-    from diffsim.results import _git_state
+    from diffsim.results._provenance import _git_state
 
     if commit is None:
         head, dirty = _git_state(SOURCE_ROOT)

@@ -53,6 +53,7 @@ from diffsim.nets.train import Optimizer, TimeLaw, Weighting
 from diffsim.observe import condensation_time, condensed_fraction, crossing_step, descent_step, fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.progress import Progress
+from diffsim.results import finite_or_none
 from diffsim.sample import sample
 from diffsim.score import TrainingSet, empirical_score, masked_training_set, posterior
 from diffsim.theory.collapse import collapse_time
@@ -423,8 +424,8 @@ class DenoiserResult:
                 y = [np.nan if r[name] is None else r[name] for r in sub]
                 e = [np.nan if r[f"{name}_stderr"] is None else r[f"{name}_stderr"] for r in sub]
                 b, b_err, c = fit_power_law(x, y, e if self.config.n_seeds > 1 else None)
-                res[name] = {"exponent": _none(b), "exponent_stderr": _none(b_err), "prefactor": _none(c),
-                             "n_points": int(np.sum(np.isfinite(y)))}
+                res[name] = {"exponent": finite_or_none(b), "exponent_stderr": finite_or_none(b_err),
+                             "prefactor": finite_or_none(c), "n_points": int(np.sum(np.isfinite(y)))}
             out[str(width)] = res
         return out
 
@@ -456,9 +457,10 @@ class DenoiserResult:
                 fitted = [p for p in self.config.n_train if means[p] is not None]
                 b, b_err, c = fit_power_law(fitted, [means[p] for p in fitted],
                                             [np.nan if errs[p] is None else errs[p] for p in fitted])
-                out.append({"width": width, "threshold": level, "exponent": _none(b), "exponent_stderr": _none(b_err),
-                            "prefactor": _none(c), "fitted_P": fitted, "tau_mem": means, "tau_mem_stderr": errs,
-                            "reached": reached, "tau_mem_lower": lower})
+                out.append({"width": width, "threshold": level, "exponent": finite_or_none(b),
+                            "exponent_stderr": finite_or_none(b_err), "prefactor": finite_or_none(c),
+                            "fitted_P": fitted, "tau_mem": means, "tau_mem_stderr": errs, "reached": reached,
+                            "tau_mem_lower": lower})
         return out
 
     def rows(self) -> list[dict]:
@@ -473,14 +475,17 @@ class DenoiserResult:
                     arr = np.asarray(arr)
                     if arr.ndim == 2:
                         for t, v in zip(r.eval_times, arr[c]):
-                            out.append({**base, "step": int(step), "quantity": name, "t": float(t), "value": _none(v)})
+                            out.append({**base, "step": int(step), "quantity": name, "t": float(t),
+                                        "value": finite_or_none(v)})
                     else:
-                        out.append({**base, "step": int(step), "quantity": name, "t": None, "value": _none(arr[c])})
+                        out.append({**base, "step": int(step), "quantity": name, "t": None,
+                                    "value": finite_or_none(arr[c])})
             for name in ("tau_gen", "tau_mem"):
-                out.append({**base, "step": None, "quantity": name, "t": None, "value": _none(getattr(r, name))})
+                out.append({**base, "step": None, "quantity": name, "t": None,
+                            "value": finite_or_none(getattr(r, name))})
         for p, t_c in self.theory["t_collapse"].items():
             out.append({"width": None, "P": p, "seed": None, "step": None, "quantity": "theory/t_collapse", "t": None,
-                        "value": _none(t_c)})
+                        "value": finite_or_none(t_c)})
         return out
 
     @classmethod
@@ -544,7 +549,7 @@ class DenoiserResult:
                     "train_loss": _list(r.train_loss),
                     "record_times": _list(r.record_times),
                     "condensed_final": _list(r.condensed),
-                    "tau_gen": _none(r.tau_gen), "tau_mem": _none(r.tau_mem),
+                    "tau_gen": finite_or_none(r.tau_gen), "tau_mem": finite_or_none(r.tau_mem),
                 }
                 for r in self.members
             ],
@@ -575,13 +580,8 @@ def _member_from_rows(config: DenoiserConfig, width: int, n_train: int, seed: in
     )
 
 
-def _none(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def _list(a):
-    return np.vectorize(_none, otypes=[object])(np.asarray(a, dtype=float)).tolist()
+    return np.vectorize(finite_or_none, otypes=[object])(np.asarray(a, dtype=float)).tolist()
 
 
 def _noise_units(r: MemberCurves, name: str) -> float:

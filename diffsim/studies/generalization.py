@@ -35,6 +35,7 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
+from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.studies._common import LandscapeData, build, config_json
 from diffsim.theory.collapse import collapse_time
@@ -91,11 +92,6 @@ class GeneralizationConfig:
         return self
 
 
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 @dataclass(frozen=True)
 class GeneralizationResult:
     """One point: the measurement on the latent subspace, ``kl = cross_entropy - H(p_0) / D`` and the
@@ -131,8 +127,9 @@ class GeneralizationResult:
         out = []
         for t, g, s, th, w in zip(c.times, self.kl, c.cross_entropy_stderr, self.kl_theory, c.sw):
             out.append({**base, "quantity": "curve", "t": float(t), "kl_per_dim": float(g), "kl_per_dim_stderr": float(s),
-                        "theory/kl_per_dim_spectrum": float(th), "sw_per_dim": _num(w)})
-        out.append({**base, "quantity": "t_g", "t_g": c.t_g.value, "t_g_stderr": c.t_g.stderr, "t_g/sw": _num(c.t_g_sw.value),
+                        "theory/kl_per_dim_spectrum": float(th), "sw_per_dim": finite_or_none(w)})
+        out.append({**base, "quantity": "t_g", "t_g": c.t_g.value, "t_g_stderr": c.t_g.stderr,
+                    "t_g/sw": finite_or_none(c.t_g_sw.value),
                     "theory/t_g_spectrum": self.t_g_theory, "theory/t_collapse_spectrum": self.t_collapse,
                     "theory/t_g": self.t_g_asymptotic, "theory/t_collapse": self.t_collapse_asymptotic,
                     "definition": DEFINITION})

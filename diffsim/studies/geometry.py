@@ -46,6 +46,7 @@ from diffsim.measure.geometry import (
     measure_memorization,
     window_swap,
 )
+from diffsim.results import finite_or_none
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.sample import Method
 from diffsim.studies._common import LandscapeData, config_json
@@ -195,7 +196,8 @@ class GeometryResult:
                 t = 0.5 * math.log1p(s * s)
                 for q in ("emp_lin", "emp_exact", "lin_exact"):
                     out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": float(s), "t": t,
-                                "value": _num(getattr(lin, q)[j]), "stderr": _num(getattr(lin, q + "_stderr")[j]),
+                                "value": finite_or_none(getattr(lin, q)[j]),
+                                "stderr": finite_or_none(getattr(lin, q + "_stderr")[j]),
                                 "theory": None})
         return out
 
@@ -207,13 +209,13 @@ class GeometryResult:
         th = self.theory
         return {
             "N": self.config.dim, "P": self.n_points, "data": self.config.data, "alpha_d": self.config.alpha_d,
-            "sigma_cov": _num(m.sigma_cov.value), "sigma_cov_stderr": _num(m.sigma_cov.stderr),
-            "sigma_w": _num(m.sigma_w.value), "sigma_w_stderr": _num(m.sigma_w.stderr),
-            "log_width": _num(m.log_width.value), "log_width_stderr": _num(m.log_width.stderr),
-            "theory/sigma_cov": _num(th["sigma_cov"]), "theory/sigma_w": _num(th["sigma_c"]),
-            "theory/sigma_c": _num(th["sigma_c"]), "theory/log_width": 0.0, "theory/route": th["route"],
-            "sigma_lin": None if self.linearity is None else _num(self.linearity.sigma_lin.value),
-            "sigma_lin_stderr": None if self.linearity is None else _num(self.linearity.sigma_lin.stderr),
+            "sigma_cov": finite_or_none(m.sigma_cov.value), "sigma_cov_stderr": finite_or_none(m.sigma_cov.stderr),
+            "sigma_w": finite_or_none(m.sigma_w.value), "sigma_w_stderr": finite_or_none(m.sigma_w.stderr),
+            "log_width": finite_or_none(m.log_width.value), "log_width_stderr": finite_or_none(m.log_width.stderr),
+            "theory/sigma_cov": finite_or_none(th["sigma_cov"]), "theory/sigma_w": finite_or_none(th["sigma_c"]),
+            "theory/sigma_c": finite_or_none(th["sigma_c"]), "theory/log_width": 0.0, "theory/route": th["route"],
+            "sigma_lin": None if self.linearity is None else finite_or_none(self.linearity.sigma_lin.value),
+            "sigma_lin_stderr": None if self.linearity is None else finite_or_none(self.linearity.sigma_lin.stderr),
             "linearity_tolerance": self.config.linearity_tolerance,
             "emp_lin_at_sigma_w": None if self.linearity is None else _at(self.linearity, m.sigma_w.value),
         }
@@ -237,16 +239,11 @@ def _at(lin: LinearityMeasurement, sigma: float):
     """The empirical-Wiener relative distance at ``sigma`` (interpolated in log sigma; None off the grid)."""
     if not math.isfinite(sigma) or not lin.sigmas[0] <= sigma <= lin.sigmas[-1]:
         return None
-    return _num(np.interp(math.log(sigma), np.log(lin.sigmas), lin.emp_lin))
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
+    return finite_or_none(np.interp(math.log(sigma), np.log(lin.sigmas), lin.emp_lin))
 
 
 def _list(a):
-    return [_num(v) for v in np.asarray(a)]
+    return [finite_or_none(v) for v in np.asarray(a)]
 
 
 def _build(config, key):
@@ -370,14 +367,14 @@ class SwapResult:
         for (direction, window), est in self.fractions.items():
             lo, hi = self.windows.get(window, (None, None))
             out.append({"N": self.config.dim, "P": data.points_at_load(self.config.alpha, self.config.dim),
-                        "direction": direction, "window": window, "sigma_lo": _num(lo) if lo is not None else None,
-                        "sigma_hi": _num(hi) if hi is not None else None,
-                        "quantity": "memorized_fraction", "value": float(est.value), "stderr": _num(est.stderr)})
+                        "direction": direction, "window": window, "sigma_lo": finite_or_none(lo),
+                        "sigma_hi": finite_or_none(hi), "quantity": "memorized_fraction", "value": float(est.value),
+                        "stderr": finite_or_none(est.stderr)})
         return out
 
     def to_json(self) -> dict:
-        return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov), "sigma_w": _num(self.sigma_w),
-                "rows": self.rows()}
+        return {"config": config_json(self.config), "sigma_cov": finite_or_none(self.sigma_cov),
+                "sigma_w": finite_or_none(self.sigma_w), "rows": self.rows()}
 
 
 def swap_windows(sigma_cov: float, sigma_w: float) -> dict:

@@ -53,6 +53,7 @@ from diffsim.nets.train import member
 from diffsim.observe import Estimate, memorized
 from diffsim.nets.models import Parameterisation
 from diffsim.process import delta, m
+from diffsim.results import finite_or_none
 from diffsim.sample import Method
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.studies._common import config_json
@@ -205,28 +206,23 @@ class NetSwapResult:
             out.append({
                 "N": self.config.dim, "P_few": self.config.n_few, "P_many": self.config.n_many,
                 "family": family, "direction": direction, "window": window,
-                "sigma_lo": _num(lo), "sigma_hi": _num(hi),
-                "sigma_cov": _num(self.sigma_cov.value), "sigma_w": _num(self.sigma_w.value),
-                "quantity": "memorized_fraction_few", "value": float(o.few.value), "stderr": _num(o.few.stderr),
-                "ci_lo": o.few_interval[0], "ci_hi": o.few_interval[1],
-                "memorized_fraction_own": float(o.own.value), "memorized_fraction_own_stderr": _num(o.own.stderr),
+                "sigma_lo": finite_or_none(lo), "sigma_hi": finite_or_none(hi),
+                "sigma_cov": finite_or_none(self.sigma_cov.value), "sigma_w": finite_or_none(self.sigma_w.value),
+                "quantity": "memorized_fraction_few", "value": float(o.few.value),
+                "stderr": finite_or_none(o.few.stderr), "ci_lo": o.few_interval[0], "ci_hi": o.few_interval[1],
+                "memorized_fraction_own": float(o.own.value),
+                "memorized_fraction_own_stderr": finite_or_none(o.own.stderr),
                 "memorized_fraction_own_ci_lo": o.own_interval[0], "memorized_fraction_own_ci_hi": o.own_interval[1],
             })
         return out
 
     def to_json(self) -> dict:
-        return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov.value),
-                "sigma_cov_stderr": _num(self.sigma_cov.stderr), "sigma_w": _num(self.sigma_w.value),
-                "sigma_w_stderr": _num(self.sigma_w.stderr),
-                "final_loss_mem": _num(self.final_loss[0]), "final_loss_gen": _num(self.final_loss[1]),
+        return {"config": config_json(self.config), "sigma_cov": finite_or_none(self.sigma_cov.value),
+                "sigma_cov_stderr": finite_or_none(self.sigma_cov.stderr),
+                "sigma_w": finite_or_none(self.sigma_w.value), "sigma_w_stderr": finite_or_none(self.sigma_w.stderr),
+                "final_loss_mem": finite_or_none(self.final_loss[0]),
+                "final_loss_gen": finite_or_none(self.final_loss[1]),
                 "calm": calm_ends(self), "rows": self.rows()}
-
-
-def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _outcome(key, flags_few, flags_own, n_boot: int) -> SwapOutcome:
@@ -462,23 +458,26 @@ class MitigationResult:
         """Summary rows (``member`` None; ``variant`` standard / mitigated / difference) and one row per
         member and variant."""
         base = {"N": self.config.dim, "P": self.config.n_train, "zone": self.config.zone,
-                "zone_weight": self.config.zone_weight, "zone_lo": _num(self.zone[0]), "zone_hi": _num(self.zone[1]),
-                "sigma_cov": _num(self.sigma_cov.value), "sigma_w": _num(self.sigma_w.value)}
+                "zone_weight": self.config.zone_weight, "zone_lo": finite_or_none(self.zone[0]),
+                "zone_hi": finite_or_none(self.zone[1]),
+                "sigma_cov": finite_or_none(self.sigma_cov.value), "sigma_w": finite_or_none(self.sigma_w.value)}
         out = []
         for (variant, q), (mean, se) in self.summary().items():
-            out.append({**base, "variant": variant, "quantity": q, "member": None, "value": _num(mean), "stderr": _num(se),
-                        "ci_lo": _num(mean - 1.96 * se), "ci_hi": _num(mean + 1.96 * se),
+            out.append({**base, "variant": variant, "quantity": q, "member": None, "value": finite_or_none(mean),
+                        "stderr": finite_or_none(se),
+                        "ci_lo": finite_or_none(mean - 1.96 * se), "ci_hi": finite_or_none(mean + 1.96 * se),
                         "sw_floor": self.sw_floor if q == "sliced_wasserstein" else None})
         for (variant, q), vals in self.values.items():
             for i, v in enumerate(vals):
-                out.append({**base, "variant": variant, "quantity": q, "member": i, "value": _num(v), "stderr": None,
-                            "ci_lo": None, "ci_hi": None, "sw_floor": None})
+                out.append({**base, "variant": variant, "quantity": q, "member": i, "value": finite_or_none(v),
+                            "stderr": None, "ci_lo": None, "ci_hi": None, "sw_floor": None})
         return out
 
     def to_json(self) -> dict:
-        return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov.value),
-                "sigma_w": _num(self.sigma_w.value), "zone": [_num(self.zone[0]), _num(self.zone[1])],
-                "sw_floor": _num(self.sw_floor), "rows": self.rows()}
+        return {"config": config_json(self.config), "sigma_cov": finite_or_none(self.sigma_cov.value),
+                "sigma_w": finite_or_none(self.sigma_w.value),
+                "zone": [finite_or_none(self.zone[0]), finite_or_none(self.zone[1])],
+                "sw_floor": finite_or_none(self.sw_floor), "rows": self.rows()}
 
 
 def _score_error(drift, score, points_fresh, times, key, eval_batch):

@@ -35,6 +35,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.data.conditional import CONDITIONAL_DATA, make_conditional
 from diffsim.data.hmm import NONLINEARITIES
+from diffsim.results import finite_or_none
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.measure.guidance import (
     DEFAULT_GUIDANCE,
@@ -203,17 +204,18 @@ class GuidanceResult:
             row = {"kind": "cell", "condition": c.label, "n_class_points": c.n_class_points, "guidance": c.guidance,
                    "score": meas.score, "memorized_condition": mem[c.label]}
             for name in QUANTITIES:
-                row[name] = _num(c.estimates[name].value)
-                row[f"{name}_stderr"] = _num(c.estimates[name].stderr)
+                row[name] = finite_or_none(c.estimates[name].value)
+                row[f"{name}_stderr"] = finite_or_none(c.estimates[name].stderr)
             out.append(row)
         mt, sd = np.exp(-meas.times), np.sqrt(-np.expm1(-2.0 * meas.times))
         for c in meas.cells:
             for j, t in enumerate(meas.times):
                 out.append({"kind": "curve", "condition": c.label, "n_class_points": c.n_class_points,
                             "guidance": c.guidance, "score": meas.score, "memorized_condition": mem[c.label],
-                            "t": float(t), "w0": _num(c.curves["w0"][j]), "wT": _num(c.curves["wT"][j]),
+                            "t": float(t), "w0": finite_or_none(c.curves["w0"][j]),
+                            "wT": finite_or_none(c.curves["wT"][j]),
                             "m_t": float(mt[j]), "sqrt_delta": float(sd[j]),
-                            "collapsed": _num(c.curves["collapsed_curve"][j])})
+                            "collapsed": finite_or_none(c.curves["collapsed_curve"][j])})
         out.extend(self.summary)
         return out
 
@@ -224,7 +226,7 @@ class GuidanceResult:
         return {
             "config": config_json(self.config),
             "seconds": self.seconds,
-            "train_losses": [_num(x) for x in self.train_losses],
+            "train_losses": [finite_or_none(x) for x in self.train_losses],
             "definitions": DEFINITIONS,
             "rows": self.rows(),
         }
@@ -242,13 +244,6 @@ DEFINITIONS = {
     "dsm_loss": "E |eps_g - xi|^2 / N on the class's training points, t ~ U[t_min, t_max]",
     "memorized_condition": "memorized_fraction >= 1/2 at the smallest g",
 }
-
-
-def _num(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def _mean_estimate(values, errors):
@@ -279,7 +274,8 @@ def summarize(meas: GuidanceMeasurement, memorized_condition: dict, *, small_cla
         small = np.array([c.n_class_points <= small_class for c in cells])
         for name, truth in (("auc", positive), ("auc_small_class", small)):
             auc = detector_auc(jax.random.fold_in(key, i), est("guidance_magnitude"), truth)
-            out.append({**base, "quantity": name, "value": _num(auc["auc"].value), "stderr": _num(auc["auc"].stderr),
+            out.append({**base, "quantity": name, "value": finite_or_none(auc["auc"].value),
+                        "stderr": finite_or_none(auc["auc"].stderr),
                         "low": auc["low"], "high": auc["high"], "n_positive": auc["n_positive"],
                         "n_negative": auc["n_negative"]})
         for name, sel in (("dsm_loss_memorized", positive), ("dsm_loss_generalized", ~positive)):

@@ -16,7 +16,6 @@ keys) and with the ``N -> inf`` spectrum at ``alpha``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.measure.rem import QUERY_KINDS, RemMeasurement, measure_rem
+from diffsim.results import finite_or_none
 from diffsim.studies._common import LandscapeData, build, config_json, validate_data
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.theory.hmm import asymptotic_spectrum
@@ -110,7 +110,8 @@ class RemResult:
                     "theory/log_z_per_dim": float(th[f"log_z_{kind}"][j]),
                     "theory/log_z_per_dim_spectrum": float(ths[f"log_z_{kind}"][j]),
                     "theory/entropy_per_dim": float(th["entropy_per_dim_fresh"][j]) if kind == "fresh" else None,
-                    "theory/mean_entropy_condensed": _finite(th["entropy_fresh"][j]) if kind == "fresh" else None,
+                    "theory/mean_entropy_condensed":
+                        finite_or_none(th["entropy_fresh"][j]) if kind == "fresh" else None,
                     "theory/t_collapse": th["t_collapse"],
                     "theory/t_collapse_spectrum": ths["t_collapse"],
                 })
@@ -124,11 +125,6 @@ class RemResult:
             "config": config_json(self.config), "theory/t_collapse": self.theory["t_collapse"],
             "rows": [r for r in rows if r["query"] == "fresh"], "train_rows": [r for r in rows if r["query"] == "train"],
         }
-
-
-def _finite(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def run_rem(config: RemConfig, key=None, *, progress=None) -> RemResult:

@@ -28,6 +28,7 @@ from diffsim.data import DataName
 from diffsim.measure.separation import LossGap, measure_loss_gap
 from diffsim.observe import fit_power_law
 from diffsim.process import separations_time_from_t
+from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.studies._common import config_json
 from diffsim.theory import separation as theory
@@ -43,11 +44,6 @@ __all__ = [
 ]
 
 SEPARATION_DATA = ("gaussian", "mixture", "hmm")
-
-
-def _none(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 @dataclass(frozen=True)
@@ -152,12 +148,14 @@ class LossGapResult:
             rows.append({
                 "data": self.config.data, "N": r.dim, "P": r.n_points, "t": float(t),
                 "t_paper": float(separations_time_from_t(float(t))),
-                "loss_gap": _none(r.loss_gap[i].value), "loss_gap_stderr": _none(r.loss_gap[i].stderr),
-                "fisher": _none(r.fisher[i].value), "fisher_stderr": _none(r.fisher[i].stderr),
-                "loss_true": _none(r.loss_true[i].value), "loss_empirical": _none(r.loss_empirical[i].value),
-                "scaled_gap": _none(scaled[i]), "scaled_gap_stderr": _none(scaled_err[i]),
-                "theory/loss_gap_condensed": _none(th["loss_gap_condensed"][i]),
-                "theory/loss_gap_dilute": None if dil is None else _none(dil[i]),
+                "loss_gap": finite_or_none(r.loss_gap[i].value),
+                "loss_gap_stderr": finite_or_none(r.loss_gap[i].stderr),
+                "fisher": finite_or_none(r.fisher[i].value), "fisher_stderr": finite_or_none(r.fisher[i].stderr),
+                "loss_true": finite_or_none(r.loss_true[i].value),
+                "loss_empirical": finite_or_none(r.loss_empirical[i].value),
+                "scaled_gap": finite_or_none(scaled[i]), "scaled_gap_stderr": finite_or_none(scaled_err[i]),
+                "theory/loss_gap_condensed": finite_or_none(th["loss_gap_condensed"][i]),
+                "theory/loss_gap_dilute": None if dil is None else finite_or_none(dil[i]),
                 "theory/t_collapse": th["t_collapse"],
                 "theory/t_collapse_paper": float(separations_time_from_t(th["t_collapse"])),
                 "theory/t_dilute": th["t_dilute"],
@@ -234,7 +232,8 @@ def gap_decay(results: list[LossGapResult]) -> list[dict]:
         g = [r.measurement.loss_gap[i].value for r in use]
         e = [r.measurement.loss_gap[i].stderr for r in use]
         b, b_err, _ = fit_power_law(p, g, e)  # NaN below three P: two give a slope, not a fit
-        out.append({"t": float(t), "t_paper": float(separations_time_from_t(float(t))), "exponent": _none(b),
-                    "exponent_stderr": _none(b_err), "n_sizes": len(use), "paper_rate": -1.0 / n, "dilute_rate": -1.0})
+        out.append({"t": float(t), "t_paper": float(separations_time_from_t(float(t))),
+                    "exponent": finite_or_none(b), "exponent_stderr": finite_or_none(b_err), "n_sizes": len(use),
+                    "paper_rate": -1.0 / n, "dilute_rate": -1.0})
     return out
 

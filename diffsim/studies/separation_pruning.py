@@ -51,6 +51,7 @@ from diffsim.nets import HeadMask, ModelConfig, TrainConfig, TrainState, train, 
 from diffsim.nets.train import make_optimizer
 from diffsim.observe import memorized
 from diffsim.process import delta, m, time_grid
+from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
 
@@ -275,8 +276,8 @@ def _paired(a, b) -> dict:
     mean = float(d.mean())
     se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
     q = float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.nan
-    fin = (lambda v: v if math.isfinite(v) else None)
-    return {"value": mean, "stderr": fin(se), "low95": fin(mean - q * se), "high95": fin(mean + q * se), "n_seeds": n}
+    return {"value": mean, "stderr": finite_or_none(se), "low95": finite_or_none(mean - q * se),
+            "high95": finite_or_none(mean + q * se), "n_seeds": n}
 
 
 @dataclass(frozen=True)

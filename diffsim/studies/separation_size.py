@@ -44,6 +44,7 @@ from diffsim.data import DataName
 from diffsim.nets.models import ModelConfig, build_model
 from diffsim.observe import fit_power_law, memorized
 from diffsim.process import delta, m, time_grid
+from diffsim.results import finite_or_none
 from diffsim.sample import sample
 from diffsim.score import EmpiricalScore, empirical_score, masked_training_set
 from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
@@ -460,13 +461,10 @@ def width_scaling_from_rows(rows: list[dict]) -> dict:
         b, b_err, c = fit_power_law(p, w)  # NaN below three P: two give a slope, not a fit
         q = stats.t.ppf(0.975, len(p) - 2) if len(p) > 2 else math.nan
         lo, hi = (b - q * b_err, b + q * b_err) if math.isfinite(b_err) else (math.nan, math.nan)
-        out[name] = {"exponent": _fin(b), "exponent_stderr": _fin(b_err), "interval95": [_fin(lo), _fin(hi)],
-                     "prefactor": _fin(c), "P": p, "width": w, "not_found_at_P": missing, "at_grid_floor_P": floor}
+        out[name] = {"exponent": finite_or_none(b), "exponent_stderr": finite_or_none(b_err),
+                     "interval95": [finite_or_none(lo), finite_or_none(hi)], "prefactor": finite_or_none(c), "P": p,
+                     "width": w, "not_found_at_P": missing, "at_grid_floor_P": floor}
     return out
-
-
-def _fin(v):
-    return float(v) if v is not None and math.isfinite(v) else None
 
 
 def size_table(results: list[SizeResult]) -> str:

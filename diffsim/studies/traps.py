@@ -10,7 +10,6 @@ A median basin radius at the bisection limit is reported as a lower bound (``bas
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
@@ -19,6 +18,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.landscape import check_times
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
+from diffsim.results import finite_or_none
 from diffsim.studies._common import LandscapeData, build, config_json, validate_data
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.theory.hmm import asymptotic_spectrum
@@ -131,16 +131,17 @@ class TrapsResult:
             bound = bool(c.basin_radius_is_bound[j])
             out.append({
                 "N": self.n, "P": self.p, "t": t, "n_probed": c.n_probed,
-                "trap_fraction": _num(c.trap_fraction[j]),
-                "other_fraction": _num(c.other_fraction[j]),
-                "spurious_fraction": _num(c.spurious_fraction[j]),
+                "trap_fraction": finite_or_none(c.trap_fraction[j]),
+                "other_fraction": finite_or_none(c.other_fraction[j]),
+                "spurious_fraction": finite_or_none(c.spurious_fraction[j]),
                 "start_dominated": float(c.start_dominated[j]),
-                "basin_radius": _num(c.basin_radius[j]), "basin_radius_stderr": _num(c.basin_radius_stderr[j]),
+                "basin_radius": finite_or_none(c.basin_radius[j]),
+                "basin_radius_stderr": finite_or_none(c.basin_radius_stderr[j]),
                 "basin_radius_is_bound": bound, "basin_radius_lower_bound": c.r_max if bound else None,
-                "attraction_radius": _num(c.attraction_radius[j]),
-                "random_to_training": _num(c.random_to_training[j]),
-                "random_spurious": _num(c.random_spurious[j]),
-                "spurious_count": _num(c.spurious_count[j]),
+                "attraction_radius": finite_or_none(c.attraction_radius[j]),
+                "random_to_training": finite_or_none(c.random_to_training[j]),
+                "random_spurious": finite_or_none(c.random_spurious[j]),
+                "spurious_count": finite_or_none(c.spurious_count[j]),
                 "theory/basin_radius": float(th["basin_radius"][j]),
                 "theory/basin_radius_spectrum": float(ths["basin_radius"][j]),
                 "theory/t_onset": th["t_onset"], "theory/t_collapse": th["t_collapse"],
@@ -159,11 +160,6 @@ class TrapsResult:
                           "(None with basin_radius_is_bound where the median reaches the bisection limit r_max)",
             "rows": self.rows(),
         }
-
-
-def _num(v):
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def run_traps(config: TrapsConfig, key=None, *, progress=None) -> TrapsResult:
