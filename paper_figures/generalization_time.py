@@ -26,7 +26,7 @@ EXPERIMENTS = ("generalization",)
 def main() -> None:
     args = parse_args(__doc__)
     results = load(args, EXPERIMENTS[0])
-    save(generalization_time_figure(results.table, data=results.params.get("data", "hmm")), "generalization_time", args)
+    save(generalization_time_figure(results.table, data=results.params.get("data.model", "hmm")), "generalization_time", args)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ def main() -> None:
     args = parse_args(__doc__)
     results = load(args, EXPERIMENTS[0])
     params = results.params
-    fig = trap_fraction_figure(results.table, alpha=params.get("alpha", 0.1), data=params.get("data", "hmm"),
-                 alpha_d=params.get("alpha_d", 0.5), nonlinearity=params.get("nonlinearity", "linear"))
+    fig = trap_fraction_figure(results.table, alpha=params.get("data.alpha", 0.1), data=params.get("data.model", "hmm"),
+                 alpha_d=params.get("data.alpha_d", 0.5), nonlinearity=params.get("data.nonlinearity", "linear"))
     save(fig, "trap_fraction", args)
 
 

@@ -18,6 +18,9 @@ import pytest
 from diffsim import ConfigError, data
 from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, activation, _sample_chunks, activation_moments
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
+from diffsim.measure.collapse_queries import CollapseQueriesOptions
+from diffsim.measure.generalization import GeneralizationOptions
+from diffsim.specs import DataSpec
 from diffsim.studies.hmm_collapse import HmmCollapseConfig, extrapolate, run_hmm_collapse
 from diffsim.theory.generalization import generalization_error, latent_spectrum
 from diffsim.theory import Spectrum, collapse_time_hmm_linear, collapse_time_isotropic
@@ -126,11 +129,19 @@ class _Points:
         self.extrapolated = extrapolate(results)
 
     def cell(self, alpha, alpha_d, model, n):
-        return next(r for r in self.results if (r.config.alpha, r.config.alpha_d, r.config.model, r.n) == (alpha, alpha_d, model, n))
+        return next(r for r in self.results if (r.config.data.alpha, r.config.data.alpha_d, r.config.model, r.n) == (alpha, alpha_d, model, n))
 
 
-def _run(pairs, models, dims, **kwargs):
-    return _Points([run_hmm_collapse(HmmCollapseConfig(alpha=a, alpha_d=ad, model=m, dim=n, **kwargs))
+def _data(alpha, alpha_d, model, dim) -> DataSpec:
+    """The data of a point of model ``model`` (an HMM nonlinearity, or gaussian)."""
+    if model == "gaussian":
+        return DataSpec(model="gaussian", dim=dim, alpha=alpha, alpha_d=alpha_d)
+    return DataSpec(model="hmm", dim=dim, alpha=alpha, alpha_d=alpha_d, nonlinearity=model)
+
+
+def _run(pairs, models, dims, *, n_samples=256, **kwargs):
+    return _Points([run_hmm_collapse(HmmCollapseConfig(data=_data(a, ad, m, n), measure=CollapseQueriesOptions(n_queries=n_samples),
+                                                       **kwargs))
                     for a, ad in pairs for m in models for n in dims])
 
 
@@ -241,8 +252,8 @@ def test_generalization_error_is_the_gaussian_kl_where_the_kde_is_not_condensed(
 
 @pytest.fixture(scope="module")
 def generalization():
-    return [run_generalization(GeneralizationConfig(data="hmm", alpha=0.1, alpha_d=0.5, dim=n, n_times=18, n_test=512,
-                                                    n_proj=0)) for n in (40, 60)]
+    return [run_generalization(GeneralizationConfig(data=DataSpec(model="hmm", alpha=0.1, alpha_d=0.5, dim=n), n_times=18,
+                                                    n_test=512, measure=GeneralizationOptions(n_proj=0))) for n in (40, 60)]
 
 
 def test_generalization_time_lies_inside_the_memorization_phase(generalization):

@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 
 from diffsim.measure.collapse import CollapseOptions
-from diffsim.specs import DataSpec
 from diffsim.studies.collapse import CollapseConfig, run_collapse
+from diffsim.measure.generalization import GeneralizationOptions
+from diffsim.measure.rem import RemOptions
+from diffsim.measure.speciation import SpeciationOptions
+from diffsim.measure.traps import TrapsOptions
+from diffsim.specs import DataSpec
 from diffsim.studies.generalization import GeneralizationConfig, run_generalization
 from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.studies.speciation import SpeciationConfig, run_speciation
@@ -63,20 +67,22 @@ def check_json(obj, path="") -> list[str]:
 @pytest.fixture(scope="module")
 def rem():
     """A small real point of the rem study (a wide table; a few seconds, mostly compiling)."""
-    return run_rem(RemConfig(data="gaussian", alpha=0.2, dim=12, times=(0.2, 0.8), n_queries=16))
+    return run_rem(RemConfig(data=DataSpec(model="gaussian", alpha=0.2, dim=12), measure=RemOptions(times=(0.2, 0.8), n_queries=16)))
 
 
 @pytest.fixture(scope="module")
 def points(rem):
     """Small real points of five studies (compiling takes most of the ~10 s each on 2 busy cores)."""
     return {
-        "speciation": run_speciation(SpeciationConfig(dim=8, n_pairs=32, n_branch=4, n_steps=40, n_bootstrap=20)),
+        "speciation": run_speciation(SpeciationConfig(data=DataSpec(model="mixture", dim=8), measure=SpeciationOptions(
+            n_pairs=32, n_branch=4, n_steps=40, n_bootstrap=20))),
         "rem": rem,
-        "traps": run_traps(TrapsConfig(data="gaussian", alpha=0.2, dim=12, times=(0.25, 0.6), n_starts=8, n_random=8)),
+        "traps": run_traps(TrapsConfig(data=DataSpec(model="gaussian", alpha=0.2, dim=12),
+                                       measure=TrapsOptions(times=(0.25, 0.6), n_starts=8, n_random=8))),
         "collapse": run_collapse(CollapseConfig(data=DataSpec(alpha=0.3, dim=8), measure=CollapseOptions(
             n_trajectories=16, n_steps=40, record_every=4, n_clone_pairs=8, entropy_samples=16, n_bootstrap=20))),
-        "generalization": run_generalization(GeneralizationConfig(data="gaussian", alpha=0.2, dim=8, n_times=6,
-                                                                  n_test=32, n_proj=0)),
+        "generalization": run_generalization(GeneralizationConfig(data=DataSpec(model="gaussian", alpha=0.2, dim=8), n_times=6,
+                                                                  n_test=32, measure=GeneralizationOptions(n_proj=0))),
     }
 
 

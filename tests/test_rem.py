@@ -20,6 +20,8 @@ import pytest
 from diffsim.cli import main
 from diffsim.score import TrainingSet, posterior_dense
 from diffsim.measure._queries import fresh_queries, noised_training_queries, query_statistics
+from diffsim.measure.rem import RemOptions
+from diffsim.specs import DataSpec
 from diffsim.studies.rem import RemConfig, run_rem
 from diffsim.theory import Spectrum, collapse_time_isotropic, condensation_point, free_energy
 
@@ -59,13 +61,14 @@ class _Unit:
 DIMS = (40, 70, 100)
 
 
-def _run(dims, **kwargs):
-    return {n: run_rem(RemConfig(dim=n, **kwargs)) for n in dims}
+def _run(dims, *, times, n_queries, **data):
+    return {n: run_rem(RemConfig(data=DataSpec(dim=n, **data), measure=RemOptions(times=times, n_queries=n_queries)))
+            for n in dims}
 
 
 @pytest.fixture(scope="module")
 def rem():
-    return _run(DIMS, data="gaussian", alpha=0.1, times=BELOW + ABOVE, n_queries=1024)
+    return _run(DIMS, model="gaussian", alpha=0.1, times=BELOW + ABOVE, n_queries=1024)
 
 
 def _curve(results, n, kind, key):
@@ -118,7 +121,8 @@ def test_training_queries_are_dominated_by_their_own_point_exactly_below_collaps
 def test_rem_command_json_rows(capsys):
     # same shapes as the fixture above (alpha, N = 40, times, queries): no new compilation
     times = ",".join(str(t) for t in BELOW + ABOVE)
-    code = main(["rem", "--data", "gaussian", "--alpha", "0.1", "--dims", "40", "--times", times, "--queries", "1024", "--json"])
+    code = main(["rem", "--data.model", "gaussian", "--data.alpha", "0.1", "--data.dim", "40", "--measure.times", times,
+                 "--measure.n-queries", "1024", "--json"])
     assert code == 0
     import json
 
@@ -141,7 +145,7 @@ def test_rem_figure(rem, tmp_path):
 
 @pytest.mark.slow
 def test_fresh_y2_gap_keeps_shrinking_at_larger_n():
-    r = _run((70, 100, 130), data="gaussian", alpha=0.1, times=BELOW, n_queries=2048)
+    r = _run((70, 100, 130), model="gaussian", alpha=0.1, times=BELOW, n_queries=2048)
     gaps = []
     for n in r:
         y2, cell = _curve(r, n, "fresh", "mean_y2")
@@ -152,7 +156,7 @@ def test_fresh_y2_gap_keeps_shrinking_at_larger_n():
 
 @pytest.mark.slow
 def test_linear_hmm_y2_approaches_one_minus_kc():
-    r = _run(DIMS, data="hmm", alpha=0.1, alpha_d=0.5, n_queries=1024, times=(0.35, 0.45, 0.55, 0.65, 0.75))
+    r = _run(DIMS, model="hmm", alpha=0.1, alpha_d=0.5, n_queries=1024, times=(0.35, 0.45, 0.55, 0.65, 0.75))
     gaps = []
     for n in r:
         y2, cell = _curve(r, n, "fresh", "mean_y2")

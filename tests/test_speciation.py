@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 import diffsim as ds
+from diffsim.specs import build
 from diffsim.studies.speciation import SpeciationConfig, run_speciation
 
 
 @pytest.fixture(scope="module")
 def results():
-    return [run_speciation(SpeciationConfig(dim=n, n_pairs=512, n_branch=12, seed=1)) for n in (16, 64)]
+    return [run_speciation(build(SpeciationConfig, {"data.dim": n, "measure.n_pairs": 512, "measure.n_branch": 12, "seed": 1})) for n in (16, 64)]
 
 
 def test_phi_follows_the_theoretical_curve(results):
@@ -21,7 +22,7 @@ def test_phi_follows_the_theoretical_curve(results):
         m = r.measurement
         # binomial error of each point; allow 4 sigma for the max over ~12 points, plus the
         # discretisation of the SDE (0.02 in phi)
-        err = np.sqrt(np.maximum(r.phi_theory * (1 - r.phi_theory), 0.01) / r.config.n_pairs)
+        err = np.sqrt(np.maximum(r.phi_theory * (1 - r.phi_theory), 0.01) / r.config.measure.n_pairs)
         assert np.all(np.abs(m.phi - r.phi_theory) < 4 * err + 0.02), (m.dim, m.phi, r.phi_theory)
         # branch times decrease along the curve: the window brackets the transition
         assert m.phi[0] < 0.7 and m.phi[-1] > 0.9

@@ -45,7 +45,7 @@ def register(sub) -> None:
 COLLAPSE = StudyCommand("collapse", CollapseConfig, "measure the collapse time with four estimators vs theory",
                         vary={"data.dim": (16, 20, 24, 28)})
 SPECIATION = StudyCommand("speciation", SpeciationConfig, "measure phi(t) and t_S by the clone protocol vs theory "
-                          "(two-cluster mixture)", vary={"dim": (16, 32, 64)})
+                          "(two-cluster mixture)", vary={"data.dim": (16, 32, 64)})
 
 
 MAX_ALPHA = 5.0  # the studies' bound on the load; exp(2 alpha) and the theory's root finders stay finite
@@ -142,7 +142,7 @@ def collapse_table(results, extrapolated: dict, figure=None) -> str:
 
 def _speciation(args) -> int:
     results = run_points(args, run_speciation)
-    payload = {"config": {**results[0].to_json()["config"], "dims": list(args.dim)},
+    payload = {"config": {**results[0].to_json()["config"], "dims": [r.config.data.dim for r in results]},
                "rows": [{k: v for k, v in r.to_json().items() if k != "config"} for r in results]}
     if args.figure:
         from diffsim.plot import plot_speciation

@@ -21,16 +21,16 @@ def register(sub) -> None:
 
 
 TRAPS = StudyCommand("traps", TrapsConfig, "traps and basins of -log p_t^e: trap fraction vs t, basin radius vs r_b(t)",
-                     vary={"dim": (30, 45, 60)})
+                     vary={"data.dim": (30, 45, 60)})
 REM = StudyCommand("rem", RemConfig, "Random Energy Model statistics of the posterior weights: Y2 and (1/N) log Z vs t",
-                   vary={"dim": (40, 70, 100)})
+                   vary={"data.dim": (40, 70, 100)})
 HMM_COLLAPSE = StudyCommand(
     "hmm-collapse", HmmCollapseConfig, "collapse time on the hidden manifold vs the Marchenko-Pastur theory "
-    "(one point per alpha x alpha_d x model x N)",
-    vary={"alpha": (0.1,), "alpha_d": (0.5,), "model": ("linear",), "dim": (40, 60, 80)})
+    "(one point per alpha x alpha_d x nonlinearity x N; gaussian data: --data.model gaussian)",
+    vary={"data.alpha": (0.1,), "data.alpha_d": (0.5,), "data.nonlinearity": ("linear",), "data.dim": (40, 60, 80)})
 GENERALIZATION = StudyCommand(
     "generalization", GeneralizationConfig, "generalization time t_g of the exact empirical score vs theory "
-    "(gaussian data: alpha_d is 1)", vary={"alpha_d": (1.0, 0.5, 0.25), "dim": (40, 60, 80)})
+    "(gaussian data: alpha_d is 1)", vary={"data.alpha_d": (1.0, 0.5, 0.25), "data.dim": (40, 60, 80)})
 
 
 def _traps(args) -> int:
@@ -43,7 +43,7 @@ def _traps(args) -> int:
         payload["figure"] = str(plot_trap_fraction(results, args.figure))
     theory = results[0].theory
     lines = [
-        f"Traps of -log p_t^e, {base.data} data, alpha = {base.alpha}: theory t_C = {theory['t_collapse']:.4f}, "
+        f"Traps of -log p_t^e, {base.data.model} data, alpha = {base.data.alpha}: theory t_C = {theory['t_collapse']:.4f}, "
         f"t_o = {theory['t_onset']:.4f} (THEORY.md section 6)",
         f"{'N':>5} {'t':>7} {'trap frac':>9} {'start dom':>9} {'r basin':>8} {'r_b(t)':>8} {'spurious#':>9}",
     ]
@@ -68,7 +68,7 @@ def _rem(args) -> int:
 
         payload["figure"] = str(plot_rem_y2(results, args.figure))
     lines = [
-        f"REM statistics, {base.data} data, alpha = {base.alpha}: theory t_C = {payload['theory/t_collapse']:.4f} "
+        f"REM statistics, {base.data.model} data, alpha = {base.data.alpha}: theory t_C = {payload['theory/t_collapse']:.4f} "
         "(THEORY.md section 5); fresh queries",
         f"{'N':>5} {'t':>7} {'mean Y2':>15} {'1 - k_c':>8} {'(1/N)logZ':>10} {'theory':>8}",
     ]
@@ -112,7 +112,7 @@ def _hmm_collapse(args) -> int:
 
 
 def _generalization(args) -> int:
-    fixed = {"alpha_d": 1.0} if args.data == "gaussian" else {}  # gaussian data: D = N
+    fixed = {"data.alpha_d": 1.0} if getattr(args, "data.model") == "gaussian" else {}  # gaussian data: D = N
     results = run_points(args, run_generalization, **fixed)
     payload = generalization_json(results)
     if args.figure:

@@ -16,6 +16,7 @@ interpolation), with a bootstrap standard error over the queries.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -28,11 +29,14 @@ from diffsim.observe import Estimate
 from diffsim.measure._queries import noised_training_queries, query_statistics
 from diffsim.observe import crossing_time
 from diffsim.score import TrainingSet
+from diffsim.specs import Options, options_of
 
 __all__ = [
     "ESTIMATORS",
     "CollapseQueriesMeasurement",
     "measure_collapse_queries",
+    "measure_pooled_collapse_queries",
+    "CollapseQueriesOptions",
     "collapse_indicators",
     "collapse_from_indicators",
 ]
@@ -88,10 +92,42 @@ def collapse_from_indicators(key, times, own, condensed, *, n_boot: int = 200) -
                                       np.asarray(jnp.mean(condensed, 1)), estimates)
 
 
+def _decreasing_times(times) -> np.ndarray:
+    times = np.sort(np.asarray(times, dtype=np.float64))[::-1]
+    if times.size < 2:
+        raise _validate.ConfigError(f"times of size {times.size} is out of range: expected at least 2 times")
+    return times
+
+
+def check_collapse_queries_options(*, n_queries, n_boot) -> None:
+    """Range checks of the options of :func:`measure_pooled_collapse_queries` (a :class:`~diffsim.ConfigError`)."""
+    _validate.integer("n_queries", n_queries, minimum=2)
+    _validate.integer("n_boot", n_boot, minimum=10)
+
+
+def measure_pooled_collapse_queries(key, draws: Iterable[tuple], *, times: Sequence[float], n_queries: int = 256,
+                                    n_boot: int = 200) -> CollapseQueriesMeasurement:
+    """``t_C`` by the ``own`` and ``condensation`` estimators pooled over independent training sets.
+
+    Args:
+        key: PRNG key of the bootstrap (``fold_in(key, 1)``).
+        draws: ``(query_key, train)`` pairs: each training set is queried with its own key and the
+            indicators of all draws are pooled along the queries.
+        times: ``[T]`` positive times bracketing ``t_C`` (sorted decreasing here).
+        n_queries: forward-noised queries per time and draw.
+        n_boot: bootstrap resamples of each standard error.
+    """
+    times = _decreasing_times(times)
+    check_collapse_queries_options(n_queries=n_queries, n_boot=n_boot)
+    t = jnp.asarray(times, jnp.float32)
+    own, cond = zip(*(collapse_indicators(k, train, t, n_queries=n_queries) for k, train in draws))
+    return collapse_from_indicators(key, times, jnp.concatenate(own, axis=1), jnp.concatenate(cond, axis=1), n_boot=n_boot)
+
+
 def measure_collapse_queries(key, train: TrainingSet, *, times, n_queries: int = 256,
                              n_boot: int = 200) -> CollapseQueriesMeasurement:
     """``t_C`` by the ``own`` and ``condensation`` estimators from ``n_queries`` forward-noised queries
-    per time.
+    per time (one training set: :func:`measure_pooled_collapse_queries` with the query key ``split(key)[0]``).
 
     Args:
         key: PRNG key; queries use ``split(key)[0]``, the bootstrap ``fold_in(key, 1)``.
@@ -99,9 +135,10 @@ def measure_collapse_queries(key, train: TrainingSet, *, times, n_queries: int =
         times: ``[T]`` positive times bracketing ``t_C`` (sorted decreasing here).
         n_queries: queries per time; n_boot: bootstrap resamples.
     """
-    times = np.sort(np.asarray(times, dtype=np.float64))[::-1]
-    if times.size < 2:
-        raise _validate.ConfigError(f"times of size {times.size} is out of range: expected at least 2 times")
-    _validate.integer("n_queries", n_queries, minimum=2)
-    own, cond = collapse_indicators(jax.random.split(key)[0], train, jnp.asarray(times, jnp.float32), n_queries=n_queries)
-    return collapse_from_indicators(key, times, own, cond, n_boot=n_boot)
+    return measure_pooled_collapse_queries(key, [(jax.random.split(key)[0], train)], times=times, n_queries=n_queries,
+                                           n_boot=n_boot)
+
+
+@options_of(measure_pooled_collapse_queries, exclude=("times",), check=check_collapse_queries_options)
+class CollapseQueriesOptions(Options):
+    """The options of :func:`measure_pooled_collapse_queries` as a config part (queries, bootstrap)."""

@@ -32,8 +32,9 @@ from diffsim.measure._queries import Queries, noised_training_queries, query_sta
 from diffsim.metrics import sliced_wasserstein
 from diffsim.process import m
 from diffsim.score import TrainingSet
+from diffsim.specs import Options, options_of
 
-__all__ = ["GeneralizationMeasurement", "measure_generalization"]
+__all__ = ["GeneralizationMeasurement", "GeneralizationOptions", "check_generalization_options", "measure_generalization"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ def argmin_log_parabola(times: np.ndarray, values: np.ndarray) -> float:
     return float(np.exp(np.clip(-b / (2 * a), u.min(), u.max()))) if a > 0 else float(times[j])
 
 
+def check_generalization_options(*, n_proj, n_boot) -> None:
+    """Range checks of :func:`measure_generalization`'s options (a :class:`~diffsim.ConfigError`)."""
+    _validate.integer("n_proj", n_proj, minimum=0)
+    _validate.integer("n_boot", n_boot, minimum=2)
+
+
 def measure_generalization(key: jax.Array, train: TrainingSet, held_out: ArrayLike, *, times: ArrayLike, n_proj: int = 0,
                            n_boot: int = 100) -> GeneralizationMeasurement:
     """Cross-entropy of the stopped dynamics on ``held_out`` points and its minimiser ``t_g``.
@@ -71,15 +78,15 @@ def measure_generalization(key: jax.Array, train: TrainingSet, held_out: ArrayLi
         train: the training set ``[P, D]``.
         held_out: ``[M, D]`` points of the data law not in the training set.
         times: ``[T]`` positive times (any order; ``t_g`` is searched on this grid).
-        n_proj: random directions of the sliced-Wasserstein variant (0: skip it).
-        n_boot: bootstrap resamples of the held-out points for the error of ``t_g``.
+        n_proj: random directions of the sliced-Wasserstein t_g (0: skip it).
+        n_boot: bootstrap resamples of the held-out points for the error of t_g.
     """
     times = np.asarray(times, dtype=np.float64)
     test = jnp.asarray(held_out, train.chunks.dtype)
     if test.ndim != 2 or test.shape[1] != train.dim or test.shape[0] < 2:
         raise _validate.ConfigError(
             f"held_out of shape {tuple(test.shape)} is out of range: expected [M, {train.dim}] with M >= 2")
-    _validate.integer("n_proj", n_proj, minimum=0)
+    check_generalization_options(n_proj=n_proj, n_boot=n_boot)
     n_t, n_test, d = times.size, test.shape[0], train.dim
 
     # queries m_t y at time t; log q_t(y) = log_z - log P - (D/2) log(2 pi sigma_t^2)
@@ -105,3 +112,8 @@ def measure_generalization(key: jax.Array, train: TrainingSet, held_out: ArrayLi
         sw = np.asarray(jax.vmap(lambda d: sliced_wasserstein(proj_key, d, test, n_proj))(den))
         t_g_sw = Estimate(argmin_log_parabola(times, sw), float("nan"))
     return GeneralizationMeasurement(train.n_points, d, times, ce, ce_err, sw, t_g, t_g_sw)
+
+
+@options_of(measure_generalization, exclude=("times",), check=check_generalization_options)
+class GeneralizationOptions(Options):
+    """The options of :func:`measure_generalization` as a config part (the study sets the times)."""

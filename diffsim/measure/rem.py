@@ -14,18 +14,19 @@ entropy ``-sum w log w``; mean ``(1/N) log Z``, ``Z = sum_mu exp(-E_mu)``,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import jax
 import numpy as np
-from numpy.typing import ArrayLike
 
-from diffsim._validate import ConfigError
+from diffsim import _validate
 from diffsim.measure._queries import Fresh, fresh_queries, noised_training_queries, query_statistics
 from diffsim.score import TrainingSet
+from diffsim.specs import Options, options_of
 
-__all__ = ["QUERY_KINDS", "RemCurves", "RemMeasurement", "measure_rem"]
+__all__ = ["QUERY_KINDS", "RemCurves", "RemMeasurement", "RemOptions", "check_rem_options", "measure_rem"]
 
 QUERY_KINDS = ("fresh", "train")
 
@@ -70,15 +71,26 @@ def _summaries(kind: str, times: np.ndarray, stats: dict, n_queries: int, dim: i
     )
 
 
-def measure_rem(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_queries: int = 1024, fresh: Fresh | None = None,
-                progress: Callable[[str], Any] | None = None) -> RemMeasurement:
+def check_rem_options(*, times, n_queries) -> None:
+    """Range checks of :func:`measure_rem`'s options (a :class:`~diffsim.ConfigError` naming the
+    first bad one): a non-empty list of times in (0, 20], at least 8 queries (for the deciles)."""
+    if len(times) == 0:
+        raise _validate.ConfigError("times=() is out of range: expected a non-empty list")
+    for t in times:
+        _validate.positive("times", t, upper=20.0)
+    _validate.integer("n_queries", n_queries, minimum=8)
+
+
+def measure_rem(key: jax.Array, train: TrainingSet, *, times: Sequence[float], n_queries: int = 1024,
+                fresh: Fresh | None = None, progress: Callable[[str], Any] | None = None) -> RemMeasurement:
     """REM statistics of ``n_queries`` queries per time and kind.
 
     Args:
         key: PRNG key; fresh queries use ``fold_in(key, 10)``, training queries ``fold_in(key, 11)``.
         train: the training set (``TrainingSet.from_points`` of any ``[P, N]`` array).
-        times: ``[T]`` positive times.
-        n_queries: queries per (time, kind), at least 2.
+        times: times of the measurement (OU time t, in (0, 20]).
+        n_queries: queries per time and kind, at least 8 (fresh points of the data model, and points noised from
+            the training set).
         fresh: held-out points ``[M, N]`` (``M >= T * n_queries``), a sampler ``(key, n) -> [n, N]``,
             or ``None`` to measure the training queries only.
         progress: optional callable receiving ``"<kind> queries"`` after each kind.
@@ -86,9 +98,8 @@ def measure_rem(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_queri
     Returns:
         :class:`RemMeasurement` with one :class:`RemCurves` per kind measured.
     """
+    check_rem_options(times=times, n_queries=n_queries)
     times = np.asarray(times, dtype=np.float64)
-    if n_queries < 2:
-        raise ConfigError(f"n_queries={n_queries!r} is out of range: expected at least 2")
     curves = {}
     for i, kind in enumerate(QUERY_KINDS):
         if kind == "fresh" and fresh is None:
@@ -103,3 +114,9 @@ def measure_rem(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_queri
         if progress is not None:
             progress(f"{kind} queries")
     return RemMeasurement(train.n_points, train.dim, curves)
+
+
+@options_of(measure_rem, exclude=("fresh", "progress"), check=check_rem_options,
+            defaults={"times": (0.3, 0.45, 0.6, 0.75, 1.0, 1.4)})
+class RemOptions(Options):
+    """The options of :func:`measure_rem` as a config part (the times and the queries per time)."""

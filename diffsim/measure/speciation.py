@@ -27,9 +27,11 @@ from diffsim.observe import branch_indices, crossing_time
 from diffsim.process import time_grid
 from diffsim.sample import sample
 from diffsim.score import EmpiricalScore, TrainingSet
+from diffsim.specs import Options, options_of
 from diffsim.theory.speciation import clone_agreement_at_speciation, speciation_time
 
-__all__ = ["SpeciationMeasurement", "measure_speciation", "principal_axis_labels"]
+__all__ = ["SpeciationMeasurement", "SpeciationOptions", "check_speciation_options", "measure_speciation",
+           "principal_axis_labels"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,20 @@ def principal_axis_labels(train: TrainingSet) -> Callable[[jax.Array], jax.Array
     _, vecs = np.linalg.eigh(np.atleast_2d(np.cov(points, rowvar=False)))
     axis, center = jnp.asarray(vecs[:, -1], train.chunks.dtype), jnp.asarray(mean, train.chunks.dtype)
     return lambda x: ((x - center) @ axis > 0).astype(jnp.int32)
+
+
+def check_speciation_options(*, n_pairs, n_branch, t_min, n_steps, record_every, clone_steps, n_bootstrap) -> None:
+    """Range checks of :func:`measure_speciation`'s size options (one :class:`~diffsim.ConfigError`
+    naming the first bad option and its range), for the API and for configs before any work."""
+    _validate.integer("n_pairs", n_pairs, minimum=2)
+    _validate.integer("n_branch", n_branch, minimum=2)
+    _validate.positive("t_min", t_min, upper=1.0)
+    _validate.integer("n_steps", n_steps, minimum=2, maximum=_validate.MAX_STEPS)
+    _validate.integer("record_every", record_every, minimum=1, maximum=n_steps)
+    if n_steps % record_every:
+        raise _validate.ConfigError(f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}")
+    _validate.integer("clone_steps", clone_steps, minimum=2, maximum=_validate.MAX_STEPS)
+    _validate.integer("n_bootstrap", n_bootstrap, minimum=10)
 
 
 def measure_speciation(
@@ -88,7 +104,14 @@ def measure_speciation(
       level: ``phi`` level that defines the speciation time.
       t_ref: time scale of the window: trajectories start at ``t_ref + 4`` and branch in
         ``[0.4 t_ref, min(2 t_ref, t_ref + 2.5)]``.
-      n_pairs, n_branch, t_min, n_steps, record_every, clone_steps, n_bootstrap: sizes of the run.
+      n_pairs: trajectories, and clone pairs per branch time.
+      n_branch: branch times in [0.4 t_ref, min(2 t_ref, t_ref + 2.5)].
+      t_min: last time of the trajectories and clones (OU time t; they start at t_ref + 4).
+      n_steps: backward SDE steps on a log grid from t_ref + 4 to t_min.
+      record_every: record the states every this many steps, the candidate branch times (a divisor
+        of n_steps).
+      clone_steps: SDE steps of each clone continuation to t_min.
+      n_bootstrap: bootstrap resamples of the standard error of t_S.
     """
     if train is None:
         missing = [k for k, v in (("dim", dim), ("drift", drift), ("label_of", label_of), ("t_ref", t_ref)) if v is None]
@@ -99,13 +122,8 @@ def measure_speciation(
         raise _validate.ConfigError(f"train={type(train).__name__} is not a TrainingSet: build one with TrainingSet.from_points(points)")
     else:
         n = train.dim
-    for name, value in (("n_pairs", n_pairs), ("n_branch", n_branch), ("n_steps", n_steps), ("clone_steps", clone_steps)):
-        _validate.integer(name, value, minimum=2)
-    _validate.integer("n_bootstrap", n_bootstrap, minimum=10)
-    _validate.positive("t_min", t_min, upper=1.0)
-    _validate.integer("record_every", record_every, minimum=1, maximum=n_steps)
-    if n_steps % record_every:
-        raise _validate.ConfigError(f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}")
+    check_speciation_options(n_pairs=n_pairs, n_branch=n_branch, t_min=t_min, n_steps=n_steps,
+                             record_every=record_every, clone_steps=clone_steps, n_bootstrap=n_bootstrap)
     if t_ref is None:
         assert train is not None  # train=None needs t_ref, drift and label_of (checked above)
         lam = float(np.linalg.eigvalsh(np.atleast_2d(np.cov(np.asarray(train.points, np.float64), rowvar=False)))[-1])
@@ -134,3 +152,9 @@ def measure_speciation(
         axis=1, n_boot=n_bootstrap,
     )
     return SpeciationMeasurement(n, t_meas, level, t_ref, np.asarray(branch_t), phi, phi_err)
+
+
+@options_of(measure_speciation, exclude=("dim", "drift", "label_of", "level", "t_ref"), check=check_speciation_options)
+class SpeciationOptions(Options):
+    """The size options of :func:`measure_speciation` as a config part (its keyword arguments less
+    the drift, labeller, level and time scale, which a study derives from its data)."""

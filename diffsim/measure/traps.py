@@ -21,12 +21,12 @@ Times below :func:`diffsim.landscape.smallest_time` (the logits overflow the dty
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.landscape import (
@@ -47,8 +47,9 @@ from diffsim.landscape import (
 from diffsim.observe import Estimate
 from diffsim.measure._queries import Fresh, fresh_queries
 from diffsim.score import TrainingSet
+from diffsim.specs import Options, options_of
 
-__all__ = ["TrapsMeasurement", "measure_traps"]
+__all__ = ["TrapsMeasurement", "TrapsOptions", "check_traps_options", "measure_traps"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,23 @@ def _median_with_error(values: np.ndarray) -> tuple[float, float]:
     return med, 1.2533 * 1.4826 * mad / math.sqrt(values.size)
 
 
-def measure_traps(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_starts: int = 256, fresh: Fresh | None = None, n_random: int = 128,
+def check_traps_options(*, times, n_starts, n_random, n_bisect, r_max, step_size, tol, max_iter, **flags) -> None:
+    """Range checks of :func:`measure_traps`'s options that need no training set (a
+    :class:`~diffsim.ConfigError` naming the first bad one; the flags need none)."""
+    if len(times) == 0:
+        raise _validate.ConfigError("times=() is out of range: expected a non-empty list")
+    for t in times:
+        _validate.positive("times", t, upper=20.0)
+    _validate.integer("n_starts", n_starts, minimum=1)
+    _validate.integer("n_random", n_random, minimum=0)
+    _validate.integer("n_bisect", n_bisect, minimum=1, maximum=60)
+    _validate.positive("r_max", r_max, upper=100.0)
+    _validate.positive("step_size", step_size, upper=1.0)
+    _validate.positive("tol", tol, upper=1.0)
+    _validate.integer("max_iter", max_iter, minimum=1)
+
+
+def measure_traps(key: jax.Array, train: TrainingSet, *, times: Sequence[float], n_starts: int = 256, fresh: Fresh | None = None, n_random: int = 128,
                   n_bisect: int = 20, r_max: float = 3.0, step_size: float = 1.0, tol: float = 1e-5,
                   max_iter: int = 2000, traps: bool = True, basin: bool = True,
                   attraction: bool = False) -> TrapsMeasurement:
@@ -100,23 +117,30 @@ def measure_traps(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_sta
     Args:
         key: PRNG key; directions use ``fold_in(key, 2)``, random starts ``fold_in(key, 3)``.
         train: the training set (``TrainingSet.from_points`` of any ``[P, N]`` array).
-        times: ``[T]`` times, each at least :func:`diffsim.landscape.smallest_time` for this set.
-        n_starts: training points probed (the first ``min(n_starts, P)``).
+        times: times of the measurement (OU time t, in (0, 20]), each at least
+            :func:`diffsim.landscape.smallest_time` for this set.
+        n_starts: training points probed (the first min(n_starts, P)).
         fresh: held-out points ``[M, N]`` (``M >= T * n_random``) or a sampler ``(key, n) -> [n, N]``
             for the random starts; ``None`` (or ``n_random = 0``) skips them.
-        n_bisect, r_max: bisection steps and limit of the basin radius (units of ``sqrt(N Delta_t)``).
-        step_size, tol, max_iter: the mean-shift iteration (:func:`diffsim.landscape.mean_shift`).
-        traps, basin, attraction: which measurements to run.
+        n_random: random starts per time, from held-out points, for the spurious states (0: none).
+        n_bisect: bisection steps of the basin (and attraction) radius.
+        r_max: largest basin radius searched, in units of sqrt(N Delta_t); a median at r_max is
+            reported as a lower bound.
+        step_size: step eta of the fixed-point iteration: 1 is mean-shift, < 1 a damped ascent
+            of log p_t^e (:func:`diffsim.landscape.mean_shift`).
+        tol: convergence threshold of the residual |m_t x0_hat(x) - x| / sqrt(N).
+        max_iter: largest number of fixed-point iterations.
+        traps: run the fixed-point iteration from every probed training point (the trap fractions).
+        basin: measure the basin (dominance) radius of the probed points.
+        attraction: also measure the mean-shift attraction radius (with basin only).
     """
     times = np.asarray(times, dtype=np.float64)
     if times.ndim != 1 or times.size == 0:
         raise _validate.ConfigError(f"times of shape {times.shape} is out of range: expected a non-empty list")
+    check_traps_options(times=times, n_starts=n_starts, n_random=n_random, n_bisect=n_bisect, r_max=r_max,
+                        step_size=step_size, tol=tol, max_iter=max_iter)
     max_sq_norm = 2.0 * float(jnp.max(jnp.where(train.mask, train.half_sq_norms, 0.0)))
     check_times(times, train.chunks.dtype, max_sq_norm)
-    _validate.integer("n_starts", n_starts, minimum=1)
-    _validate.integer("n_random", n_random, minimum=0)
-    _validate.integer("n_bisect", n_bisect, minimum=1, maximum=60)
-    _validate.positive("r_max", r_max)
     n, n_t = train.dim, times.size
     k = min(n_starts, train.n_points)
     indices = jnp.arange(k, dtype=jnp.int32)
@@ -165,3 +189,8 @@ def measure_traps(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_sta
         attraction_radius=attract, random_to_training=to_train, random_spurious=spur, spurious_count=count,
         max_residual=max_res, r_max=float(r_max),
     )
+
+
+@options_of(measure_traps, exclude=("fresh",), check=check_traps_options, defaults={"times": (0.6, 0.7, 0.8)})
+class TrapsOptions(Options):
+    """The options of :func:`measure_traps` as a config part (times, probes, bisection, iteration, flags)."""

@@ -468,7 +468,8 @@ def generalization_time_figure(rows, *, data: str = "hmm", n_theory: int = 24) -
 
 
 def _model_options(config) -> dict:
-    return {"alpha": config.alpha, "data": config.data, "alpha_d": config.alpha_d, "nonlinearity": config.nonlinearity}
+    d = config.data
+    return {"alpha": d.alpha, "data": d.model, "alpha_d": d.alpha_d, "nonlinearity": d.nonlinearity}
 
 
 def plot_phase_diagram(results, path, *, estimator: str = "own") -> Path:
@@ -492,4 +493,4 @@ def plot_rem_y2(results, path) -> Path:
 def plot_generalization_time(results, path) -> Path:
     """:func:`generalization_time_figure` of generalization results (one per point), saved to ``path``."""
     results = _as_list(results)
-    return save_figure(generalization_time_figure(_rows(results), data=results[0].config.data), path)
+    return save_figure(generalization_time_figure(_rows(results), data=results[0].config.data.model), path)

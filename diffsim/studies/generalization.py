@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import get_args
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
+from diffsim.measure.generalization import GeneralizationMeasurement, GeneralizationOptions, measure_generalization
 from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
-from diffsim.studies._common import LandscapeData, build, config_json
+from diffsim.specs import DataSpec, config_json, replace_path, validate_parts
+from diffsim.studies._common import build, validate_data
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.spectrum import Spectrum
@@ -53,41 +52,35 @@ DEFINITION = (
 
 @dataclass(frozen=True)
 class GeneralizationConfig:
-    """One point (validated by :meth:`validate`): latent ratio ``alpha_d`` (ignored for gaussian data,
-    ``D = N``) and dimension ``dim`` at load ``alpha``.
+    """One point (validated by :meth:`validate`): latent ratio ``data.alpha_d`` (ignored for gaussian
+    data, ``D = N``) and dimension ``data.dim`` at load ``data.alpha``.
 
     Attributes:
-        data: data model: gaussian (isotropic, D = N) or hmm (the linear hidden manifold only).
-        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        dim: dimension N.
+        data: the data: gaussian (isotropic, D = N) or hmm (the linear hidden manifold only, unit
+            variance), N, the load alpha (P = round(exp(alpha N)) training points) and alpha_d.
+        measure: the options of measure_generalization (sliced-Wasserstein directions, bootstrap).
         n_times: log-spaced times (OU time t) from 2.5 t_C to 0.02 t_C, t_C the collapse time of
             the latent training set.
         n_test: fresh test points y ~ p_0 of the Monte-Carlo KL.
-        n_proj: random directions of the sliced-Wasserstein t_g (0: skip it).
         seed: random seed (PRNGKey(seed) folded in with N).
     """
 
-    data: LandscapeData = "hmm"
-    alpha: float = 0.1
-    alpha_d: float = 0.5
-    dim: int = 60
+    data: DataSpec = DataSpec(model="hmm", dim=60, alpha=0.1)
+    measure: GeneralizationOptions = GeneralizationOptions(n_proj=64)
     n_times: int = 28
     n_test: int = 1024
-    n_proj: int = 64
     seed: int = 0
 
     def validate(self) -> "GeneralizationConfig":
-        _validate.choice("data", self.data, get_args(LandscapeData))
-        _validate.positive("alpha", self.alpha, upper=5.0)
-        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
-        _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
+        validate_parts(self)
+        validate_data(self.data)
+        if self.data.model == "hmm":
+            _validate.choice("data.nonlinearity", self.data.nonlinearity, ("linear",))
         _validate.integer("n_times", self.n_times, minimum=5, maximum=100_000)
         _validate.integer("n_test", self.n_test, minimum=16)
-        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
+        _validate.dims_at_load((self.data.dim,), self.data.alpha, name="data.dim",
                                bytes_besides=lambda n: 8.0 * self.n_test * self.n_times * n,
                                knobs={"n_test": self.n_test, "n_times": self.n_times})
-        _validate.integer("n_proj", self.n_proj, minimum=0)
         _validate.integer("seed", self.seed, minimum=0)
         return self
 
@@ -110,11 +103,11 @@ class GeneralizationResult:
 
     @property
     def alpha_d(self) -> float:
-        return 1.0 if self.config.data == "gaussian" else self.config.alpha_d
+        return 1.0 if self.config.data.model == "gaussian" else self.config.data.alpha_d
 
     @property
     def n(self) -> int:
-        return self.config.dim
+        return self.config.data.dim
 
     def rows(self) -> list[dict]:
         """One row per t with the curves (``quantity = "curve"``: ``kl_per_dim`` measured,
@@ -123,7 +116,7 @@ class GeneralizationResult:
         ``theory/t_g``, ``theory/t_collapse`` (``N -> inf``) and ``theory/t_g_spectrum``,
         ``theory/t_collapse_spectrum`` (the draw's latent spectrum)."""
         c = self.measurement
-        base = {"alpha": self.config.alpha, "alpha_d": self.alpha_d, "N": self.n, "P": self.p, "D": self.latent_dim}
+        base = {"alpha": self.config.data.alpha, "alpha_d": self.alpha_d, "N": self.n, "P": self.p, "D": self.latent_dim}
         out = []
         for t, g, s, th, w in zip(c.times, self.kl, c.cross_entropy_stderr, self.kl_theory, c.sw):
             out.append({**base, "quantity": "curve", "t": float(t), "kl_per_dim": float(g), "kl_per_dim_stderr": float(s),
@@ -163,10 +156,11 @@ def run_generalization(config: GeneralizationConfig, key=None, *, progress=None)
     ``fold_in(., 5)``, measurement keys 6-8)."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    point_key = jax.random.fold_in(jax.random.fold_in(key, 0), config.dim)
-    alpha_d = 1.0 if config.data == "gaussian" else config.alpha_d
-    model, train, _, _ = build(config.data, config.dim, config.alpha, alpha_d, "linear", point_key)
-    basis, spikes = _latent(model, config.data)
+    point_key = jax.random.fold_in(jax.random.fold_in(key, 0), config.data.dim)
+    spec = config.data if config.data.model == "hmm" else replace_path(config.data, "alpha_d", 1.0)
+    alpha_d = spec.alpha_d
+    model, train, _, _ = build(spec, point_key)
+    basis, spikes = _latent(model, spec.model)
     d = basis.shape[1]
     alpha_lat = math.log(train.n_points) / d
     lat_spec = Spectrum.from_eigenvalues(spikes)
@@ -174,11 +168,11 @@ def run_generalization(config: GeneralizationConfig, key=None, *, progress=None)
     times = np.exp(np.linspace(math.log(2.5 * t_c), math.log(0.02 * t_c), config.n_times))
     train_lat = TrainingSet.from_points(train.points @ basis)
     held_out = jnp.asarray(model.sample(jax.random.fold_in(point_key, 5), config.n_test)) @ basis  # y ~ p_0 [M, D]
-    measurement = measure_generalization(point_key, train_lat, held_out, times=times, n_proj=config.n_proj)
+    measurement = measure_generalization(point_key, train_lat, held_out, times=times, **config.measure.as_kwargs())
     if progress is not None:
-        progress(f"alpha_d={alpha_d} N={config.dim}")
-    lat_inf = _asymptotic_latent_spectrum(config.data, alpha_d)
-    alpha_lat_inf = config.alpha / alpha_d
+        progress(f"alpha_d={alpha_d} N={spec.dim}")
+    lat_inf = _asymptotic_latent_spectrum(spec.model, alpha_d)
+    alpha_lat_inf = spec.alpha / alpha_d
     return GeneralizationResult(
         config=config, measurement=measurement, p=train.n_points, latent_dim=d,
         kl=measurement.cross_entropy - gaussian_entropy(spikes) / d,

@@ -25,28 +25,27 @@ of ``F`` (known exactly for every draw) and leaves the finite-size bias of the e
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, get_args
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from diffsim import _validate, data
+from diffsim import _validate
 from diffsim._protocols import DataModel
 from diffsim.theory.hmm import Nonlinearity
 from diffsim.observe import Estimate
 from diffsim.measure.collapse_queries import (
     ESTIMATORS,
     CollapseQueriesMeasurement,
-    collapse_from_indicators,
-    collapse_indicators,
+    CollapseQueriesOptions,
+    measure_pooled_collapse_queries,
 )
 from diffsim.observe import extrapolate_inverse_n
 from diffsim.score import TrainingSet
-from diffsim.studies._common import config_json
+from diffsim.specs import DataSpec, config_json, validate_parts
+from diffsim.studies._common import validate_data
 from diffsim.theory.collapse import collapse_time, collapse_time_hmm_linear, collapse_time_isotropic
 from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
@@ -70,48 +69,45 @@ MODELS: tuple[HmmModel, ...] = get_args(HmmModel)
 
 @dataclass(frozen=True)
 class HmmCollapseConfig:
-    """One point (validated by :meth:`validate`): load ``alpha``, latent ratio ``alpha_d``, data
-    ``model`` (an HMM nonlinearity or ``gaussian``) and dimension ``dim``.
+    """One point (validated by :meth:`validate`): load ``data.alpha``, latent ratio ``data.alpha_d``,
+    the data (an HMM with its nonlinearity, or gaussian) and dimension ``data.dim``.
 
     Attributes:
-        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
-        alpha_d: latent ratio D/N of the hidden manifold (D = round(alpha_d N); gaussian: unused
-            for the data, but it sets the time window with alpha).
-        model: data model: the HMM activation phi (linear, tanh, sign, relu) or gaussian
-            (isotropic N(0, I), the unstructured reference).
-        dim: dimension N.
+        data: the data: model hmm (nonlinearity linear, tanh, sign or relu) or gaussian (isotropic
+            N(0, I), the unstructured reference; nonlinearity linear), unit variance, N, the load alpha
+            (P = round(exp(alpha N)) training points) and alpha_d (gaussian: unused for the data, but
+            it sets the time window with alpha).
+        measure: the options of measure_pooled_collapse_queries (queries per time and draw, bootstrap).
         n_datasets: independent (feature matrix F, training set) draws, pooled.
-        n_samples: forward-noised queries per time and draw.
         n_times: log-spaced times (OU time t) in [0.5 min(t_lin, t_iso), 1.8 max(t_lin, t_iso)], the
             linear-HMM and isotropic collapse times at this load.
         seed: random seed (PRNGKey(seed) folded in with the model and N).
-        n_bootstrap: bootstrap resamples of each standard error.
     """
 
-    alpha: float = 0.1
-    alpha_d: float = 0.5
-    model: HmmModel = "linear"
-    dim: int = 60
+    data: DataSpec = DataSpec(model="hmm", dim=60, alpha=0.1)
+    measure: CollapseQueriesOptions = CollapseQueriesOptions()
     n_datasets: int = 2
-    n_samples: int = 256
     n_times: int = 40
     seed: int = 0
-    n_bootstrap: int = 200
 
     def validate(self) -> "HmmCollapseConfig":
-        _validate.positive("alpha", self.alpha, upper=5.0)
-        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
-        _validate.choice("model", self.model, MODELS)
-        _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
+        validate_parts(self)
+        validate_data(self.data, ("hmm", "gaussian"))
+        if self.data.model == "gaussian":
+            _validate.choice("data.nonlinearity", self.data.nonlinearity, ("linear",))
         _validate.integer("n_datasets", self.n_datasets, minimum=1, maximum=10_000)
-        _validate.integer("n_samples", self.n_samples, minimum=8)
         _validate.integer("n_times", self.n_times, minimum=4, maximum=100_000)
-        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
-                               bytes_besides=lambda n: 4.0 * self.n_samples * self.n_times * n,
-                               knobs={"n_samples": self.n_samples, "n_times": self.n_times})
+        n_queries = self.measure.n_queries
+        _validate.dims_at_load((self.data.dim,), self.data.alpha, name="data.dim",
+                               bytes_besides=lambda n: 4.0 * n_queries * self.n_times * n,
+                               knobs={"measure.n_queries": n_queries, "n_times": self.n_times})
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.integer("n_bootstrap", self.n_bootstrap, minimum=10)
         return self
+
+    @property
+    def model(self) -> HmmModel:
+        """The data model of the rows: the HMM nonlinearity, or ``gaussian``."""
+        return "gaussian" if self.data.model == "gaussian" else self.data.nonlinearity
 
 
 @dataclass(frozen=True)
@@ -127,7 +123,7 @@ class HmmCollapseResult:
 
     @property
     def n(self) -> int:
-        return self.config.dim
+        return self.config.data.dim
 
     @property
     def estimates(self) -> dict:
@@ -139,14 +135,14 @@ class HmmCollapseResult:
         :func:`~diffsim.theory.hmm.hmm_collapse_theory` under ``theory/``."""
         c = self.config
         return [{
-            "alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.dim, "P": self.p, "D": self.latent_dim,
+            "alpha": c.data.alpha, "alpha_d": c.data.alpha_d, "model": c.model, "N": c.data.dim, "P": self.p, "D": self.latent_dim,
             "estimator": name, "t_collapse": est.value, "stderr": est.stderr,
             "theory/t_collapse_spectrum": self.t_collapse_spectrum, **{f"theory/{k}": v for k, v in self.theory.items()},
         } for name, est in self.measurement.estimates.items()]
 
     def curves(self) -> dict:
         c, m = self.config, self.measurement
-        return {"alpha": c.alpha, "alpha_d": c.alpha_d, "model": c.model, "N": c.dim, "t": m.times.tolist(),
+        return {"alpha": c.data.alpha, "alpha_d": c.data.alpha_d, "model": c.model, "N": c.data.dim, "t": m.times.tolist(),
                 "own_fraction": m.own_fraction.tolist(), "condensed_fraction": m.condensed_fraction.tolist()}
 
     def to_json(self) -> dict:
@@ -155,12 +151,6 @@ class HmmCollapseResult:
 
 DEFINITION = ("t_C: half of the forward-noised queries have a posterior weight > 1/2 "
               "(own: on the point they were noised from; condensation: on any point)")
-
-
-def _make_model(model: str, n: int, alpha_d: float, key):
-    if model == "gaussian":
-        return data.make("gaussian", n)
-    return data.make("hmm", n, alpha_d=alpha_d, nonlinearity=model, key=key)
 
 
 def time_window(alpha: float, alpha_d: float, n_times: int) -> np.ndarray:
@@ -182,22 +172,19 @@ def run_hmm_collapse(config: HmmCollapseConfig, key=None, *, progress=None) -> H
     Each of the ``n_datasets`` draws uses ``split(point key, n_datasets)`` (features, data, queries)."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    alpha, alpha_d, model, n = config.alpha, config.alpha_d, config.model, config.dim
+    spec, model = config.data, config.model
+    alpha, alpha_d, n = spec.alpha, spec.alpha_d, spec.dim
     point_key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 0), MODELS.index(model)), n)
-    p = data.points_at_load(alpha, n)
+    p = spec.n_points
     times = time_window(alpha, alpha_d, config.n_times)
-    own, cond, t_spec = [], [], []
+    draws, t_spec = [], []
     for k in jax.random.split(point_key, config.n_datasets):  # a handful of independent datasets
         feature_key, data_key, query_key = jax.random.split(k, 3)
-        model_obj = _make_model(model, n, alpha_d, feature_key)
-        train = training_set(model_obj, data_key, n_points=p)
-        o, c = collapse_indicators(query_key, train, jnp.asarray(times, jnp.float32), n_queries=config.n_samples)
-        own.append(o)
-        cond.append(c)
-        spec = Spectrum.from_eigenvalues(model_obj.covariance_spectrum())
-        t_spec.append(float(collapse_time(math.log(p) / n, spec)))
-    measurement = collapse_from_indicators(point_key, times, jnp.concatenate(own, axis=1), jnp.concatenate(cond, axis=1),
-                                           n_boot=config.n_bootstrap)
+        model_obj = spec.make(feature_key)
+        draws.append((query_key, training_set(model_obj, data_key, n_points=p)))
+        spectrum = Spectrum.from_eigenvalues(model_obj.covariance_spectrum())
+        t_spec.append(float(collapse_time(spec.load, spectrum)))
+    measurement = measure_pooled_collapse_queries(point_key, draws, times=times, **config.measure.as_kwargs())
     if progress is not None:
         progress(f"alpha={alpha} alpha_d={alpha_d} {model} N={n}")
     d = n if model == "gaussian" else max(1, round(alpha_d * n))

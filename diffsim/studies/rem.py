@@ -22,10 +22,10 @@ import jax
 import numpy as np
 
 from diffsim import _validate
-from diffsim.measure.rem import QUERY_KINDS, RemMeasurement, measure_rem
+from diffsim.measure.rem import QUERY_KINDS, RemMeasurement, RemOptions, measure_rem
+from diffsim.specs import DataSpec, config_json, validate_parts
+from diffsim.studies._common import build, validate_data
 from diffsim.results import finite_or_none
-from diffsim.studies._common import LandscapeData, build, config_json, validate_data
-from diffsim.theory.hmm import Nonlinearity
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.rem import rem_theory
 
@@ -37,38 +37,23 @@ class RemConfig:
     """One point of the REM study (validated by :meth:`validate`).
 
     Attributes:
-        data: data model: gaussian (isotropic) or hmm (hidden manifold).
-        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        nonlinearity: hmm: activation phi of the hidden manifold.
-        dim: dimension N.
-        times: times of the measurement (OU time t).
-        n_queries: queries per time and kind (fresh points of the data model, and points noised from
-            the training set).
+        data: the data (model gaussian or hmm, unit variance), N, the load alpha (P = round(exp(alpha
+            N)) training points) and, for hmm, alpha_d and the nonlinearity.
+        measure: the options of measure_rem (the times and the queries per time and kind).
         seed: random seed (PRNGKey(seed) folded in with N).
     """
 
-    data: LandscapeData = "gaussian"
-    alpha: float = 0.1
-    alpha_d: float = 0.5
-    nonlinearity: Nonlinearity = "linear"
-    dim: int = 70
-    times: tuple[float, ...] = (0.3, 0.45, 0.6, 0.75, 1.0, 1.4)
-    n_queries: int = 1024
+    data: DataSpec = DataSpec(model="gaussian", dim=70, alpha=0.1)
+    measure: RemOptions = RemOptions()
     seed: int = 0
 
     def validate(self) -> "RemConfig":
-        validate_data(self.data, self.alpha_d, self.nonlinearity)
-        _validate.positive("alpha", self.alpha, upper=5.0)
-        if not self.times:
-            raise _validate.ConfigError("times=() is out of range: expected a non-empty list")
-        _validate.integer("dim", self.dim, minimum=2, maximum=100_000)
-        for t in self.times:
-            _validate.positive("times", t, upper=20.0)
-        _validate.integer("n_queries", self.n_queries, minimum=8)
-        _validate.dims_at_load((self.dim,), self.alpha, name="dim",
-                               bytes_besides=lambda n: 8.0 * self.n_queries * len(self.times) * n,
-                               knobs={"n_queries": self.n_queries})
+        validate_parts(self)
+        validate_data(self.data)
+        m = self.measure
+        _validate.dims_at_load((self.data.dim,), self.data.alpha, name="data.dim",
+                               bytes_besides=lambda n: 8.0 * m.n_queries * len(m.times) * n,
+                               knobs={"measure.n_queries": m.n_queries})
         _validate.integer("seed", self.seed, minimum=0)
         return self
 
@@ -82,7 +67,7 @@ class RemResult:
 
     @property
     def n(self) -> int:
-        return self.config.dim
+        return self.config.data.dim
 
     @property
     def p(self) -> int:
@@ -97,7 +82,7 @@ class RemResult:
         out = []
         th, ths = self.theory, self.theory_spectrum
         for kind, c in self.measurement.curves.items():
-            for j, t in enumerate(self.config.times):
+            for j, t in enumerate(self.config.measure.times):
                 out.append({
                     "N": self.n, "P": self.p, "t": t, "query": kind,
                     "mean_y2": float(c.mean_y2[j]), "mean_y2_stderr": float(c.y2_stderr[j]),
@@ -132,12 +117,13 @@ def run_rem(config: RemConfig, key=None, *, progress=None) -> RemResult:
     ``fold_in(key, N)`` (data from ``fold_in(., 0)``, ``fold_in(., 1)``; queries ``fold_in(., 10 + kind)``)."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    times = np.asarray(config.times, dtype=np.float64)
-    point_key = jax.random.fold_in(key, config.dim)
-    model, train, spectrum, alpha_n = build(config.data, config.dim, config.alpha, config.alpha_d, config.nonlinearity, point_key)
-    report = None if progress is None else (lambda what: progress(f"N={config.dim} {what}"))
-    measurement = measure_rem(point_key, train, times=times, n_queries=config.n_queries, fresh=model, progress=report)
-    theory = rem_theory(times, config.alpha, asymptotic_spectrum(config.data, config.alpha_d, config.nonlinearity))
+    d = config.data
+    times = np.asarray(config.measure.times, dtype=np.float64)
+    point_key = jax.random.fold_in(key, d.dim)
+    model, train, spectrum, alpha_n = build(d, point_key)
+    report = None if progress is None else (lambda what: progress(f"N={d.dim} {what}"))
+    measurement = measure_rem(point_key, train, times=times, n_queries=config.measure.n_queries, fresh=model, progress=report)
+    theory = rem_theory(times, d.alpha, asymptotic_spectrum(d.model, d.alpha_d, d.nonlinearity))
     return RemResult(config, measurement, theory, rem_theory(times, alpha_n, spectrum))
 
 
@@ -145,7 +131,7 @@ def results_json(results: list[RemResult]) -> dict:
     """One JSON object for points at several N (same other parameters): the first point's config with
     ``dims``, the ``N -> inf`` ``theory/t_collapse``, and every point's fresh and training rows."""
     config = config_json(results[0].config)
-    config.pop("dim")
+    config["data"].pop("dim")
     config["dims"] = [r.n for r in results]
     parts = [r.to_json() for r in results]
     return {"config": config, "theory/t_collapse": results[0].theory["t_collapse"],

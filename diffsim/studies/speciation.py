@@ -10,13 +10,14 @@ The measured ``t_S`` is read where the measured phi crosses the theoretical ``ph
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import jax
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
+from diffsim.measure.speciation import SpeciationMeasurement, SpeciationOptions, measure_speciation
+from diffsim.specs import DataSpec, config_json, validate_parts
 from diffsim.theory.speciation import speciation_time, two_cluster_clone_agreement
 
 __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
@@ -24,59 +25,33 @@ __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
 
 @dataclass(frozen=True)
 class SpeciationConfig:
-    """One point of the speciation study: the two-cluster mixture at one N (validated by :meth:`validate`).
+    """One point of the speciation study: the two-cluster mixture at one N and the sizes of the clone
+    protocol (validated by :meth:`validate`).
 
     Attributes:
-        dim: dimension N.
-        mtilde: cluster separation: centres +-v with |v|^2 = N mtilde^2.
-        sigma: cluster standard deviation.
-        n_pairs: trajectories, and clone pairs per branch time.
-        n_branch: branch times in [0.4 t_S, min(2 t_S, t_S + 2.5)] (t_S = 0.5 log Lambda, OU time).
+        data: the two-cluster mixture (model mixture only): N, mtilde (centres +-v, |v|^2 = N mtilde^2)
+            and sigma (cluster standard deviation); its exact score drives the dynamics.
+        measure: the options of measure_speciation (pairs, branch times, time grid, clones, bootstrap).
         seed: random seed (PRNGKey(seed) folded in with N).
-        t_min: last time of the trajectories and clones (OU time t; they start at t_S + 4).
-        n_steps: backward SDE steps on a log grid from t_S + 4 to t_min.
-        record_every: record the states every this many steps, the candidate branch times (a divisor
-            of n_steps).
-        clone_steps: SDE steps of each clone continuation to t_min.
-        n_bootstrap: bootstrap resamples of the standard error of t_S.
     """
 
-    dim: int = 32
-    mtilde: float = 1.0
-    sigma: float = 1.0
-    n_pairs: int = 512
-    n_branch: int = 16
+    data: DataSpec = DataSpec(model="mixture", dim=32, mtilde=1.0, sigma=1.0)
+    measure: SpeciationOptions = SpeciationOptions()
     seed: int = 0
-    t_min: float = 1e-2
-    n_steps: int = 400
-    record_every: int = 2
-    clone_steps: int = 100
-    n_bootstrap: int = 200
 
     def validate(self) -> "SpeciationConfig":
-        _validate.integer("dim", self.dim, minimum=1, maximum=1_000_000)
-        _validate.positive("mtilde", self.mtilde)
-        _validate.positive("sigma", self.sigma)
-        _validate.integer("n_pairs", self.n_pairs, minimum=2)
-        _validate.integer("n_branch", self.n_branch, minimum=2)
+        validate_parts(self)
+        _validate.choice("data.model", self.data.model, ("mixture",))
+        _validate.integer("data.dim", self.data.dim, minimum=1, maximum=1_000_000)
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.positive("t_min", self.t_min, upper=1.0)
-        _validate.integer("n_steps", self.n_steps, minimum=2, maximum=_validate.MAX_STEPS)
-        _validate.integer("record_every", self.record_every, minimum=1, maximum=self.n_steps)
-        if self.n_steps % self.record_every:
-            raise _validate.ConfigError(
-                f"record_every={self.record_every} is out of range: expected a divisor of n_steps={self.n_steps}"
-            )
-        _validate.integer("clone_steps", self.clone_steps, minimum=2, maximum=_validate.MAX_STEPS)
-        _validate.integer("n_bootstrap", self.n_bootstrap, minimum=10)
         # the recorded trajectories (n_pairs states per record), the clones at every branch time
         # and the bootstrap of their agreement
-        records = self.n_steps // self.record_every + 1
+        m, n = self.measure, self.data.dim
+        records = m.n_steps // m.record_every + 1
         _validate.memory(
-            f"the clone protocol in N={self.dim}",
-            4.0 * self.n_pairs * (self.dim * (records + 4 * self.n_branch) + self.n_branch * self.n_bootstrap)
-            + 8.0 * self.n_steps,
-            knobs={"n_pairs": self.n_pairs, "dim": self.dim, "n_steps": self.n_steps},
+            f"the clone protocol in N={n}",
+            4.0 * m.n_pairs * (n * (records + 4 * m.n_branch) + m.n_branch * m.n_bootstrap) + 8.0 * m.n_steps,
+            knobs={"measure.n_pairs": m.n_pairs, "data.dim": n, "measure.n_steps": m.n_steps},
         )
         return self
 
@@ -95,7 +70,7 @@ class SpeciationResult:
     def to_json(self) -> dict:
         m = self.measurement
         return {
-            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+            "config": config_json(self.config),
             "N": m.dim,
             "largest_eigenvalue": self.largest_eigenvalue,
             "t_speciation": {"value": m.t_speciation.value, "stderr": m.t_speciation.stderr},
@@ -125,18 +100,15 @@ def run_speciation(config: SpeciationConfig, key=None, *, progress=None) -> Spec
     """Run one point with the exact mixture score; the point uses ``fold_in(key, dim)``."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    n = config.dim
-    model = data.TwoClusterMixture.create(n, mtilde=config.mtilde, sigma=config.sigma)
+    n, sigma = config.data.dim, config.data.sigma
+    model = data.TwoClusterMixture.create(n, mtilde=config.data.mtilde, sigma=sigma)
     lam = float(model.covariance_spectrum()[0])
     t_s = float(speciation_time(lam))
-    norm_v = math.sqrt(n) * config.mtilde
-    level = float(two_cluster_clone_agreement(np.array([t_s]), norm_v, config.sigma)[0])
-    m = measure_speciation(
-        jax.random.fold_in(key, n), None, dim=n, drift=model.score, label_of=model.label_of, level=level, t_ref=t_s,
-        n_pairs=config.n_pairs, n_branch=config.n_branch, t_min=config.t_min, n_steps=config.n_steps,
-        record_every=config.record_every, clone_steps=config.clone_steps, n_bootstrap=config.n_bootstrap,
-    )
-    phi_th = np.asarray(two_cluster_clone_agreement(m.branch_times, norm_v, config.sigma))
+    norm_v = math.sqrt(n) * config.data.mtilde
+    level = float(two_cluster_clone_agreement(np.array([t_s]), norm_v, sigma)[0])
+    m = measure_speciation(jax.random.fold_in(key, n), None, dim=n, drift=model.score, label_of=model.label_of,
+                           level=level, t_ref=t_s, **config.measure.as_kwargs())
+    phi_th = np.asarray(two_cluster_clone_agreement(m.branch_times, norm_v, sigma))
     if progress is not None:
         progress(f"N={n}")
     return SpeciationResult(config, lam, t_s, phi_th, m)
