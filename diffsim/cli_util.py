@@ -102,7 +102,12 @@ def _check_folder(folder: Path, shown: str) -> None:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse parser whose usage errors are one line on stderr with exit code 2."""
+    """argparse parser whose usage errors are one line on stderr with exit code 2. Options are
+    never abbreviated (``--data`` is not a prefix of ``--data.model``: it is refused by name)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         print(f"{self.prog}: error: {message}", file=sys.stderr)

@@ -92,14 +92,15 @@ def test_a_command_with_no_options_runs_the_config_defaults(path):
 
 def test_options_parse_every_kind_of_field():
     args = cli.parse_args(PARSER, [
-        "traps", "--dims", "20,30", "--times", "0.5,0.9", "--no-basin", "--attraction", "--data", "hmm",
-        "--nonlinearity", "tanh", "--alpha", "0.15", "--n-bisect", "7", "--tol", "1e-4",
+        "traps", "--data.dim", "20,30", "--measure.times", "0.5,0.9", "--measure.no-basin", "--measure.attraction",
+        "--data.model", "hmm", "--data.nonlinearity", "tanh", "--data.alpha", "0.15", "--measure.n-bisect", "7",
+        "--measure.tol", "1e-4",
     ])
     configs = configs_from_args(args)
-    assert [c.dim for c in configs] == [20, 30]
-    c = configs[0]
-    assert (c.times, c.basin, c.attraction, c.traps, c.data, c.nonlinearity, c.alpha, c.n_bisect, c.tol) == (
-        (0.5, 0.9), False, True, True, "hmm", "tanh", 0.15, 7, 1e-4)
+    assert [c.data.dim for c in configs] == [20, 30]
+    c, m = configs[0], configs[0].measure
+    assert (m.times, m.basin, m.attraction, m.traps, c.data.model, c.data.nonlinearity, c.data.alpha, m.n_bisect,
+            m.tol) == ((0.5, 0.9), False, True, True, "hmm", "tanh", 0.15, 7, 1e-4)
     args = cli.parse_args(PARSER, ["collapse", "--measure.clone-window", "0.5,1.5", "--measure.estimators", "clones,entropy",
                                    "--data.dim", "12"])
     (c,) = configs_from_args(args)
@@ -109,16 +110,18 @@ def test_options_parse_every_kind_of_field():
 
 
 def test_varied_fields_make_one_point_per_combination_in_order():
-    args = cli.parse_args(PARSER, ["hmm-collapse", "--alpha", "0.1,0.12", "--models", "linear,tanh", "--dims", "30,40"])
+    args = cli.parse_args(PARSER, ["hmm-collapse", "--data.alpha", "0.1,0.12", "--data.nonlinearity", "linear,tanh",
+                                   "--data.dim", "30,40"])
     configs = configs_from_args(args)
-    assert [(c.alpha, c.model, c.dim) for c in configs] == [
+    assert [(c.data.alpha, c.data.nonlinearity, c.data.dim) for c in configs] == [
         (a, m, n) for a in (0.1, 0.12) for m in ("linear", "tanh") for n in (30, 40)]
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["collapse", "--measure.clone-window", "0.5"], "--measure.clone-window"),  # a pair needs two values
     (["collapse", "--measure.estimators", "clones,foo"], "foo"),
-    (["traps", "--data", "cifar"], "data"),
+    (["traps", "--data.model", "cifar"], "data.model"),
+    (["traps", "--data", "hmm"], "--data"),  # a part is no option: its fields are
     (["collapse", "--measure.n-steps", "1.5"], "--measure.n-steps"),
     (["collapse", "--data.dim", "20,16"], "out of order"),
 ])
@@ -159,13 +162,13 @@ def test_quiet_silences_the_progress_display(capsys):
     def fake_run(config, progress=None):
         if progress is not None:
             progress("inside")
-        return config.dim
+        return config.data.dim
 
-    args = cli.parse_args(PARSER, ["rem", "--dims", "12,16"])
+    args = cli.parse_args(PARSER, ["rem", "--data.dim", "12,16"])
     assert run_points(args, fake_run) == [12, 16]
     loud = capsys.readouterr().err
     assert "dim=12: inside" in loud and "rem [" in loud and "2/2 points" in loud
-    args = cli.parse_args(PARSER, ["rem", "--dims", "12,16", "--quiet"])
+    args = cli.parse_args(PARSER, ["rem", "--data.dim", "12,16", "--quiet"])
     assert run_points(args, fake_run) == [12, 16]
     assert capsys.readouterr().err == ""
     for path in sorted((ROOT / "diffsim" / "commands").glob("*.py")):
