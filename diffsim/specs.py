@@ -294,7 +294,9 @@ class DataSpec:
     @property
     def n_points(self) -> int:
         """``P``: ``n_train`` when set, else ``round(exp(alpha N))``."""
-        return self.n_train if self.n_train is not None else round(math.exp(self.alpha * self.dim))
+        from diffsim.data import points_at_load
+
+        return self.n_train if self.n_train is not None else points_at_load(self.alpha, self.dim)
 
     @property
     def load(self) -> float:
