@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import get_args
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
@@ -273,17 +272,9 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
     lin = None
     if config.linearity:
         lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
-                                score=model.score if _has_exact_score(model, config.dim) else None,
+                                score=model.score if data.has_exact_score(model, config.dim) else None,
                                 tolerance=config.linearity_tolerance)
     return GeometryResult(config, p, meas, theory, lin)
-
-
-def _has_exact_score(model, dim: int) -> bool:
-    try:
-        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
-    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
-        return False
-    return True
 
 
 def zone_table(results) -> list[dict]:
