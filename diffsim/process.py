@@ -7,11 +7,15 @@
 * DDPM:                      ``alpha_bar_t = m_t^2``
 * "Provable Separations":    ``dX = -X/2 ds + dB``, time ``s = 2 t``
 
-All functions are elementwise and work on floats or arrays (NumPy or JAX).
+All functions are elementwise and work on floats or arrays (NumPy or JAX). Training times follow
+:func:`log_sigma_times` (``log sigma_t`` uniform) or a grid of :func:`time_grid`.
 """
 
 from __future__ import annotations
 
+import math
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -26,6 +30,7 @@ __all__ = [
     "t_from_alpha_bar",
     "separations_time_from_t",
     "t_from_separations_time",
+    "log_sigma_times",
     "time_grid",
     "GRID_KINDS",
 ]
@@ -69,6 +74,15 @@ def separations_time_from_t(t):
 def t_from_separations_time(s):
     """Inverse of :func:`separations_time_from_t`."""
     return 0.5 * s
+
+
+def log_sigma_times(key, shape, t_min: float, t_max: float, dtype=jnp.float32):
+    """Times ``t`` of the given ``shape`` with ``log sigma_t ~ U[log sigma(t_min), log sigma(t_max)]``
+    (``sigma_t^2 = exp(2t) - 1``): the same number of draws per decade of noise level, the training-time
+    law of the score networks. The bounds are Python floats, so the law can be drawn inside jit."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    lo, hi = (0.5 * math.log(math.expm1(2.0 * t_min)), 0.5 * math.log(math.expm1(2.0 * t_max)))
+    return t_from_sigma(jnp.exp(jax.random.uniform(key, shape, dtype, lo, hi)))
 
 
 GRID_KINDS = ("log", "uniform", "edm")
