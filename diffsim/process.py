@@ -7,8 +7,10 @@
 * DDPM:                      ``alpha_bar_t = m_t^2``
 * "Provable Separations":    ``dX = -X/2 ds + dB``, time ``s = 2 t``
 
-All functions are elementwise and work on floats or arrays (NumPy or JAX). Training times follow
-:func:`log_sigma_times` (``log sigma_t`` uniform) or a grid of :func:`time_grid`.
+The clock functions are elementwise and work on floats or arrays (NumPy or JAX). The score ``s`` of
+the noised law has two other parameterisations: the noise prediction ``eps = -sqrt(Delta_t) s`` and the
+Tweedie denoiser ``x0_hat = (x + Delta_t s) / m_t`` (:func:`noise_prediction`, :func:`denoised`).
+Training times follow :func:`log_sigma_times` (``log sigma_t`` uniform) or a grid of :func:`time_grid`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ __all__ = [
     "t_from_alpha_bar",
     "separations_time_from_t",
     "t_from_separations_time",
+    "noise_prediction",
+    "denoised",
     "log_sigma_times",
     "time_grid",
     "GRID_KINDS",
@@ -74,6 +78,23 @@ def separations_time_from_t(t):
 def t_from_separations_time(s):
     """Inverse of :func:`separations_time_from_t`."""
     return 0.5 * s
+
+
+def _rows(x, t):
+    """``t`` (scalar or ``[B]``) as a ``[B, 1]`` column of x's dtype."""
+    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
+
+
+def noise_prediction(x, t, score):
+    """``eps_hat = -sqrt(Delta_t) s`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``), ``[B, N]``."""
+    return -jnp.sqrt(delta(_rows(x, t))) * score
+
+
+def denoised(x, t, score):
+    """Tweedie ``x0_hat = (x + Delta_t s) / m_t`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``),
+    ``[B, N]``."""
+    tt = _rows(x, t)
+    return (x + delta(tt) * score) / m(tt)
 
 
 def log_sigma_times(key, shape, t_min: float, t_max: float, dtype=jnp.float32):

@@ -69,3 +69,17 @@ def test_log_sigma_times_are_the_training_law_of_the_networks():
     config = TrainConfig(time_law="log_sigma", t_min=2e-3, t_max=4.0)
     np.testing.assert_array_equal(process.log_sigma_times(key, (64, 5), 2e-3, 4.0), sample_times(key, (64, 5), config))
 
+
+def test_noise_prediction_and_denoised_invert_the_noising(x64):
+    """For x = m_t a + sqrt(Delta_t) xi and the score of the point mass at a, s = -xi / sqrt(Delta_t):
+    the noise prediction is xi and the denoiser a, for scalar and per-row times."""
+    import jax
+
+    a = np.array([[1.0, -2.0], [0.5, 3.0], [0.0, 1.0]])
+    xi = np.asarray(jax.random.normal(jax.random.PRNGKey(0), a.shape, np.float64))
+    for t in (0.3, np.array([0.01, 0.5, 4.0])):
+        tt = np.broadcast_to(t, (3,))[:, None]
+        x = process.m(tt) * a + np.sqrt(process.delta(tt)) * xi
+        score = -xi / np.sqrt(process.delta(tt))
+        np.testing.assert_allclose(process.noise_prediction(x, t, score), xi, rtol=1e-12)
+        np.testing.assert_allclose(process.denoised(x, t, score), a, rtol=1e-9, atol=1e-12)

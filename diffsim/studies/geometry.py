@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args
 
 import jax
 import numpy as np
@@ -46,7 +46,7 @@ from diffsim.measure.geometry import (
     window_swap,
 )
 from diffsim.score import EmpiricalScore, TrainingSet
-from diffsim.sample import Method
+from diffsim.solvers import solver
 from diffsim.studies._common import LandscapeData, config_json
 from diffsim.theory.geometry import (
     collapse_sigma,
@@ -303,6 +303,8 @@ def zone_trend(results) -> dict:
 
 WINDOWS = ("small", "medium", "large", "control_below", "control_above")
 DIRECTIONS = ("empirical_in_true", "true_in_empirical")
+Method = Literal["sde", "ode"]
+"""The swap samplers, names of :data:`diffsim.solvers.SOLVERS`: backward SDE or probability-flow ODE."""
 
 
 @dataclass(frozen=True)
@@ -396,9 +398,11 @@ def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
     emp, true = EmpiricalScore(train), model.score
     k_run = jax.random.fold_in(key, 4)  # the same noise for every window: paired comparisons
 
+    sampler = solver(config.method)
+
     def frac(inside, outside, a, b):
         return measure_memorization(k_run, train, window_swap(inside, outside, a, b), n_samples=config.n_samples,
-                                    n_steps=config.n_steps, method=config.method).memorized
+                                    n_steps=config.n_steps, solver=sampler).memorized
 
     fractions = {("all_true", None): frac(emp, true, 1e30, 1e31), ("all_empirical", None): frac(true, emp, 1e30, 1e31)}
     for name, (a, b) in windows.items():
