@@ -9,14 +9,15 @@ The flat namespace a researcher starts from::
     ds.theory.collapse_time(res.load, ds.theory.Spectrum.from_points(points))
 
 Submodules: :mod:`diffsim.process` (forward process and clocks), :mod:`diffsim.data` (data
-models), :mod:`diffsim.score` (streamed empirical score), :mod:`diffsim.sample` (backward samplers),
-:mod:`diffsim.observe` (estimators), :mod:`diffsim.measure` (measurements on any training set),
-:mod:`diffsim.theory` (closed forms), :mod:`diffsim.studies` (config -> table).
+models), :mod:`diffsim.score` (streamed empirical score), :mod:`diffsim.sample` (the backward
+sampling driver), :mod:`diffsim.solvers` (its solvers: ``ds.sample(key, drift, x, times,
+solver=ds.Heun())``), :mod:`diffsim.observe` (estimators), :mod:`diffsim.measure` (measurements on
+any training set), :mod:`diffsim.theory` (closed forms), :mod:`diffsim.studies` (config -> table).
 """
 
 from diffsim._version import __version__
 
-from diffsim import data, measure, observe, process, theory
+from diffsim import data, measure, observe, process, solvers, theory
 from diffsim._protocols import DataModel, Drift, StudyConfig, StudyResult
 from diffsim._validate import ConfigError
 from diffsim.data import GaussianMixture, GaussianSpectrum, HiddenManifold, IsotropicGaussian, TwoClusterMixture
@@ -44,6 +45,7 @@ from diffsim.observe import Estimate, memorization_fraction, memorized
 from diffsim.process import sigma_from_t, t_from_sigma, time_grid
 from diffsim.results import Results, load_results
 from diffsim.sample import Trajectories, sample
+from diffsim.solvers import DDIM, SOLVERS, EulerMaruyama, Heun, Solver, solver
 from diffsim.score import (
     EmpiricalScore,
     TrainingSet,
@@ -57,14 +59,15 @@ __all__ = [
     "__version__",
     "ConfigError",
     # modules
-    "data", "measure", "observe", "process", "theory",
+    "data", "measure", "observe", "process", "solvers", "theory",
     # contracts
     "DataModel", "Drift", "StudyConfig", "StudyResult",
     # data models
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
     # score and sampling
     "TrainingSet", "EmpiricalScore", "posterior", "empirical_score", "empirical_denoiser", "empirical_log_density",
-    "sample", "Trajectories", "time_grid", "sigma_from_t", "t_from_sigma",
+    "sample", "Trajectories", "Solver", "EulerMaruyama", "Heun", "DDIM", "SOLVERS", "solver",
+    "time_grid", "sigma_from_t", "t_from_sigma",
     # measurements
     "Estimate", "measure_collapse", "CollapseMeasurement", "measure_speciation", "SpeciationMeasurement",
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",

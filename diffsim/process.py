@@ -7,11 +7,15 @@
 * DDPM:                      ``alpha_bar_t = m_t^2``
 * "Provable Separations":    ``dX = -X/2 ds + dB``, time ``s = 2 t``
 
-All functions are elementwise and work on floats or arrays (NumPy or JAX).
+The clock functions are elementwise and work on floats or arrays (NumPy or JAX). The score ``s`` of
+the noised law has two other parameterisations: the noise prediction ``eps = -sqrt(Delta_t) s`` and the
+Tweedie denoiser ``x0_hat = (x + Delta_t s) / m_t`` (:func:`noise_prediction`, :func:`denoised`).
+Training times follow :func:`log_sigma_times` (``log sigma_t`` uniform) or a grid of :func:`time_grid`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TypeVar
 
 import jax
@@ -29,6 +33,9 @@ __all__ = [
     "t_from_alpha_bar",
     "separations_time_from_t",
     "t_from_separations_time",
+    "noise_prediction",
+    "denoised",
+    "log_sigma_times",
     "time_grid",
     "GRID_KINDS",
 ]
@@ -76,6 +83,32 @@ def separations_time_from_t(t: _Time) -> _Time:
 def t_from_separations_time(s: _Time) -> _Time:
     """Inverse of :func:`separations_time_from_t`."""
     return 0.5 * s
+
+
+def _rows(x, t):
+    """``t`` (scalar or ``[B]``) as a ``[B, 1]`` column of x's dtype."""
+    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
+
+
+def noise_prediction(x, t, score):
+    """``eps_hat = -sqrt(Delta_t) s`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``), ``[B, N]``."""
+    return -jnp.sqrt(delta(_rows(x, t))) * score
+
+
+def denoised(x, t, score):
+    """Tweedie ``x0_hat = (x + Delta_t s) / m_t`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``),
+    ``[B, N]``."""
+    tt = _rows(x, t)
+    return (x + delta(tt) * score) / m(tt)
+
+
+def log_sigma_times(key, shape, t_min: float, t_max: float, dtype=jnp.float32):
+    """Times ``t`` of the given ``shape`` with ``log sigma_t ~ U[log sigma(t_min), log sigma(t_max)]``
+    (``sigma_t^2 = exp(2t) - 1``): the same number of draws per decade of noise level, the training-time
+    law of the score networks. The bounds are Python floats, so the law can be drawn inside jit."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    lo, hi = (0.5 * math.log(math.expm1(2.0 * t_min)), 0.5 * math.log(math.expm1(2.0 * t_max)))
+    return t_from_sigma(jnp.exp(jax.random.uniform(key, shape, dtype, lo, hi)))
 
 
 GRID_KINDS = ("log", "uniform", "edm")

@@ -1,11 +1,12 @@
-"""Backward samplers under ``lax.scan`` (THEORY.md section 0).
+"""The backward sampling driver under ``lax.scan`` (THEORY.md section 0).
 
 A *drift* is any callable ``(x [B, N], t scalar or [B]) -> score [B, N]`` or ``-> (score, stats)``
 where ``stats`` is a dict of per-query observables computed in the same pass (the empirical score
 returns its posterior statistics this way, so observables cost nothing extra).
 
-* Euler-Maruyama for the backward SDE:  ``x_{t-h} = x_t + h (x_t + 2 s(x_t, t)) + sqrt(2h) z``
-* Heun for the probability-flow ODE:    ``x_{t-h} = x_t + h (x_t + s(x_t, t))`` with a trapezoidal corrector.
+:func:`sample` integrates a drift with a *solver*, a strategy object of :mod:`diffsim.solvers` passed
+as diffrax passes one: ``sample(key, drift, x, times, solver=EulerMaruyama())`` (the backward SDE, the
+default), ``Heun()`` (probability-flow ODE) or ``DDIM()`` (deterministic DDIM).
 
 Observables are recorded every ``record_every`` steps (and at the final time); full trajectories
 are kept only on request. Times may be shared (``[n_steps + 1]``) or per trajectory
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,11 +25,9 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.process import time_grid
+from diffsim.solvers import EulerMaruyama, Solver, check_solver, evaluate_drift
 
-__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue", "METHODS", "Method"]
-
-Method = Literal["sde", "ode"]
-METHODS: tuple[Method, ...] = ("sde", "ode")
+__all__ = ["Trajectories", "as_drift", "sample", "branch_and_continue"]
 
 
 class Trajectories(NamedTuple):
@@ -55,34 +54,8 @@ def as_drift(fn: Callable) -> Callable:
     return fn
 
 
-def _evaluate(drift, x, t):
-    out = drift(x, t)
-    if isinstance(out, tuple):
-        return out
-    return out, {}
-
-
-def _column(t, x):
-    """``t`` as ``[B, 1]`` (or scalar) to broadcast against x."""
-    t = jnp.asarray(t, x.dtype)
-    return t[:, None] if t.ndim == 1 else t
-
-
-def _step(drift, method, x, t, t_next, key):
-    """One backward step from t to t_next; returns (x_next, stats at (x, t))."""
-    h = _column(t - t_next, x)
-    score, stats = _evaluate(drift, x, t)
-    if method == "sde":
-        z = jax.random.normal(key, x.shape, x.dtype)
-        return x + h * (x + 2.0 * score) + jnp.sqrt(2.0 * h) * z, stats
-    d1 = x + score
-    x_pred = x + h * d1
-    score2, _ = _evaluate(drift, x_pred, t_next)
-    return x + 0.5 * h * (d1 + x_pred + score2), stats
-
-
-@partial(jax.jit, static_argnames=("method", "record_every", "keep_states"))
-def _run(drift, key, x0, times, *, method, record_every, keep_states):
+@partial(jax.jit, static_argnames=("record_every", "keep_states"))
+def _run(drift, solver: Solver, key, x0, times, *, record_every, keep_states):
     n_steps = times.shape[0] - 1
     n_seg = n_steps // record_every
     starts = times[:-1].reshape((n_seg, record_every) + times.shape[1:])
@@ -92,17 +65,17 @@ def _run(drift, key, x0, times, *, method, record_every, keep_states):
 
     def inner(x, step):
         t, t_next, k = step
-        x_next, _ = _step(drift, method, x, t, t_next, k)
+        x_next, _ = solver.step(drift, x, t, t_next, k)
         return x_next, None
 
     def segment(x, seg):
         t, t_next, k = seg
-        x_next, stats = _step(drift, method, x, t[0], t_next[0], k[0])
+        x_next, stats = solver.step(drift, x, t[0], t_next[0], k[0])
         x_next, _ = jax.lax.scan(inner, x_next, (t[1:], t_next[1:], k[1:]))
         return x_next, (stats, x if keep_states else None)
 
     x_final, (stats, states) = jax.lax.scan(segment, x0, (starts, ends, keys))
-    _, final_stats = _evaluate(drift, x_final, times[-1])
+    _, final_stats = evaluate_drift(drift, x_final, times[-1])
     records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b[None]], 0), stats, final_stats)
     if keep_states:
         states = jnp.concatenate([states, x_final[None]], 0)
@@ -144,24 +117,26 @@ def sample(
     x_init,
     times,
     *,
-    method: Method = "sde",
+    solver: Solver = EulerMaruyama(),
     record_every: int | None = None,
     keep_states: bool = False,
 ) -> Trajectories:
     """Integrate the backward dynamics from ``times[0]`` down to ``times[-1]``.
 
     Args:
-      key: PRNG key for the SDE noise.
+      key: PRNG key for the SDE noise (split into one key per step).
       drift: score function (see module docstring).
       x_init: ``[B, N]`` initial states (typically ``N(0, I)`` at large t).
       times: strictly decreasing ``[n_steps + 1]`` grid of finite times > 0, or ``[n_steps + 1, B]``
         per trajectory (values checked unless traced).
-      method: ``"sde"`` (Euler-Maruyama) or ``"ode"`` (Heun, probability flow).
+      solver: a :class:`~diffsim.solvers.Solver`: :class:`~diffsim.solvers.EulerMaruyama` (backward
+        SDE), :class:`~diffsim.solvers.Heun` (probability flow) or :class:`~diffsim.solvers.DDIM`
+        (:func:`diffsim.solvers.solver` turns a config name into one).
       record_every: record observables every this many steps (must divide n_steps; default: only
         at the start and the end).
       keep_states: also return the states at the record times.
     """
-    _validate.choice("method", method, METHODS)
+    check_solver(solver)
     x_init = jnp.asarray(x_init)
     if x_init.ndim != 2:
         raise _validate.ConfigError(
@@ -176,8 +151,7 @@ def sample(
         raise _validate.ConfigError(
             f"record_every={record_every} is out of range: expected a divisor of n_steps={n_steps}"
         )
-    return _run(as_drift(drift), key, x_init, times, method=method,
-                record_every=record_every, keep_states=keep_states)
+    return _run(as_drift(drift), solver, key, x_init, times, record_every=record_every, keep_states=keep_states)
 
 
 def branch_and_continue(
@@ -189,14 +163,14 @@ def branch_and_continue(
     *,
     n_clones: int = 2,
     n_steps: int = 200,
-    method: Method = "sde",
+    solver: Solver = EulerMaruyama(),
 ) -> Trajectories:
     """Clone protocol: continue each branched state ``n_clones`` times with independent noise.
 
     Args:
       branch_states: ``[K, B, N]`` states at the branch times ``branch_times`` ``[K]``.
       t_min: common final time. Each branch is integrated on its own log grid from its branch
-        time to ``t_min`` with ``n_steps`` steps, all clones in one batch.
+        time to ``t_min`` with ``n_steps`` steps of ``solver``, all clones in one batch.
 
     Returns trajectories over ``K * n_clones * B`` clones, ordered as ``[K, n_clones, B]`` when
     reshaped; ``records`` hold the drift's statistics at the branch time and at ``t_min``.
@@ -206,4 +180,4 @@ def branch_and_continue(
     grids = np.stack([time_grid(float(tb), t_min, n_steps, "log") for tb in np.asarray(branch_times)])  # [K, S+1]
     per_traj = np.repeat(grids[:, None, :], n_clones * b, axis=1).reshape(k * n_clones * b, n_steps + 1).T
     x0 = jnp.broadcast_to(branch_states[:, None], (k, n_clones, b, n)).reshape(-1, n)
-    return sample(key, drift, x0, per_traj, method=method, record_every=n_steps)
+    return sample(key, drift, x0, per_traj, solver=solver, record_every=n_steps)

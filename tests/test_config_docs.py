@@ -110,14 +110,17 @@ def test_choice_fields_are_literals():
 def test_shared_aliases_are_the_validated_tuples():
     from diffsim import data
     from diffsim.data.conditional import CONDITIONAL_DATA
-    from diffsim.measure.guidance import SAMPLERS
+    from diffsim.solvers import SOLVERS
     from diffsim.process import GRID_KINDS
     from diffsim.studies import guidance
 
     assert typing.get_args(data.Nonlinearity) == data.NONLINEARITIES == ("linear", "tanh", "sign", "relu")
     assert typing.get_args(data.DataName) == data.DATA_MODELS
     assert typing.get_args(guidance.ConditionalData) == CONDITIONAL_DATA
-    assert set(typing.get_args(guidance.Sampler)) == set(SAMPLERS)
+    assert set(typing.get_args(guidance.Sampler)) == set(SOLVERS)
+    from diffsim.studies import geometry
+
+    assert set(typing.get_args(geometry.Method)) <= set(SOLVERS)
     assert set(typing.get_args(guidance.GridKind)) == set(GRID_KINDS)
     from diffsim.studies import hmm_collapse
 

@@ -64,3 +64,14 @@ def test_make_and_bad_input():
         data.make("gaussian", 3, sigma=float("nan"))
     with pytest.raises(ConfigError, match="eigenvalues"):
         data.GaussianSpectrum.create([1.0, -2.0])
+
+
+def test_has_exact_score():
+    """True for the closed-form models at their dimension; False without a score, for the nonlinear
+    hidden manifold and for a score refusing the shape."""
+    assert data.has_exact_score(data.IsotropicGaussian(4), 4)
+    assert data.has_exact_score(data.make("mixture", 4), 4)
+    assert data.has_exact_score(data.make("hmm", 6), 6)
+    assert not data.has_exact_score(data.make("hmm", 6, nonlinearity="tanh"), 6)
+    assert not data.has_exact_score(data.GaussianSpectrum.create(np.ones(3)), 5)  # [1, 5] @ [3, 3]: TypeError
+    assert not data.has_exact_score(object(), 4)

@@ -8,10 +8,12 @@ import pytest
 
 from diffsim._validate import ConfigError
 from diffsim.data.conditional import ClassConditionalSet, make_conditional
-from diffsim.guidance import ddim_sample, guided
+from diffsim.guidance import guided
 from diffsim.measure.guidance import correlations, detector_auc, measure_guidance
 from diffsim.process import delta, m, time_grid
+from diffsim.sample import sample
 from diffsim.score import posterior_dense
+from diffsim.solvers import DDIM
 from diffsim.theory.guidance import one_point_ddim_weights, one_point_deviations, overestimation_limit
 
 SWEEP = (1.0, 2.0, 4.0, 7.5, 10.0)
@@ -110,7 +112,8 @@ def test_ddim_one_point_class_matches_closed_form(mixture_data, x64):
     _, data = mixture_data
     times = time_grid(5.0, 0.05, 17, "uniform")
     x_init = jax.random.normal(jax.random.PRNGKey(8), (4, 8), jnp.float64)
-    tr = ddim_sample(guided(data.denoiser, 0, 1.0), x_init, times)
+    tr = sample(jax.random.PRNGKey(0), guided(data.denoiser, 0, 1.0), x_init, times, solver=DDIM(), record_every=1,
+                keep_states=True)
     w0, wT = one_point_ddim_weights(times)
     star = jnp.asarray(data.class_points(0)[0], jnp.float64)
     expect = w0[:, None, None] * star + wT[:, None, None] * x_init[None]
@@ -201,6 +204,12 @@ def test_conditional_set_validation():
         make_conditional(jax.random.PRNGKey(0), "mixture", 4, (3,))
 
 
+def test_measure_guidance_takes_a_solver_not_a_name(mixture_data):
+    _, data = mixture_data
+    with pytest.raises(ConfigError, match=r"^solver='ddim' is not a Solver.*diffsim.solver\(name\)"):
+        measure_guidance(jax.random.PRNGKey(0), data, solver="ddim")
+
+
 # --------------------------------------------------------------------------- study and CLI
 # Same shapes as the exact_sweep fixture (4 classes, 32 seeds, 40 steps, 5 scales), so the
 # compiled sampler and analysis are reused.
@@ -236,7 +245,7 @@ def test_config_errors_name_the_parameter():
 
     for bad, name in ((dict(score="oracle"), "score"), (dict(class_counts=(3,)), "class_counts"),
                       (dict(guidance=()), "guidance"), (dict(t_min=6.0), "t_min"),
-                      (dict(data="hmm", nonlinearity="tanh", score="true"), "score")):
+                      (dict(data="hmm", nonlinearity="tanh", score="true"), "score"), (dict(sampler="rk4"), "sampler")):
         with pytest.raises(ConfigError, match=name):
             GuidanceConfig(**bad).validate()
 

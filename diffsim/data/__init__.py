@@ -4,6 +4,9 @@ of the noised law) and ``log_density(x, t)``; mixtures also ``sample_with_labels
 import math
 from typing import Literal
 
+import jax
+import jax.numpy as jnp
+
 from diffsim import _validate
 from diffsim.data.conditional import ClassConditionalSet, ClassManifold, ClassMixture, make_conditional
 from diffsim.data.gaussian import GaussianSpectrum, IsotropicGaussian
@@ -15,6 +18,7 @@ __all__ = [
     "IsotropicGaussian", "GaussianSpectrum", "TwoClusterMixture", "GaussianMixture", "HiddenManifold",
     "SpikedGaussian", "NONLINEARITIES", "make", "make_conditional", "ClassConditionalSet", "ClassMixture",
     "ClassManifold", "DATA_MODELS", "DataName", "Nonlinearity", "points_at_load",
+    "has_exact_score",
 ]
 
 DataName = Literal["gaussian", "mixture", "hmm"]
@@ -38,8 +42,16 @@ def make(name: DataName, dim: int, *, sigma: float = 1.0, mtilde: float = 1.0, a
     if name == "gaussian":
         return IsotropicGaussian(dim, sigma)
     if name == "hmm":
-        import jax
-
         key = jax.random.PRNGKey(0) if key is None else key
         return HiddenManifold.create(key, dim, alpha_d=alpha_d, nonlinearity=nonlinearity)
     return TwoClusterMixture.create(dim, mtilde=mtilde, sigma=sigma)
+
+
+def has_exact_score(model, dim: int) -> bool:
+    """Whether ``model`` has a closed-form score ``model.score(x [B, dim], t)`` (traced abstractly,
+    nothing is computed): False when it has no ``score`` or its score refuses that shape."""
+    try:
+        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
+    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
+        return False
+    return True

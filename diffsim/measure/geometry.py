@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,7 @@ from diffsim._protocols import Drift
 from diffsim.observe import Estimate, bootstrap, memorized
 from diffsim.process import t_from_sigma, time_grid
 from diffsim.sample import as_drift, sample
+from diffsim.solvers import EulerMaruyama, Solver
 from diffsim.score import TrainingSet, posterior
 from diffsim.theory.geometry import gaussian_moments, wiener_denoiser
 
@@ -318,16 +319,16 @@ def measure_memorization(
     n_steps: int = 200,
     t_max: float = 6.0,
     t_min: float = 1e-3,
-    method: Literal["sde", "ode"] = "sde",
+    solver: Solver = EulerMaruyama(),
     n_boot: int = 200,
 ) -> SwapMeasurement:
     """Draw ``n_samples`` samples with ``drift`` (backward dynamics from ``N(0, I)`` at ``t_max`` to
-    ``t_min`` on a log grid) and measure the memorized fraction (1/3 rule,
+    ``t_min`` on a log grid, steps of ``solver``) and measure the memorized fraction (1/3 rule,
     :func:`diffsim.observe.memorized`) with its bootstrap error."""
     n_samples = _validate.integer("n_samples", n_samples, minimum=2)
     k_init, k_run, k_boot = jax.random.split(key, 3)
     x0 = jax.random.normal(k_init, (n_samples, train.dim), train.chunks.dtype)
-    traj = sample(k_run, drift, x0, time_grid(t_max, t_min, n_steps), method=method)
+    traj = sample(k_run, drift, x0, time_grid(t_max, t_min, n_steps), solver=solver)
     flags = _memorized(traj.final, train)
     est = bootstrap(k_boot, lambda f: jnp.mean(f.astype(jnp.float32)), flags, axis=0, n_boot=n_boot)
     return SwapMeasurement(est, np.asarray(flags), np.asarray(traj.final))

@@ -47,14 +47,14 @@ from scipy import stats
 
 from diffsim import _validate
 from diffsim.data.conditional import ClassConditionalSet
-from diffsim.guidance import Guided, ddim_sample, noise_prediction
+from diffsim.guidance import Guided, noise_prediction
 from diffsim.observe import Estimate, crossing_time, memorized
 from diffsim.process import GRID_KINDS, delta, m, time_grid
 from diffsim.sample import as_drift, sample
+from diffsim.solvers import DDIM, Solver, check_solver
 from diffsim.score import TrainingSet, nearest_two, posterior
 
 __all__ = [
-    "SAMPLERS",
     "DEFAULT_GUIDANCE",
     "GuidanceCell",
     "GuidanceMeasurement",
@@ -64,7 +64,6 @@ __all__ = [
     "correlations",
 ]
 
-SAMPLERS = ("ddim", "ode", "sde")
 DEFAULT_GUIDANCE = (1.0, 2.0, 4.0, 7.5, 10.0)
 QUANTITIES = ("overestimation", "D1", "D2", "alignment", "guidance_magnitude", "memorized_fraction",
               "t_collapse", "distance", "dsm_loss")
@@ -90,7 +89,7 @@ class GuidanceMeasurement:
 
     cells: tuple
     times: np.ndarray
-    sampler: str
+    solver: Solver
     score: str
     n_trajectories: int
     n_first_steps: int
@@ -124,16 +123,12 @@ def _cos(a, b):
     return jnp.sum(a * b, -1) / jnp.maximum(jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1), 1e-30)
 
 
-@partial(jax.jit, static_argnames=("sampler",))
-def _trajectories(score, labels, scales, x_init, times, key, *, sampler):
+@jax.jit
+def _trajectories(score, labels, scales, x_init, times, key, solver):
     """States ``[Q, S+1, B, N]`` and records of every (label, g) pair (``Q`` pairs, one ``vmap``)."""
 
     def one(label, g):
-        drift = Guided(score, label, g)
-        if sampler == "ddim":
-            ddim = ddim_sample(drift, x_init, times)
-            return ddim.states, ddim.records
-        tr = sample(key, drift, x_init, times, method=sampler, record_every=1, keep_states=True)
+        tr = sample(key, Guided(score, label, g), x_init, times, solver=solver, record_every=1, keep_states=True)
         return tr.states, tr.records
 
     return jax.vmap(one)(labels, scales)
@@ -231,7 +226,7 @@ def measure_guidance(
     t_max: float = 5.0,
     t_min: float = 0.05,
     grid: str = "uniform",
-    sampler: str = "ddim",
+    solver: Solver = DDIM(),
     n_first_steps: int = 5,
     n_loss_samples: int = 256,
     n_bootstrap: int = 200,
@@ -248,13 +243,14 @@ def measure_guidance(
       guidance: scales g; conditions: class labels (default all classes).
       n_trajectories: seeds B per pair (the same initial noises ``x_T`` for every pair).
       n_steps, t_max, t_min, grid: the sampler's time grid (:func:`diffsim.process.time_grid`).
-      sampler: ``ddim`` (deterministic DDIM), ``ode`` (Heun probability flow) or ``sde``
-        (Euler-Maruyama; the decomposition then has no deterministic meaning).
+      solver: :class:`~diffsim.solvers.DDIM` (deterministic), :class:`~diffsim.solvers.Heun`
+        (probability flow) or :class:`~diffsim.solvers.EulerMaruyama` (the decomposition then has no
+        deterministic meaning).
       n_first_steps: steps averaged for ``alignment`` and ``guidance_magnitude``.
       n_loss_samples: draws per pair for ``dsm_loss``; n_bootstrap: resamples of the seeds.
     """
     data = train if isinstance(train, ClassConditionalSet) else ClassConditionalSet.from_points(train.points, labels)
-    _validate.choice("sampler", sampler, SAMPLERS)
+    check_solver(solver)
     _validate.choice("grid", grid, GRID_KINDS)
     n_trajectories = _validate.integer("n_trajectories", n_trajectories, minimum=2)
     n_steps = _validate.integer("n_steps", n_steps, minimum=1)
@@ -277,7 +273,7 @@ def measure_guidance(
     pair_scales = jnp.asarray(np.tile(scales, len(conds)), jnp.float32)
     x_init = jax.random.normal(k_init, (n_trajectories, dim))
     tgrid = jnp.asarray(times, jnp.float32)
-    states, records = _trajectories(score, pair_labels, pair_scales, x_init, tgrid, k_sde, sampler=sampler)
+    states, records = _trajectories(score, pair_labels, pair_scales, x_init, tgrid, k_sde, solver)
 
     boot_idx = jax.random.randint(k_boot, (n_bootstrap, n_trajectories), 0, n_trajectories)
     arr = _analyse(states, records, x_init, tgrid, data, pair_labels, boot_idx, n_first_steps=n_first_steps)
@@ -314,7 +310,7 @@ def measure_guidance(
         }
         label = int(pair_labels[q])
         cells.append(GuidanceCell(label, data.class_counts[label], float(pair_scales[q]), est, curves))
-    return GuidanceMeasurement(tuple(cells), np.asarray(times), sampler, score_name, n_trajectories, n_first_steps)
+    return GuidanceMeasurement(tuple(cells), np.asarray(times), solver, score_name, n_trajectories, n_first_steps)
 
 
 def _auc(scores: np.ndarray, positive: np.ndarray) -> float:

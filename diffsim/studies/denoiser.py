@@ -261,14 +261,6 @@ class DenoiserConfig:
 # ----------------------------------------------------------------------------- evaluation kernels
 
 
-def _has_exact_score(model, dim: int) -> bool:
-    try:
-        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
-    except (_validate.ConfigError, NotImplementedError, AttributeError):
-        return False
-    return True
-
-
 @partial(jax.jit, static_argnames=("has_exact",))
 def _score_comparison(drift: LearnedScore, train: TrainingSet, data_model, a_train, a_test, xi, times, *, has_exact):
     """Per member (vmapped) and per evaluation time: score errors, reference gap and DSM loss on
@@ -625,7 +617,7 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
     model_key, data_key, train_key, eval_key, sample_key, ref_key = jax.random.split(key, 6)
     model = _data_model(config, model_key)
     n, p_max, seeds = config.dim, max(config.n_train), config.n_seeds
-    has_exact = _has_exact_score(model, n)
+    has_exact = data.has_exact_score(model, n)
     data_variance = float(np.mean(model.covariance_spectrum()))
 
     # members: P-major, then seed

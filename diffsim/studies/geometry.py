@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import get_args
+from typing import Literal, get_args
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
@@ -48,7 +47,7 @@ from diffsim.measure.geometry import (
 )
 from diffsim.results import finite_or_none
 from diffsim.score import EmpiricalScore, TrainingSet
-from diffsim.sample import Method
+from diffsim.solvers import solver
 from diffsim.studies._common import LandscapeData, config_json
 from diffsim.theory.geometry import (
     collapse_sigma,
@@ -270,17 +269,9 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
     lin = None
     if config.linearity:
         lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
-                                score=model.score if _has_exact_score(model, config.dim) else None,
+                                score=model.score if data.has_exact_score(model, config.dim) else None,
                                 tolerance=config.linearity_tolerance)
     return GeometryResult(config, p, meas, theory, lin)
-
-
-def _has_exact_score(model, dim: int) -> bool:
-    try:
-        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
-    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
-        return False
-    return True
 
 
 def zone_table(results) -> list[dict]:
@@ -309,6 +300,8 @@ def zone_trend(results) -> dict:
 
 WINDOWS = ("small", "medium", "large", "control_below", "control_above")
 DIRECTIONS = ("empirical_in_true", "true_in_empirical")
+Method = Literal["sde", "ode"]
+"""The swap samplers, names of :data:`diffsim.solvers.SOLVERS`: backward SDE or probability-flow ODE."""
 
 
 @dataclass(frozen=True)
@@ -402,9 +395,11 @@ def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
     emp, true = EmpiricalScore(train), model.score
     k_run = jax.random.fold_in(key, 4)  # the same noise for every window: paired comparisons
 
+    sampler = solver(config.method)
+
     def frac(inside, outside, a, b):
         return measure_memorization(k_run, train, window_swap(inside, outside, a, b), n_samples=config.n_samples,
-                                    n_steps=config.n_steps, method=config.method).memorized
+                                    n_steps=config.n_steps, solver=sampler).memorized
 
     fractions = {("all_true", None): frac(emp, true, 1e30, 1e31), ("all_empirical", None): frac(true, emp, 1e30, 1e31)}
     for name, (a, b) in windows.items():

@@ -54,10 +54,10 @@ from diffsim.observe import Estimate, memorized
 from diffsim.nets.models import Parameterisation
 from diffsim.process import delta, m
 from diffsim.results import finite_or_none
-from diffsim.sample import Method
 from diffsim.score import EmpiricalScore, TrainingSet
+from diffsim.solvers import solver
 from diffsim.studies._common import config_json
-from diffsim.studies.geometry import default_sigmas, swap_windows
+from diffsim.studies.geometry import Method, default_sigmas, swap_windows
 
 __all__ = [
     "NetSwapConfig", "NetSwapResult", "run_net_swap", "calm_ends", "FAMILIES", "SWAP_DIRECTIONS",
@@ -289,7 +289,7 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
     def score(inside, outside, a, b):
         drift = window_swap(inside, outside, a, b if math.isfinite(b) else _ALL)
         m = measure_memorization(k_run, few, drift, n_samples=config.n_samples, n_steps=config.n_steps,
-                                 t_max=config.t_max, t_min=config.t_min, method=config.method, n_boot=2)
+                                 t_max=config.t_max, t_min=config.t_min, solver=solver(config.method), n_boot=2)
         return _outcome(k_boot, m.flags, np.asarray(_memorized(jnp.asarray(m.samples), many)), config.n_boot)
 
     outcomes = {}

@@ -40,7 +40,6 @@ from diffsim.theory.hmm import Nonlinearity
 from diffsim.measure.guidance import (
     DEFAULT_GUIDANCE,
     QUANTITIES,
-    SAMPLERS,
     GuidanceMeasurement,
     correlations,
     detector_auc,
@@ -49,6 +48,7 @@ from diffsim.measure.guidance import (
 from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
 from diffsim.nets.models import ModelConfig, Parameterisation
 from diffsim.process import GRID_KINDS
+from diffsim.solvers import SOLVERS, solver
 from diffsim.studies._common import config_json
 
 __all__ = ["SCORES", "GuidanceConfig", "GuidanceResult", "run_guidance", "guidance_trend"]
@@ -58,7 +58,7 @@ Score = Literal["exact", "true", "net"]
 SCORES: tuple[Score, ...] = get_args(Score)
 ConditionalData = Literal["mixture", "hmm"]  # diffsim.data.conditional.CONDITIONAL_DATA
 GridKind = Literal["log", "uniform", "edm"]  # diffsim.process.GRID_KINDS
-Sampler = Literal["ddim", "ode", "sde"]  # diffsim.measure.guidance.SAMPLERS
+Sampler = Literal["ddim", "ode", "sde"]  # the names of diffsim.solvers.SOLVERS
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ class GuidanceConfig:
         if self.t_min >= self.t_max:
             raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
         _validate.choice("grid", self.grid, GRID_KINDS)
-        _validate.choice("sampler", self.sampler, SAMPLERS)
+        _validate.choice("sampler", self.sampler, SOLVERS)
         _validate.integer("n_first_steps", self.n_first_steps, minimum=1, maximum=self.n_steps + 1)
         _validate.integer("n_loss_samples", self.n_loss_samples, minimum=1, maximum=10**6)
         _validate.integer("n_bootstrap", self.n_bootstrap, minimum=2, maximum=10**5)
@@ -319,7 +319,7 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
     meas = measure_guidance(
         jax.random.fold_in(key, 2), data, denoiser=denoiser, score_name=config.score, guidance=config.guidance,
         n_trajectories=config.n_trajectories, n_steps=config.n_steps, t_max=config.t_max, t_min=config.t_min,
-        grid=config.grid, sampler=config.sampler, n_first_steps=config.n_first_steps,
+        grid=config.grid, solver=solver(config.sampler), n_first_steps=config.n_first_steps,
         n_loss_samples=config.n_loss_samples, n_bootstrap=config.n_bootstrap,
     )
     if progress is not None:
