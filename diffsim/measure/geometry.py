@@ -68,7 +68,9 @@ def default_sigmas(n: int = 31, low: float = 0.05, high: float = 5.0) -> tuple[f
 
 def _check_sigmas(name: str, sigmas) -> tuple[float, ...]:
     sig = _validate.increasing(name, sigmas)
-    if sig[0] <= 0 or len(sig) < 3:
+    for value in sig:
+        _validate.positive(name, value)
+    if len(sig) < 3:
         raise _validate.ConfigError(f"{name}={tuple(sig)!r} is out of range: expected >= 3 increasing positive values")
     return sig
 
