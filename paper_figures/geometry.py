@@ -32,7 +32,7 @@ def main():
     iso = load(args, "geometry_gaussian")
     hmm = load(args, "geometry_hmm")
     cfg = iso.cell_config(0)
-    fig = geometry_figure(iso.table, hmm.table, alpha=cfg["alpha"], tolerance=cfg["linearity_tolerance"])
+    fig = geometry_figure(iso.table, hmm.table, alpha=cfg["data"]["alpha"], tolerance=cfg["linearity"]["tolerance"])
     save(fig, "geometry", args)
 
 

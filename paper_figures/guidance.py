@@ -35,7 +35,8 @@ def main() -> None:
         results = load(args, experiment)
         seed = results.metadata["config"]["seeds"][0]
         row_sets.append(results.table.where(seed=seed).rows)
-        labels.append(f"{results.params['data']} N = {results.params['dim']}")
+        data = results.cell_config(0)["data"]
+        labels.append(f"{data['model']} N = {data['dim']}")
     fig = guidance_figure(row_sets, labels=labels, score="net", guidance=GUIDANCE,
                           title="Guidance overestimates memorized points and advances their collapse")
     save(fig, "guidance", args)

@@ -213,16 +213,18 @@ def test_measure_guidance_takes_a_solver_not_a_name(mixture_data):
 # --------------------------------------------------------------------------- study and CLI
 # Same shapes as the exact_sweep fixture (4 classes, 32 seeds, 40 steps, 5 scales), so the
 # compiled sampler and analysis are reused.
-STUDY_OPTIONS = dict(class_counts=(1, 2, 3, 48), separation=1.0, n_trajectories=32, n_steps=40, t_max=12.0,
-                     t_min=0.02, grid="log", n_bootstrap=100, n_loss_samples=128)
+STUDY_OPTIONS = {"class_counts": (1, 2, 3, 48), "separation": 1.0, "measure.n_trajectories": 32, "sampling.n_steps": 40,
+                 "sampling.t_max": 12.0, "sampling.t_min": 0.02, "sampling.grid": "log", "measure.n_bootstrap": 100,
+                 "measure.n_loss_samples": 128}
 
 
 def test_study_rows_json_and_trend(exact_sweep):
     import json
 
+    from diffsim.specs import build
     from diffsim.studies.guidance import GuidanceConfig, guidance_trend, run_guidance
 
-    res = run_guidance(GuidanceConfig(**STUDY_OPTIONS), jax.random.PRNGKey(4))
+    res = run_guidance(build(GuidanceConfig, STUDY_OPTIONS), jax.random.PRNGKey(4))
     text = json.dumps(res.to_json(), allow_nan=False)
     assert "overestimation" in text
     cells = res.cell_rows()
@@ -241,13 +243,15 @@ def test_study_rows_json_and_trend(exact_sweep):
 
 
 def test_config_errors_name_the_parameter():
+    from diffsim.specs import build
     from diffsim.studies.guidance import GuidanceConfig
 
-    for bad, name in ((dict(score="oracle"), "score"), (dict(class_counts=(3,)), "class_counts"),
-                      (dict(guidance=()), "guidance"), (dict(t_min=6.0), "t_min"),
-                      (dict(data="hmm", nonlinearity="tanh", score="true"), "score"), (dict(sampler="rk4"), "sampler")):
+    for bad, name in (({"score": "oracle"}, "score"), ({"class_counts": (3,)}, "class_counts"),
+                      ({"measure.guidance": ()}, "measure.guidance"), ({"sampling.t_min": 6.0}, "sampling.t_min"),
+                      ({"data.model": "hmm", "data.nonlinearity": "tanh", "score": "true"}, "score"),
+                      ({"data.model": "gaussian"}, "data.model"), ({"sampling.solver": "rk4"}, "sampling.solver")):
         with pytest.raises(ConfigError, match=name):
-            GuidanceConfig(**bad).validate()
+            build(GuidanceConfig, bad).validate()
 
 
 def test_cli_json_and_one_line_errors(exact_sweep, capsys):
@@ -258,9 +262,9 @@ def test_cli_json_and_one_line_errors(exact_sweep, capsys):
 
     parser = OneLineParser(prog="diffsim")
     guidance.register(parser.add_subparsers())
-    argv = ["guidance", "--class-counts", "1,2,3,48", "--separation", "1", "--trajectories", "32", "--n-steps", "40",
-            "--t-max", "12", "--t-min", "0.02", "--grid", "log", "--bootstrap", "100", "--loss-samples", "128",
-            "--quiet", "--json"]
+    argv = ["guidance", "--class-counts", "1,2,3,48", "--separation", "1", "--measure.n-trajectories", "32",
+            "--sampling.n-steps", "40", "--sampling.t-max", "12", "--sampling.t-min", "0.02", "--sampling.grid", "log",
+            "--measure.n-bootstrap", "100", "--measure.n-loss-samples", "128", "--quiet", "--json"]
     args = parser.parse_args(argv)
     assert args.handler(args) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -278,9 +282,11 @@ def test_trained_net_memorizes_small_classes_and_magnitude_detects_them():
     32-64 point ones; the guidance magnitude separates them (AUC bootstrap interval above 1/2);
     guidance advances the collapse of the small classes monotonically; at large g the guided DSM
     loss of memorized conditions exceeds that of generalized ones. About 1 min on a CPU."""
+    from diffsim.specs import build
     from diffsim.studies.guidance import GuidanceConfig, guidance_trend, run_guidance
 
-    res = run_guidance(GuidanceConfig(score="net", n_trajectories=32, steps=4000), jax.random.PRNGKey(0))
+    res = run_guidance(build(GuidanceConfig, {"score": "net", "measure.n_trajectories": 32, "train.steps": 4000}),
+                       jax.random.PRNGKey(0))
     cells = res.cell_rows()
     g1 = [r for r in cells if r["guidance"] == 1.0]
     small = np.mean([r["memorized_fraction"] for r in g1 if r["n_class_points"] <= 3])

@@ -145,7 +145,7 @@ def test_separation_loss_gap_figure_scales_by_delta_over_n():
     rows = []
     for data in ("gaussian", "mixture"):
         for p in (64, 512):
-            base = {"data": data, "N": n, "P": p, "seed": 0}
+            base = {"model": data, "N": n, "P": p, "seed": 0}
             for t in ts:
                 gap = 0.7 * n / -math.expm1(-2 * t)  # drawn as 0.7 after x Delta_t / N
                 rows += [{**base, "quantity": "loss_gap", "t": float(t), "value": gap, "stderr": 0.0},

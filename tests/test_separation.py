@@ -150,20 +150,22 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
 
     from diffsim.cli_util import OneLineParser
     from diffsim.commands import separation as cmd
+    from diffsim.measure.separation import LossGapOptions
+    from diffsim.specs import DataSpec
     from diffsim.studies.separation import LossGapConfig, loss_gap_model
 
     with pytest.raises(ConfigError, match="n_components"):
-        LossGapConfig(data="mixture", dim=2, n_components=3).validate()
-    with pytest.raises(ConfigError, match="times"):
-        LossGapConfig(times=(0.5, 0.1)).validate()
-    model, cond, tc, dil = loss_gap_model(LossGapConfig(data="mixture", dim=3, n_components=3, mtilde=2.0))
+        LossGapConfig(data=DataSpec(model="mixture", dim=2, n_train=256), n_components=3).validate()
+    with pytest.raises(ConfigError, match="measure.times"):
+        LossGapConfig(measure=LossGapOptions(times=(0.5, 0.1))).validate()
+    model, cond, tc, dil = loss_gap_model(DataSpec(model="mixture", dim=3, n_train=256, mtilde=2.0), n_components=3)
     assert model.means.shape == (3, 3) and dil is None and cond.eigenvalues.tolist() == [1.0]
 
     parser = OneLineParser(prog="diffsim")
     cmd.register(parser.add_subparsers(dest="command", required=True))
     # same shapes as the gaussian_gaps fixture (N = 8, P = 16 and 256, five times, 2048 draws): no new compile
-    args = parser.parse_args(["separation", "loss-gap", "--dim", "8", "--n-train", "16,256", "--times",
-                              ",".join(map(str, TIMES)), "--samples", "2048", "--quiet", "--json"])
+    args = parser.parse_args(["separation", "loss-gap", "--data.dim", "8", "--data.n-train", "16,256", "--measure.times",
+                              ",".join(map(str, TIMES)), "--measure.n-samples", "2048", "--quiet", "--json"])
     assert args.handler(args) == 0
     out = json.loads(capsys.readouterr().out)
     need = {"P", "t", "t_paper", "loss_gap", "loss_gap_stderr", "fisher", "fisher_stderr", "theory/t_collapse"}

@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 GEOMETRY = StudyCommand("geometry", GeometryConfig,
                         "posterior concentration W and shell coverage C vs sigma: the danger zone vs theory",
-                        vary={"dim": (20, 30, 40)})
+                        vary={"data.dim": (20, 30, 40)})
 SWAP = StudyCommand("geometry-swap", SwapConfig,
                     "swap the exact empirical and true scores inside one noise window: which window memorizes")
 NET_SWAP = StudyCommand(
@@ -55,7 +55,7 @@ def geometry_table(results) -> str:
             f"   {_fmt(s['sigma_lin'])}±{_fmt(s['sigma_lin_stderr'])}"
         )
     lines.append("sigma_cov: C = 1/2 (held-out queries in some training point's shell); sigma_w: W = 1/2 (max posterior weight);")
-    lines.append(f"sigma_lin: above it the empirical denoiser is within {results[0].config.linearity_tolerance:g} (relative rms) of the "
+    lines.append(f"sigma_lin: above it the empirical denoiser is within {results[0].config.linearity.tolerance:g} (relative rms) of the "
                  "Wiener denoiser of the training mean and covariance")
     lines.append(f"theory: exact expected coverage ({results[0].theory['route']}); sigma_C = collapse point (leading order of both edges)")
     return "\n".join(lines)
@@ -63,7 +63,7 @@ def geometry_table(results) -> str:
 
 def _swap(args) -> int:
     (result,) = run_points(args, run_swap)
-    lines = [f"N={result.config.dim}  sigma_cov={result.sigma_cov:.3f}  sigma_w={result.sigma_w:.3f}",
+    lines = [f"N={result.config.data.dim}  sigma_cov={result.sigma_cov:.3f}  sigma_w={result.sigma_w:.3f}",
              "direction            window          sigma_lo  sigma_hi   memorized"]
     for r in result.rows():
         lines.append(f"{r['direction']:20s} {str(r['window']):14s} {_fmt(r['sigma_lo'])}    {_fmt(r['sigma_hi'])}    "

@@ -43,8 +43,8 @@ def guidance_table(results, figures=None) -> str:
     lines = []
     for res in results:
         cfg = res.config
-        lines.append(f"Guidance on {cfg.data} data, N = {cfg.dim}, classes {list(cfg.class_counts)}, score {cfg.score}, "
-                     f"{cfg.sampler} {cfg.n_steps} steps, {cfg.n_trajectories} seeds ({res.seconds:.1f}s)")
+        lines.append(f"Guidance on {cfg.data.model} data, N = {cfg.data.dim}, classes {list(cfg.class_counts)}, score {cfg.score}, "
+                     f"{cfg.sampling.solver} {cfg.sampling.n_steps} steps, {cfg.measure.n_trajectories} seeds ({res.seconds:.1f}s)")
         head = (f"{'cond':>4} {'P_c':>4} {'g':>5} {'overest':>8} {'D1':>8} {'D2':>8} {'align':>7} {'magn':>8} "
                 f"{'memor':>6} {'t_coll':>7} {'dist':>6} {'dsm':>7}")
         lines += [head, "-" * len(head)]

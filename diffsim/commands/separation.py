@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 
 LOSS_GAP = StudyCommand("loss-gap", LossGapConfig, "loss gap of the true vs the exact empirical score = Fisher divergence, "
-                        "per (P, t), vs the closed forms", vary={"n_train": (64, 512, 4096)})
+                        "per (P, t), vs the closed forms", vary={"data.n_train": (64, 512, 4096)})
 SIZE = StudyCommand("size", SizeConfig, "smallest MLP width that memorizes / fits the empirical / fits the true score, "
                     "per P", vary={"n_train": (4, 8, 16, 32, 64)}, hidden=("p_layout",))
 PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads by importance vs at random vs none, "
@@ -47,17 +47,18 @@ def _fmt(v, spec=".4g"):
 
 def _loss_gap(args) -> int:
     results = run_points(args, run_loss_gap)
-    configs = [r.config for r in results]
+    first = results[0].config
     rows = [row for r in results for row in r.summary()]
     decay = gap_decay(results)
-    payload = {"rows": rows, "decay": decay, "theory": [{"P": r.config.n_train, **r.to_json()["theory"]} for r in results]}
+    payload = {"rows": rows, "decay": decay, "theory": [{"P": r.config.data.n_points, **r.to_json()["theory"]} for r in results]}
     head = (f"{'P':>7} {'t':>6} {'t_paper':>7} {'loss_gap':>10} {'±':>8} {'fisher':>10} {'±':>8} "
             f"{'gap*D/N':>8} {'cond*D/N':>8} {'dilute':>9} {'t_C':>6}")
     notes = ("gap*D/N: loss_gap Delta_t / N; cond*D/N: condensed closed form <rho/(1+rho)>; dilute: the 1/P law, "
              "shown for t >= t_dilute only; t_C: collapse time at alpha = log(P)/N")
-    what = f"{configs[0].data} (K = {configs[0].n_components}, mtilde = {configs[0].mtilde:g})" if configs[0].data == "mixture" else configs[0].data
-    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {what} data, N = {configs[0].dim}, "
-             f"{configs[0].n_samples} draws per t (paper clock: t_paper = 2t)", head, "-" * len(head)]
+    model = first.data.model
+    what = f"{model} (K = {first.n_components}, mtilde = {first.data.mtilde:g})" if model == "mixture" else model
+    lines = [f"Loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence, {what} data, N = {first.data.dim}, "
+             f"{first.measure.n_samples} draws per t (paper clock: t_paper = 2t)", head, "-" * len(head)]
     for r in results:
         cond = r.theory["loss_gap_condensed"]
         for i, row in enumerate(r.summary()):

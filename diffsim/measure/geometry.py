@@ -21,9 +21,9 @@ interpolation in ``log sigma`` with bootstrap errors (the queries resampled at e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -37,10 +37,14 @@ from diffsim.process import t_from_sigma, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.solvers import EulerMaruyama, Solver
 from diffsim.score import TrainingSet, posterior
+from diffsim.specs import options_of
 from diffsim.theory.geometry import gaussian_moments, wiener_denoiser
 
 __all__ = [
     "GeometryMeasurement",
+    "GeometryOptions",
+    "check_geometry_options",
+    "default_sigmas",
     "measure_geometry",
     "shell_radii",
     "shell_counts",
@@ -51,11 +55,27 @@ __all__ = [
     "SwapMeasurement",
     "measure_memorization",
     "LinearityMeasurement",
+    "LinearityOptions",
+    "check_linearity_options",
     "measure_linearity",
     "last_exit",
 ]
 
 HIGHEST = jax.lax.Precision.HIGHEST
+
+
+def default_sigmas(n: int = 31, low: float = 0.05, high: float = 5.0) -> tuple[float, ...]:
+    """Log-spaced VE noise levels."""
+    return tuple(float(s) for s in np.exp(np.linspace(math.log(low), math.log(high), n)))
+
+
+def _check_sigmas(name: str, sigmas) -> tuple[float, ...]:
+    sig = _validate.increasing(name, sigmas)
+    for value in sig:
+        _validate.positive(name, value)
+    if len(sig) < 3:
+        raise _validate.ConfigError(f"{name}={tuple(sig)!r} is out of range: expected >= 3 increasing positive values")
+    return sig
 
 
 def shell_radii(dim: int, c: float = 5.0) -> tuple[float, float]:
@@ -186,7 +206,7 @@ def measure_geometry(
     train: TrainingSet,
     *,
     held_out: ArrayLike,
-    sigmas: Sequence[float] | np.ndarray,
+    sigmas: Sequence[float],
     n_queries: int = 512,
     shell_c: float = 5.0,
     block: int = 256,
@@ -199,16 +219,14 @@ def measure_geometry(
       train: the training set ``a_1..a_P``.
       held_out: ``[M, N]`` points of the same law not in ``train``; every one is used once per
         sigma as a coverage query ``x + sigma z`` (so ``M`` is the coverage sample size).
-      sigmas: increasing noise levels ``[S]`` (VE clock).
-      n_queries: training queries ``a_j + sigma z`` per sigma for ``W``.
-      shell_c: the shell's ``c`` (default 5).
+      sigmas: increasing VE noise levels sigma (at least 3) of W_sigma and C_sigma.
+      n_queries: training queries a_j + sigma z per sigma (for W_sigma).
+      shell_c: the Gaussian shell's c: r_in^2 = N - 2 sqrt(c N), r_out^2 = N + 2 sqrt(c N) + 2c.
       block: queries per streamed pass.
       n_boot: bootstrap replicas.
     """
-    sigmas = np.asarray(_validate.increasing("sigmas", sigmas), dtype=np.float64)
-    if sigmas[0] <= 0:
-        raise _validate.ConfigError(f"sigmas={tuple(sigmas)!r} is out of range: expected positive values")
-    n_queries = _validate.integer("n_queries", n_queries, minimum=2)
+    check_geometry_options(sigmas=sigmas, n_queries=n_queries, shell_c=shell_c)
+    sigmas = np.asarray(tuple(sigmas), dtype=np.float64)
     block = _validate.integer("block", block, minimum=1)
     held_out = jnp.asarray(held_out, train.chunks.dtype)
     if held_out.ndim != 2 or held_out.shape[1] != train.dim or held_out.shape[0] < 2:
@@ -236,6 +254,19 @@ def measure_geometry(
         max_weight=mw, covered=covered, sigma_w=sigma_w, sigma_cov=sigma_cov, log_width=log_width,
         n_points=train.n_points, dim=train.dim, shell_c=float(shell_c), r_in=r_in, r_out=r_out,
     )
+
+
+def check_geometry_options(*, sigmas, n_queries, shell_c) -> None:
+    """Range checks of :func:`measure_geometry`'s options (a :class:`~diffsim.ConfigError` naming the
+    first bad one), for the API and for configs before any work."""
+    _check_sigmas("sigmas", sigmas)
+    _validate.integer("n_queries", n_queries, minimum=8)
+    _validate.positive("shell_c", shell_c, upper=100.0)
+
+
+GeometryOptions = options_of(measure_geometry, "GeometryOptions", exclude=("held_out", "block", "n_boot"),
+                             check=check_geometry_options, defaults={"sigmas": default_sigmas()})
+"""The options of :func:`measure_geometry` as a config part (the sigma grid, the queries, the shell)."""
 
 
 def _blocked(fn, y, sig, block: int):
@@ -413,7 +444,7 @@ def measure_linearity(
     train: TrainingSet,
     *,
     held_out: ArrayLike,
-    sigmas: Sequence[float] | np.ndarray,
+    sigmas: Sequence[float],
     score: Drift | None = None,
     tolerance: float = 0.1,
     block: int = 256,
@@ -426,17 +457,16 @@ def measure_linearity(
       key: PRNG key (noise, bootstrap).
       train: the training set.
       held_out: ``[M, N]`` fresh points of the data law; each is one query per sigma.
-      sigmas: increasing VE noise levels ``[S]``.
+      sigmas: increasing VE noise levels sigma (at least 3) of the linearity measurement.
       score: optional true score ``(x, t) -> [B, N]`` in the OU clock (a data model's ``score``);
         the exact denoiser is ``y + sigma^2 m_t score(m_t y, t)``.
-      tolerance: level of the relative distance ``emp_lin`` that defines ``sigma_lin``.
+      tolerance: relative empirical-Wiener distance below which the denoiser counts as linear
+        (defines sigma_lin).
       block: queries per streamed pass.
       n_boot: bootstrap replicas (queries resampled at each sigma).
     """
-    sigmas = np.asarray(_validate.increasing("sigmas", sigmas), dtype=np.float64)
-    if sigmas[0] <= 0:
-        raise _validate.ConfigError(f"sigmas={tuple(sigmas)!r} is out of range: expected positive values")
-    tolerance = _validate.positive("tolerance", tolerance)
+    check_linearity_options(sigmas=sigmas, tolerance=tolerance)
+    sigmas = np.asarray(tuple(sigmas), dtype=np.float64)
     block = _validate.integer("block", block, minimum=1)
     n_boot = _validate.integer("n_boot", n_boot, minimum=2)
     held_out = jnp.asarray(held_out, train.chunks.dtype)
@@ -479,3 +509,14 @@ def measure_linearity(
         msq_lin_exact=sq["lin_exact"].mean(1) / dim, scale=sq["scale"].mean(1) / dim,
         sigma_lin=sigma_lin, tolerance=float(tolerance),
     )
+
+
+def check_linearity_options(*, sigmas, tolerance) -> None:
+    """Range checks of :func:`measure_linearity`'s options, for the API and for configs."""
+    _check_sigmas("sigmas", sigmas)
+    _validate.positive("tolerance", tolerance, upper=10.0)
+
+
+LinearityOptions = options_of(measure_linearity, "LinearityOptions", exclude=("held_out", "score", "block", "n_boot"),
+                              check=check_linearity_options, defaults={"sigmas": default_sigmas(25, 0.05, 100.0)})
+"""The options of :func:`measure_linearity` as a config part (the sigma grid and the tolerance)."""

@@ -35,9 +35,10 @@ number of conditions).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -53,11 +54,14 @@ from diffsim.process import GRID_KINDS, delta, m, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.solvers import DDIM, Solver, check_solver
 from diffsim.score import TrainingSet, nearest_two, posterior
+from diffsim.specs import options_of
 
 __all__ = [
     "DEFAULT_GUIDANCE",
     "GuidanceCell",
     "GuidanceMeasurement",
+    "GuidanceOptions",
+    "check_guidance_options",
     "measure_guidance",
     "decomposition",
     "detector_auc",
@@ -240,24 +244,26 @@ def measure_guidance(
       denoiser: conditional denoiser ``(x, t, label) -> x0_hat [B, N]`` (label -1 unconditional, see
         :mod:`diffsim.guidance`); default the exact empirical denoisers of ``train``. ``score_name``
         labels it in the result (``exact``, ``true``, ``net``).
-      guidance: scales g; conditions: class labels (default all classes).
-      n_trajectories: seeds B per pair (the same initial noises ``x_T`` for every pair).
+      guidance: guidance scales g (1: the unguided conditional model).
+      conditions: class labels (default all classes).
+      n_trajectories: seeds per (condition, g), the same initial noises for every pair.
       n_steps, t_max, t_min, grid: the sampler's time grid (:func:`diffsim.process.time_grid`).
       solver: :class:`~diffsim.solvers.DDIM` (deterministic), :class:`~diffsim.solvers.Heun`
         (probability flow) or :class:`~diffsim.solvers.EulerMaruyama` (the decomposition then has no
         deterministic meaning).
-      n_first_steps: steps averaged for ``alignment`` and ``guidance_magnitude``.
-      n_loss_samples: draws per pair for ``dsm_loss``; n_bootstrap: resamples of the seeds.
+      n_first_steps: first sampler steps averaged for the alignment and the guidance magnitude.
+      n_loss_samples: DSM-loss draws per (condition, g).
+      n_bootstrap: bootstrap resamples of the seeds.
     """
     data = train if isinstance(train, ClassConditionalSet) else ClassConditionalSet.from_points(train.points, labels)
     check_solver(solver)
     _validate.choice("grid", grid, GRID_KINDS)
-    n_trajectories = _validate.integer("n_trajectories", n_trajectories, minimum=2)
+    check_guidance_options(guidance=guidance, n_trajectories=n_trajectories, n_first_steps=n_first_steps,
+                           n_loss_samples=n_loss_samples, n_bootstrap=n_bootstrap)
+    n_trajectories, n_loss_samples, n_bootstrap = int(n_trajectories), int(n_loss_samples), int(n_bootstrap)
     n_steps = _validate.integer("n_steps", n_steps, minimum=1)
     n_first_steps = _validate.integer("n_first_steps", n_first_steps, minimum=1, maximum=n_steps + 1)
-    n_loss_samples = _validate.integer("n_loss_samples", n_loss_samples, minimum=1)
-    n_bootstrap = _validate.integer("n_bootstrap", n_bootstrap, minimum=2)
-    scales = tuple(float(_validate.in_range("guidance", g, 0.0, 100.0)) for g in guidance)
+    scales = tuple(float(g) for g in guidance)
     conds = tuple(range(data.n_classes)) if conditions is None else tuple(
         _validate.integer("conditions", c, minimum=0, maximum=data.n_classes - 1) for c in conditions)
     if not scales or not conds:
@@ -362,3 +368,21 @@ def correlations(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarra
         out["pearson"] = float(stats.pearsonr(x, y)[0])
         out["spearman"] = float(stats.spearmanr(x, y)[0])
     return out
+
+
+def check_guidance_options(*, guidance, n_trajectories, n_first_steps, n_loss_samples, n_bootstrap) -> None:
+    """Range checks of :func:`measure_guidance`'s options but the sampler's (a
+    :class:`~diffsim.ConfigError` naming the first bad one), for the API and for configs."""
+    if not len(guidance):
+        raise _validate.ConfigError("guidance must be a non-empty list of scales")
+    for g in guidance:
+        _validate.in_range("guidance", g, 0.0, 100.0)
+    _validate.integer("n_trajectories", n_trajectories, minimum=2, maximum=2**16)
+    _validate.integer("n_first_steps", n_first_steps, minimum=1)
+    _validate.integer("n_loss_samples", n_loss_samples, minimum=1, maximum=10**6)
+    _validate.integer("n_bootstrap", n_bootstrap, minimum=2, maximum=10**5)
+
+
+GuidanceOptions = options_of(measure_guidance, "GuidanceOptions", check=check_guidance_options,
+                             exclude=("denoiser", "score_name", "conditions", "n_steps", "t_max", "t_min", "grid", "sampler"))
+"""The options of :func:`measure_guidance` but the sampler's (the ``Sampling`` part) as a config part."""

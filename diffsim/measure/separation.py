@@ -29,22 +29,22 @@ Shapes: ``times`` ``[T]``; ``n_samples`` draws per time in ``n_samples / batch``
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim._protocols import Drift
 from diffsim.observe import Estimate
 from diffsim.process import delta, m, separations_time_from_t
 from diffsim.score import TrainingSet, empirical_score
+from diffsim.specs import options_of
 
-__all__ = ["LossGap", "measure_loss_gap", "dsm_terms"]
+__all__ = ["LossGap", "LossGapOptions", "check_loss_gap_options", "measure_loss_gap", "dsm_terms"]
 
 QUANTITIES = ("loss_true", "loss_empirical", "loss_gap", "fisher")
 
@@ -151,7 +151,7 @@ def measure_loss_gap(
     train: TrainingSet,
     true_score: Drift,
     *,
-    times: ArrayLike,
+    times: Sequence[float] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
     n_samples: int = 4096,
     batch: int = 512,
 ) -> LossGap:
@@ -163,8 +163,8 @@ def measure_loss_gap(
         drawn uniformly from its ``n_points`` rows, so not a masked padded layout).
       true_score: the exact score of the data law, ``(x [B, N], t) -> [B, N]`` (e.g. a data model's
         ``.score``; a jittable pytree or function).
-      times: ``[T]`` times in our clock, each ``> 0``.
-      n_samples: Monte-Carlo draws per time for each estimator (rounded up to a multiple of ``batch``).
+      times: increasing times of the curve (OU time t, our clock; the paper's is 2t).
+      n_samples: Monte-Carlo draws per time and estimator (rounded up to a multiple of batch).
       batch: queries per streamed evaluation.
 
     Returns:
@@ -175,10 +175,9 @@ def measure_loss_gap(
     times = np.atleast_1d(np.asarray(times, dtype=float))
     if times.ndim != 1 or times.size == 0:
         raise _validate.ConfigError(f"times has shape {times.shape}: expected a non-empty 1-D list")
-    for t in times:
-        _validate.positive("times", t, upper=50.0)
-    n_samples = _validate.integer("n_samples", n_samples, minimum=2)
-    batch = _validate.integer("batch", min(batch, n_samples), minimum=1)
+    check_loss_gap_options(times=times, n_samples=n_samples, batch=batch)
+    n_samples = int(n_samples)
+    batch = min(int(batch), n_samples)
     n_batches = -(-n_samples // batch)
     _validate.memory(
         f"loss gap with {n_samples} samples at {times.size} times",
@@ -195,3 +194,16 @@ def measure_loss_gap(
         loss_true=tuple(est[0]), loss_empirical=tuple(est[1]), loss_gap=tuple(est[2]), fisher=tuple(est[3]),
     )
 
+
+
+def check_loss_gap_options(*, times, n_samples, batch) -> None:
+    """Range checks of :func:`measure_loss_gap`'s options, for the API and for configs."""
+    _validate.increasing("times", times)
+    for t in times:
+        _validate.positive("times", t, upper=50.0)
+    _validate.integer("n_samples", n_samples, minimum=2)
+    _validate.integer("batch", batch, minimum=1)
+
+
+LossGapOptions = options_of(measure_loss_gap, "LossGapOptions", check=check_loss_gap_options)
+"""The options of :func:`measure_loss_gap` as a config part (the times, the Monte-Carlo draws, the batch)."""

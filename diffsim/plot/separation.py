@@ -52,7 +52,7 @@ def draw_loss_gap(ax, table, data: str) -> list:
     data model ``data``; the collapse times t_C(P) (dotted verticals) and the condensed closed form
     ``<rho/(1+rho)>`` (dashed, the table's ``theory/loss_gap_condensed`` rows). Top axis: the
     paper's clock 2t."""
-    table = table.where(data=data)
+    table = table.where(model=data)  # the column of the axis data.model
     sizes = table.unique("P")
     artists = []
     for p, color in zip(sizes, _viridis(len(sizes))):
@@ -82,7 +82,7 @@ def draw_loss_gap(ax, table, data: str) -> list:
 
 def separation_loss_gap_figure(table) -> Figure:
     """One :func:`draw_loss_gap` panel per data model of the ``separation_loss_gap`` table."""
-    models = table.unique("data")
+    models = table.unique("model")
     with style():
         fig, axes = subplots(1, len(models), figsize=(4.6 * len(models), 4.2), squeeze=False)
         for ax, name in zip(axes[0], models):

@@ -14,10 +14,10 @@ placed from the measured boundaries (small ``[0, sigma_cov]``, medium ``[sigma_c
 ``[sigma_w, inf)``, and width-matched controls of the medium window's log-width just below and just
 above it), and reports the memorized fraction (1/3 rule) with bootstrap errors, in both directions.
 
-Large-noise linearity (``linearity = True``): on a second grid ``linearity_sigmas`` (reaching
+Large-noise linearity (``with_linearity = True``): on a second grid ``linearity.sigmas`` (reaching
 large sigma), the relative distance of the empirical denoiser to the Wiener denoiser of the training
 mean and covariance, and of both to the exact denoiser (true score, Tweedie), with ``sigma_lin``, the
-sigma above which the empirical-Wiener distance stays below ``linearity_tolerance``
+sigma above which the empirical-Wiener distance stays below ``linearity.tolerance``
 (:func:`diffsim.measure.geometry.measure_linearity`); rows with ``quantity`` ``emp_lin``,
 ``emp_exact``, ``lin_exact``.
 
@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal
 
 import jax
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.data import DataName, Nonlinearity
-from diffsim.data.hmm import NONLINEARITIES
 from diffsim.measure.geometry import (
     GeometryMeasurement,
+    GeometryOptions,
     LinearityMeasurement,
+    LinearityOptions,
+    default_sigmas,
     measure_geometry,
     measure_linearity,
     measure_memorization,
@@ -48,7 +49,8 @@ from diffsim.measure.geometry import (
 from diffsim.results import finite_or_none
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.solvers import solver
-from diffsim.studies._common import LandscapeData, config_json
+from diffsim.specs import DataSpec, Sampling, config_json, validate_parts
+from diffsim.studies._common import LANDSCAPE_DATA
 from diffsim.theory.geometry import (
     collapse_sigma,
     coverage_edge_isotropic,
@@ -64,99 +66,68 @@ __all__ = [
 ]
 
 
-def default_sigmas(n: int = 31, low: float = 0.05, high: float = 5.0) -> tuple[float, ...]:
-    """Log-spaced VE noise levels."""
-    return tuple(float(s) for s in np.exp(np.linspace(math.log(low), math.log(high), n)))
-
-
 @dataclass(frozen=True)
 class GeometryConfig:
     """One point of the geometry study (validated by :meth:`validate`).
 
     Attributes:
-        data: data model: gaussian (isotropic), mixture (two clusters) or hmm (hidden manifold).
-        dim: dimension N.
-        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points, at least 2).
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        nonlinearity: hmm: activation phi of the hidden manifold.
-        sigmas: increasing VE noise levels sigma (at least 3) of W_sigma and C_sigma.
-        n_queries: training queries a_j + sigma z per sigma (for W_sigma).
+        data: the data model, N (2 to 4096) and the load alpha (P = round(exp(alpha N)) training
+            points, at least 2).
+        measure: the options of measure_geometry (the sigma grid of W_sigma and C_sigma, the
+            training queries per sigma, the shell's c).
         n_held_out: held-out points, one coverage query each per sigma (for C_sigma).
-        shell_c: the Gaussian shell's c: r_in^2 = N - 2 sqrt(c N), r_out^2 = N + 2 sqrt(c N) + 2c.
         n_theory: Monte-Carlo queries of the exact coverage theory (mixture and hmm; gaussian
             uses a 1-D integral).
-        linearity: also measure the distance of the empirical denoiser to the linear (Wiener) one.
-        linearity_sigmas: increasing VE noise levels sigma (at least 3) of the linearity measurement.
-        linearity_tolerance: relative empirical-Wiener distance below which the denoiser counts as
-            linear (defines sigma_lin).
+        linearity: the options of measure_linearity (its sigma grid and tolerance).
+        with_linearity: also measure the distance of the empirical denoiser to the linear (Wiener) one.
         seed: random seed.
     """
 
-    data: DataName = "gaussian"
-    dim: int = 20
-    alpha: float = 0.2
-    alpha_d: float = 0.5
-    nonlinearity: Nonlinearity = "linear"
-    sigmas: tuple[float, ...] = default_sigmas()
-    n_queries: int = 512
+    data: DataSpec = DataSpec(model="gaussian", dim=20, alpha=0.2)
+    measure: GeometryOptions = GeometryOptions()
     n_held_out: int = 512
-    shell_c: float = 5.0
     n_theory: int = 256
-    linearity: bool = True
-    linearity_sigmas: tuple[float, ...] = default_sigmas(25, 0.05, 100.0)
-    linearity_tolerance: float = 0.1
+    linearity: LinearityOptions = LinearityOptions()
+    with_linearity: bool = True
     seed: int = 0
 
     def validate(self) -> "GeometryConfig":
-        _validate.choice("data", self.data, data.DATA_MODELS)
-        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
-        _validate.choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
-        _validate.integer("dim", self.dim, minimum=2, maximum=4096)
-        _validate.positive("alpha", self.alpha, upper=5.0)
-        sig = _validate.increasing("sigmas", self.sigmas)
-        for value in sig:
-            _validate.positive("sigmas", value)
-        if sig[0] <= 0 or len(sig) < 3:
-            raise _validate.ConfigError(f"sigmas={self.sigmas!r} is out of range: expected >= 3 increasing positive values")
-        _validate.integer("n_queries", self.n_queries, minimum=8)
+        validate_parts(self)
+        d = self.data
+        _validate.integer("data.dim", d.dim, minimum=2, maximum=4096)
         _validate.integer("n_held_out", self.n_held_out, minimum=8)
-        _validate.positive("shell_c", self.shell_c, upper=100.0)
         _validate.integer("n_theory", self.n_theory, minimum=16)
-        lin = _validate.increasing("linearity_sigmas", self.linearity_sigmas)
-        for value in lin:
-            _validate.positive("linearity_sigmas", value)
-        if lin[0] <= 0 or len(lin) < 3:
-            raise _validate.ConfigError(f"linearity_sigmas={self.linearity_sigmas!r} is out of range: expected >= 3 increasing positive values")
-        _validate.positive("linearity_tolerance", self.linearity_tolerance, upper=10.0)
         _validate.integer("seed", self.seed, minimum=0)
         p = self.n_points
         if p < 2:
-            raise _validate.ConfigError(f"alpha * dim = {self.alpha * self.dim:g} gives P = {p}: expected P >= 2")
+            raise _validate.ConfigError(f"alpha * dim = {d.alpha * d.dim:g} gives P = {p}: expected P >= 2")
         # the training set and its chunked copy, the held-out points, and the queries of every sigma
         # (both grids) with their denoised estimates
-        n_sigmas = len(self.sigmas) + len(self.linearity_sigmas)
-        _validate.memory(f"the geometry measurement at P={p}, N={self.dim}",
-                         4.0 * (2 * p + self.n_held_out) * self.dim + 16.0 * self.n_queries * n_sigmas * self.dim,
-                         knobs={"n_queries": self.n_queries, "n_held_out": self.n_held_out, "dim": self.dim})
+        n_queries = self.measure.n_queries
+        n_sigmas = len(self.measure.sigmas) + len(self.linearity.sigmas)
+        _validate.memory(f"the geometry measurement at P={p}, N={d.dim}",
+                         4.0 * (2 * p + self.n_held_out) * d.dim + 16.0 * n_queries * n_sigmas * d.dim,
+                         knobs={"measure.n_queries": n_queries, "n_held_out": self.n_held_out, "data.dim": d.dim})
         return self
 
     @property
     def n_points(self) -> int:
-        return data.points_at_load(self.alpha, self.dim)
+        return self.data.n_points
 
 
 def _predictions(config: GeometryConfig, spectrum_eigs: np.ndarray, p: int, sigmas: np.ndarray) -> dict:
     """Exact coverage curve and edge, sigma_C, and which route computed them."""
-    n = config.dim
+    n = config.data.dim
     alpha_n = math.log(p) / n
     sc = float(collapse_sigma(alpha_n, Spectrum.from_eigenvalues(spectrum_eigs)))
-    if config.data == "gaussian":
-        curve = coverage_isotropic(sigmas, p, n, c=config.shell_c)
-        edge, route = coverage_edge_isotropic(p, n, c=config.shell_c), "isotropic"
+    shell_c = config.measure.shell_c
+    if config.data.model == "gaussian":
+        curve = coverage_isotropic(sigmas, p, n, c=shell_c)
+        edge, route = coverage_edge_isotropic(p, n, c=shell_c), "isotropic"
     else:
-        curve, _ = coverage_spectrum(sigmas, p, spectrum_eigs, c=config.shell_c, n_y=config.n_theory)
-        edge = coverage_edge_spectrum(p, spectrum_eigs, c=config.shell_c, n_y=config.n_theory)
-        exact = config.data == "hmm" and config.nonlinearity == "linear"
+        curve, _ = coverage_spectrum(sigmas, p, spectrum_eigs, c=shell_c, n_y=config.n_theory)
+        edge = coverage_edge_spectrum(p, spectrum_eigs, c=shell_c, n_y=config.n_theory)
+        exact = config.data.model == "hmm" and config.data.nonlinearity == "linear"
         route = "spectrum" if exact else "gaussian_equivalent"
     return {"sigma_c": sc, "c_curve": np.asarray(curve), "sigma_cov": float(edge), "route": route}
 
@@ -178,25 +149,24 @@ class GeometryResult:
         out = []
         for j, s in enumerate(m.sigmas):
             t = 0.5 * math.log1p(s * s)
-            out.append({"N": self.config.dim, "P": self.n_points, "quantity": "W", "sigma": float(s), "t": t,
+            out.append({"N": self.config.data.dim, "P": self.n_points, "quantity": "W", "sigma": float(s), "t": t,
                         "value": float(m.w[j]), "stderr": float(m.w_stderr[j]), "theory": None})
-            out.append({"N": self.config.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
+            out.append({"N": self.config.data.dim, "P": self.n_points, "quantity": "C", "sigma": float(s), "t": t,
                         "value": float(m.c[j]), "stderr": float(m.c_stderr[j]), "theory": float(self.theory["c_curve"][j])})
         summ = self.summary()
         for q, theory in (("sigma_cov", summ["theory/sigma_cov"]), ("sigma_w", summ["theory/sigma_w"]),
                           ("log_width", None), ("sigma_lin", None)):
             if summ[q] is None and q == "sigma_lin" and self.linearity is None:
                 continue
-            out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": None, "t": None,
+            out.append({"N": self.config.data.dim, "P": self.n_points, "quantity": q, "sigma": None, "t": None,
                         "value": summ[q], "stderr": summ[f"{q}_stderr"], "theory": theory})
         lin = self.linearity
         if lin is not None:
             for j, s in enumerate(lin.sigmas):
                 t = 0.5 * math.log1p(s * s)
                 for q in ("emp_lin", "emp_exact", "lin_exact"):
-                    out.append({"N": self.config.dim, "P": self.n_points, "quantity": q, "sigma": float(s), "t": t,
-                                "value": finite_or_none(getattr(lin, q)[j]),
-                                "stderr": finite_or_none(getattr(lin, q + "_stderr")[j]),
+                    out.append({"N": self.config.data.dim, "P": self.n_points, "quantity": q, "sigma": float(s), "t": t,
+                                "value": finite_or_none(getattr(lin, q)[j]), "stderr": finite_or_none(getattr(lin, q + "_stderr")[j]),
                                 "theory": None})
         return out
 
@@ -207,7 +177,7 @@ class GeometryResult:
         m = self.measurement
         th = self.theory
         return {
-            "N": self.config.dim, "P": self.n_points, "data": self.config.data, "alpha_d": self.config.alpha_d,
+            "N": self.config.data.dim, "P": self.n_points, "data": self.config.data.model, "alpha_d": self.config.data.alpha_d,
             "sigma_cov": finite_or_none(m.sigma_cov.value), "sigma_cov_stderr": finite_or_none(m.sigma_cov.stderr),
             "sigma_w": finite_or_none(m.sigma_w.value), "sigma_w_stderr": finite_or_none(m.sigma_w.stderr),
             "log_width": finite_or_none(m.log_width.value), "log_width_stderr": finite_or_none(m.log_width.stderr),
@@ -215,7 +185,7 @@ class GeometryResult:
             "theory/sigma_c": finite_or_none(th["sigma_c"]), "theory/log_width": 0.0, "theory/route": th["route"],
             "sigma_lin": None if self.linearity is None else finite_or_none(self.linearity.sigma_lin.value),
             "sigma_lin_stderr": None if self.linearity is None else finite_or_none(self.linearity.sigma_lin.stderr),
-            "linearity_tolerance": self.config.linearity_tolerance,
+            "linearity_tolerance": self.config.linearity.tolerance,
             "emp_lin_at_sigma_w": None if self.linearity is None else _at(self.linearity, m.sigma_w.value),
         }
 
@@ -245,10 +215,9 @@ def _list(a):
     return [finite_or_none(v) for v in np.asarray(a)]
 
 
-def _build(config, key):
-    model = data.make(config.data, config.dim, alpha_d=config.alpha_d, nonlinearity=config.nonlinearity,
-                      key=jax.random.fold_in(key, 0))
-    p = config.n_points
+def _build(spec: DataSpec, key):
+    model = spec.make(jax.random.fold_in(key, 0))
+    p = spec.n_points
     train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), p))
     return model, train, p
 
@@ -258,19 +227,19 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
     ``PRNGKey(seed)``."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    model, train, p = _build(config, key)
+    model, train, p = _build(config.data, key)
     held = model.sample(jax.random.fold_in(key, 2), config.n_held_out)
-    sigmas = np.asarray(config.sigmas, dtype=np.float64)
-    meas = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=sigmas,
-                            n_queries=config.n_queries, shell_c=config.shell_c)
+    sigmas = np.asarray(config.measure.sigmas, dtype=np.float64)
+    meas = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held,
+                            **{**config.measure.as_kwargs(), "sigmas": sigmas})
     if progress is not None:
-        progress(f"N={config.dim} measured")
+        progress(f"N={config.data.dim} measured")
     theory = _predictions(config, np.asarray(model.covariance_spectrum(), dtype=np.float64), p, sigmas)
     lin = None
-    if config.linearity:
-        lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
-                                score=model.score if data.has_exact_score(model, config.dim) else None,
-                                tolerance=config.linearity_tolerance)
+    if config.with_linearity:
+        lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held,
+                                score=model.score if data.has_exact_score(model, config.data.dim) else None,
+                                **config.linearity.as_kwargs())
     return GeometryResult(config, p, meas, theory, lin)
 
 
@@ -309,41 +278,39 @@ class SwapConfig:
     """One point of the swap study with exact scores (data ``gaussian`` or linear ``hmm``).
 
     Attributes:
-        data: data model with an exact true score: gaussian (isotropic) or hmm (linear).
-        dim: dimension N.
-        alpha: load alpha = log(P)/N (P = round(exp(alpha N)) training points).
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        data: data model with an exact true score (gaussian, or hmm with the linear nonlinearity),
+            N and the load alpha (P = round(exp(alpha N)) training points).
+        sampling: the sampler of every window and direction: sde (backward SDE) or ode
+            (probability-flow ODE), at least 10 steps on a log grid from t_max to t_min (OU time).
+        measure: the options of measure_geometry for the boundaries sigma_cov, sigma_w that place
+            the windows (n_queries: training and held-out queries per sigma).
         n_samples: generated samples per window and direction of the swap.
-        n_steps: sampler steps on a log grid from t = 6 to t = 1e-3 (OU time).
-        method: sampler: sde (backward SDE) or ode (probability-flow ODE).
-        sigmas: increasing VE noise levels sigma (at least 3) of the boundaries sigma_cov, sigma_w
-            that place the windows.
-        n_queries: training and held-out queries per sigma of the boundaries.
         seed: random seed.
     """
 
-    data: LandscapeData = "gaussian"
-    dim: int = 20
-    alpha: float = 0.2
-    alpha_d: float = 0.5
+    data: DataSpec = DataSpec(model="gaussian", dim=20, alpha=0.2)
+    sampling: Sampling = Sampling(solver="sde", n_steps=200, t_max=6.0, t_min=1e-3)
+    measure: GeometryOptions = GeometryOptions(n_queries=256)
     n_samples: int = 512
-    n_steps: int = 200
-    method: Method = "sde"
-    sigmas: tuple[float, ...] = default_sigmas()
-    n_queries: int = 256
     seed: int = 0
 
     def validate(self) -> "SwapConfig":
-        _validate.choice("data", self.data, get_args(LandscapeData))
-        _validate.choice("method", self.method, get_args(Method))
+        validate_parts(self)
+        _validate.choice("data.model", self.data.model, LANDSCAPE_DATA)
+        if self.data.model == "hmm":
+            _validate.choice("data.nonlinearity", self.data.nonlinearity, ("linear",))
+        self.sampling.validate(solvers=("sde", "ode"), grids=("log",))
+        _validate.integer("sampling.n_steps", self.sampling.n_steps, minimum=10, maximum=_validate.MAX_STEPS)
         _validate.integer("n_samples", self.n_samples, minimum=8)
-        _validate.integer("n_steps", self.n_steps, minimum=10, maximum=_validate.MAX_STEPS)
         # the samples of the two baselines and every swapped window (states, noise, scores: ~16 floats each)
-        _validate.memory(f"the swap samples at N={self.dim}", 64.0 * self.n_samples * self.dim,
-                         knobs={"n_samples": self.n_samples, "dim": self.dim})
-        GeometryConfig(data=self.data, dim=self.dim, alpha=self.alpha, alpha_d=self.alpha_d, sigmas=self.sigmas,
-                       n_queries=self.n_queries, n_held_out=self.n_queries, seed=self.seed).validate()
+        _validate.memory(f"the swap samples at N={self.data.dim}", 64.0 * self.n_samples * self.data.dim,
+                         knobs={"n_samples": self.n_samples, "data.dim": self.data.dim})
+        self.geometry_config().validate()
         return self
+
+    def geometry_config(self) -> GeometryConfig:
+        """The geometry point whose boundaries place the windows (held-out points: ``n_queries``)."""
+        return GeometryConfig(data=self.data, measure=self.measure, n_held_out=self.measure.n_queries, seed=self.seed)
 
 
 @dataclass(frozen=True)
@@ -359,10 +326,10 @@ class SwapResult:
         out = []
         for (direction, window), est in self.fractions.items():
             lo, hi = self.windows.get(window, (None, None))
-            out.append({"N": self.config.dim, "P": data.points_at_load(self.config.alpha, self.config.dim),
+            out.append({"N": self.config.data.dim, "P": self.config.data.n_points,
                         "direction": direction, "window": window, "sigma_lo": finite_or_none(lo),
-                        "sigma_hi": finite_or_none(hi), "quantity": "memorized_fraction", "value": float(est.value),
-                        "stderr": finite_or_none(est.stderr)})
+                        "sigma_hi": finite_or_none(hi),
+                        "quantity": "memorized_fraction", "value": float(est.value), "stderr": finite_or_none(est.stderr)})
         return out
 
     def to_json(self) -> dict:
@@ -383,11 +350,9 @@ def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
     """Exact-score window swaps at windows placed from the measured boundaries."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    gcfg = GeometryConfig(data=config.data, dim=config.dim, alpha=config.alpha, alpha_d=config.alpha_d,
-                          sigmas=config.sigmas, n_queries=config.n_queries, n_held_out=config.n_queries)
-    model, train, _ = _build(gcfg, key)
-    held = model.sample(jax.random.fold_in(key, 2), config.n_queries)
-    geo = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, sigmas=config.sigmas, n_queries=config.n_queries)
+    model, train, _ = _build(config.data, key)
+    held = model.sample(jax.random.fold_in(key, 2), config.measure.n_queries)
+    geo = measure_geometry(jax.random.fold_in(key, 3), train, held_out=held, **config.measure.as_kwargs())
     lo, hi = geo.sigma_cov.value, geo.sigma_w.value
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
         raise _validate.ConfigError(f"the measured boundaries sigma_cov={lo}, sigma_w={hi} do not bracket a window: widen sigmas")
@@ -395,11 +360,12 @@ def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
     emp, true = EmpiricalScore(train), model.score
     k_run = jax.random.fold_in(key, 4)  # the same noise for every window: paired comparisons
 
-    sampler = solver(config.method)
+    sampler = solver(config.sampling.solver)
 
     def frac(inside, outside, a, b):
+        smp = config.sampling
         return measure_memorization(k_run, train, window_swap(inside, outside, a, b), n_samples=config.n_samples,
-                                    n_steps=config.n_steps, solver=sampler).memorized
+                                    n_steps=smp.n_steps, t_max=smp.t_max, t_min=smp.t_min, solver=sampler).memorized
 
     fractions = {("all_true", None): frac(emp, true, 1e30, 1e31), ("all_empirical", None): frac(true, emp, 1e30, 1e31)}
     for name, (a, b) in windows.items():

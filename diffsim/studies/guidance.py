@@ -24,6 +24,7 @@ Rows (``kind``):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -34,31 +35,25 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.data.conditional import CONDITIONAL_DATA, make_conditional
-from diffsim.data.hmm import NONLINEARITIES
 from diffsim.results import finite_or_none
-from diffsim.theory.hmm import Nonlinearity
 from diffsim.measure.guidance import (
-    DEFAULT_GUIDANCE,
     QUANTITIES,
     GuidanceMeasurement,
+    GuidanceOptions,
     correlations,
     detector_auc,
     measure_guidance,
 )
 from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
-from diffsim.nets.models import ModelConfig, Parameterisation
-from diffsim.process import GRID_KINDS
-from diffsim.solvers import SOLVERS, solver
-from diffsim.studies._common import config_json
+from diffsim.nets.models import ModelConfig
+from diffsim.specs import DataSpec, Sampling, config_json, validate_parts
+from diffsim.solvers import solver
 
 __all__ = ["SCORES", "GuidanceConfig", "GuidanceResult", "run_guidance", "guidance_trend"]
 
 Score = Literal["exact", "true", "net"]
 """The conditional score: exact empirical, exact of the data model, or a trained net."""
 SCORES: tuple[Score, ...] = get_args(Score)
-ConditionalData = Literal["mixture", "hmm"]  # diffsim.data.conditional.CONDITIONAL_DATA
-GridKind = Literal["log", "uniform", "edm"]  # diffsim.process.GRID_KINDS
-Sampler = Literal["ddim", "ode", "sde"]  # the names of diffsim.solvers.SOLVERS
 
 
 @dataclass(frozen=True)
@@ -66,120 +61,64 @@ class GuidanceConfig:
     """One data set, one score, a grid of guidance scales (validated by :meth:`validate`).
 
     Attributes:
-        data: class-conditional data model: mixture (one Gaussian per class) or hmm (classes are
-            regions of one hidden manifold).
-        dim: dimension N.
+        data: class-conditional data model: mixture (one Gaussian per class, within-class standard
+            deviation sigma) or hmm (classes are regions of one hidden manifold; score true: linear
+            only), and N (the training points are class_counts, not alpha or n_train).
         class_counts: training points per class (at least 2 classes).
         separation: spread of the class centres: mu_c ~ N(0, separation^2 I) (hmm: of the latent
             centres nu_c).
-        sigma: mixture: within-class standard deviation.
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        nonlinearity: hmm: activation phi of the hidden manifold (score true: linear only).
         score: the conditional denoiser: exact (exact empirical scores), true (exact scores of
             the data model) or net (a network trained with label dropout).
-        guidance: guidance scales g (1: the unguided conditional model).
-        n_trajectories: seeds per (condition, g), the same initial noises for every pair.
-        n_steps: sampler steps from t_max to t_min.
-        t_max: first sampler time (OU time t; also the net's largest training time).
-        t_min: last sampler time (OU time t).
-        grid: sampler time grid: uniform, log or edm.
-        sampler: ddim (deterministic DDIM), ode (Heun probability flow) or sde (Euler-Maruyama).
-        n_first_steps: first sampler steps averaged for the alignment and the guidance magnitude.
-        n_loss_samples: DSM-loss draws per (condition, g).
-        n_bootstrap: bootstrap resamples of the seeds.
+        sampling: the sampler (ddim, ode or sde) and its time grid (log, uniform or edm).
+        measure: the options of measure_guidance (guidance scales, seeds, first steps, DSM-loss
+            draws, bootstrap).
         small_class: classes of at most this many points count as small.
-        width: net: MLP width.
-        depth: net: residual blocks.
-        parameterisation: net: what it predicts: eps (the noise), x0 (the denoised point) or edm.
-        steps: net: training steps.
-        batch_size: net: minibatch size.
-        learning_rate: net: Adam learning rate.
-        label_dropout: net: probability of replacing the label by the null (unconditional) label.
-        class_balanced: net: draw a class uniformly, then one of its points (else points uniformly).
+        net: score net: the conditional MLP (its data_variance is set from the training points).
+        train: score net: DSM training with label dropout (t_max: its largest training time).
         seed: random seed.
     """
 
-    data: ConditionalData = "mixture"
-    dim: int = 8
+    data: DataSpec = DataSpec(model="mixture", dim=8)
     class_counts: tuple[int, ...] = (1, 1, 1, 1, 2, 2, 3, 3, 32, 32, 32, 32, 64, 64, 64, 64)
     separation: float = 0.5
-    sigma: float = 1.0
-    alpha_d: float = 0.5
-    nonlinearity: Nonlinearity = "linear"
     score: Score = "exact"
-    guidance: tuple[float, ...] = DEFAULT_GUIDANCE
-    n_trajectories: int = 64
-    n_steps: int = 50
-    t_max: float = 5.0
-    t_min: float = 0.01
-    grid: GridKind = "uniform"
-    sampler: Sampler = "ddim"
-    n_first_steps: int = 5
-    n_loss_samples: int = 256
-    n_bootstrap: int = 200
+    sampling: Sampling = Sampling(solver="ddim", n_steps=50, t_max=5.0, t_min=0.01, grid="uniform")
+    measure: GuidanceOptions = GuidanceOptions()
     small_class: int = 3
-    # network (score = "net")
-    width: int = 128
-    depth: int = 2
-    parameterisation: Parameterisation = "edm"
-    steps: int = 4000
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    label_dropout: float = 0.1
-    class_balanced: bool = True
+    net: ModelConfig = ModelConfig(width=128, depth=2, parameterisation="edm")
+    train: ConditionalTrainConfig = ConditionalTrainConfig(steps=4000, batch_size=64, learning_rate=2e-3, label_dropout=0.1,
+                                                           class_balanced=True, t_min=1e-3, t_max=5.0, steps_per_dispatch=500)
     seed: int = 0
 
     def validate(self) -> "GuidanceConfig":
-        _validate.choice("data", self.data, CONDITIONAL_DATA)
-        _validate.integer("dim", self.dim, minimum=1, maximum=4096)
+        validate_parts(self)
+        d, smp = self.data, self.sampling
+        _validate.choice("data.model", d.model, CONDITIONAL_DATA)
+        _validate.integer("data.dim", d.dim, minimum=1, maximum=4096)
         if len(self.class_counts) < 2:
             raise _validate.ConfigError(f"class_counts={self.class_counts!r} is out of range: expected at least 2 classes")
         for c in self.class_counts:
             _validate.integer("class_counts", c, minimum=1, maximum=10**6)
         _validate.positive("separation", self.separation, upper=1e3)
-        _validate.positive("sigma", self.sigma, upper=1e3)
-        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
-        _validate.choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _validate.positive("data.sigma", d.sigma, upper=1e3)
         _validate.choice("score", self.score, SCORES)
-        if self.score == "true" and self.data == "hmm" and self.nonlinearity != "linear":
+        if self.score == "true" and d.model == "hmm" and d.nonlinearity != "linear":
             raise _validate.ConfigError(
-                f"score='true' with nonlinearity={self.nonlinearity!r} is out of range: exact true scores "
+                f"score='true' with data.nonlinearity={d.nonlinearity!r} is out of range: exact true scores "
                 "exist for the mixture and the linear hmm only"
             )
-        if not self.guidance:
-            raise _validate.ConfigError("guidance must be a non-empty list of scales")
-        for g in self.guidance:
-            _validate.in_range("guidance", g, 0.0, 100.0)
-        _validate.integer("n_trajectories", self.n_trajectories, minimum=2, maximum=2**16)
-        _validate.integer("n_steps", self.n_steps, minimum=1, maximum=10**5)
-        _validate.positive("t_max", self.t_max, upper=50.0)
-        _validate.positive("t_min", self.t_min, upper=self.t_max)
-        if self.t_min >= self.t_max:
-            raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
-        _validate.choice("grid", self.grid, GRID_KINDS)
-        _validate.choice("sampler", self.sampler, SOLVERS)
-        _validate.integer("n_first_steps", self.n_first_steps, minimum=1, maximum=self.n_steps + 1)
-        _validate.integer("n_loss_samples", self.n_loss_samples, minimum=1, maximum=10**6)
-        _validate.integer("n_bootstrap", self.n_bootstrap, minimum=2, maximum=10**5)
+        if smp.t_min >= smp.t_max:
+            raise _validate.ConfigError(f"sampling.t_min={smp.t_min} is out of range: expected t_min < t_max={smp.t_max}")
+        _validate.integer("measure.n_first_steps", self.measure.n_first_steps, minimum=1, maximum=smp.n_steps + 1)
         _validate.integer("small_class", self.small_class, minimum=1)
-        _validate.integer("width", self.width, minimum=1, maximum=65_536)
-        _validate.integer("depth", self.depth, minimum=0, maximum=64)
-        _validate.choice("parameterisation", self.parameterisation, ("eps", "x0", "edm"))
-        _validate.integer("steps", self.steps, minimum=1, maximum=10**8)
-        _validate.integer("batch_size", self.batch_size, minimum=1, maximum=2**16)
-        _validate.positive("learning_rate", self.learning_rate, upper=1.0)
-        _validate.in_range("label_dropout", self.label_dropout, 0.0, 1.0, closed=False)
+        _validate.choice("net.architecture", self.net.architecture, ("mlp",))
         _validate.integer("seed", self.seed, minimum=0)
-        n_pairs = len(self.class_counts) * len(self.guidance)
+        n_pairs = len(self.class_counts) * len(self.measure.guidance)
+        n_trajectories = self.measure.n_trajectories
         _validate.memory("guided trajectories and their analysis",
-                         4.0 * 8 * n_pairs * (self.n_steps + 1) * self.n_trajectories * self.dim,
-                         knobs={"n_trajectories": self.n_trajectories, "dim": self.dim, "n_steps": self.n_steps})
+                         4.0 * 8 * n_pairs * (smp.n_steps + 1) * n_trajectories * d.dim,
+                         knobs={"measure.n_trajectories": n_trajectories, "data.dim": d.dim, "sampling.n_steps": smp.n_steps})
         return self
-
-    @property
-    def steps_per_dispatch(self) -> int:
-        """Largest divisor of ``steps`` that is at most 500."""
-        return max(d for d in range(1, min(500, self.steps) + 1) if self.steps % d == 0)
 
 
 @dataclass(frozen=True)
@@ -192,7 +131,7 @@ class GuidanceResult:
 
     def memorized_conditions(self) -> dict:
         """Condition -> memorized fraction >= 1/2 at the smallest g (g = 1 in the default sweep)."""
-        g0 = min(self.config.guidance)
+        g0 = min(self.config.measure.guidance)
         return {c.label: bool(c.estimates["memorized_fraction"].value >= 0.5)
                 for c in self.measurement.cells if c.guidance == float(g0)}
 
@@ -294,9 +233,10 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
     start = time.perf_counter()
-    model, data = make_conditional(jax.random.fold_in(jax.random.PRNGKey(config.seed), 0), config.data, config.dim, config.class_counts,
-                                   separation=config.separation, sigma=config.sigma, alpha_d=config.alpha_d,
-                                   nonlinearity=config.nonlinearity)
+    d = config.data
+    model, data = make_conditional(jax.random.fold_in(jax.random.PRNGKey(config.seed), 0), d.model, d.dim, config.class_counts,
+                                   separation=config.separation, sigma=d.sigma, alpha_d=d.alpha_d,
+                                   nonlinearity=d.nonlinearity)
     losses: tuple[float, ...] = ()
     denoiser = None
     if config.score == "true":
@@ -306,25 +246,19 @@ def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> Guidance
         variance = float(np.mean(np.var(np.asarray(data.points), axis=0)))
         trained = train_conditional(
             jax.random.fold_in(key, 1), data,
-            ModelConfig(width=config.width, depth=config.depth, parameterisation=config.parameterisation,
-                        data_variance=variance),
-            ConditionalTrainConfig(steps=config.steps, batch_size=config.batch_size,
-                                   learning_rate=config.learning_rate, label_dropout=config.label_dropout,
-                                   class_balanced=config.class_balanced, t_min=1e-3, t_max=config.t_max,
-                                   steps_per_dispatch=config.steps_per_dispatch),
+            dataclasses.replace(config.net, data_variance=variance), config.train,
         )
         denoiser, losses = trained.score.denoiser, tuple(float(x) for x in trained.losses)
         if progress is not None:
-            progress(f"trained the network ({config.steps} steps, final loss {losses[-1]:.3f})")
+            progress(f"trained the network ({config.train.steps} steps, final loss {losses[-1]:.3f})")
+    smp = config.sampling
     meas = measure_guidance(
-        jax.random.fold_in(key, 2), data, denoiser=denoiser, score_name=config.score, guidance=config.guidance,
-        n_trajectories=config.n_trajectories, n_steps=config.n_steps, t_max=config.t_max, t_min=config.t_min,
-        grid=config.grid, solver=solver(config.sampler), n_first_steps=config.n_first_steps,
-        n_loss_samples=config.n_loss_samples, n_bootstrap=config.n_bootstrap,
+        jax.random.fold_in(key, 2), data, denoiser=denoiser, score_name=config.score, n_steps=smp.n_steps,
+        t_max=smp.t_max, t_min=smp.t_min, grid=smp.grid, solver=solver(smp.solver), **config.measure.as_kwargs(),
     )
     if progress is not None:
         progress("measured every (condition, g)")
-    g0 = min(config.guidance)
+    g0 = min(config.measure.guidance)
     mem = {c.label: bool(c.estimates["memorized_fraction"].value >= 0.5) for c in meas.cells if c.guidance == float(g0)}
     summary = summarize(meas, mem, small_class=config.small_class, key=jax.random.fold_in(key, 3))
     return GuidanceResult(config, meas, summary, time.perf_counter() - start, losses)

@@ -24,13 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
-from diffsim.data import DataName
-from diffsim.measure.separation import LossGap, measure_loss_gap
+from diffsim.measure.separation import LossGap, LossGapOptions, measure_loss_gap
 from diffsim.observe import fit_power_law
 from diffsim.process import separations_time_from_t
 from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
-from diffsim.studies._common import config_json
+from diffsim.specs import DataSpec, config_json, validate_parts
 from diffsim.theory import separation as theory
 from diffsim.theory.spectrum import Spectrum
 
@@ -48,82 +47,69 @@ SEPARATION_DATA = ("gaussian", "mixture", "hmm")
 
 @dataclass(frozen=True)
 class LossGapConfig:
-    """One point of the loss-gap study: a data model, a dimension ``dim`` (N), a training-set size
-    ``n_train`` (P) and the ``times`` (our clock) of the curve.
+    """One point of the loss-gap study: a data model, a dimension N, a training-set size P
+    (``data.n_train``) and the times (our clock) of the curve.
 
     Data: ``gaussian`` (isotropic, variance sigma^2), ``mixture`` (``n_components`` isotropic clusters
     of variance sigma^2: two at ``+-v``, ``|v|^2 = N mtilde^2``, or K > 2 at ``mtilde sqrt(N) e_k``,
     well separated for mtilde >~ 2), ``hmm`` (linear hidden manifold, ``D = round(alpha_d N)``; the
-    only HMM with an exact score). Monte Carlo: ``n_samples`` draws per time and estimator, in
-    batches of ``batch`` queries.
+    only HMM with an exact score). Monte Carlo: ``measure.n_samples`` draws per time and estimator,
+    in batches of ``measure.batch`` queries.
 
     Attributes:
-        data: data model with an exact score: gaussian (isotropic), mixture or hmm (linear).
-        dim: dimension N.
-        n_train: training-set size P.
-        times: increasing times of the curve (OU time t, our clock; the paper's is 2t).
-        n_samples: Monte-Carlo draws per time and estimator.
-        batch: queries per streamed evaluation.
-        seed: random seed.
-        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
-        mtilde: mixture: separation: |v|^2 = N mtilde^2 (two clusters), or means mtilde sqrt(N) e_k.
+        data: data model with an exact score (gaussian, mixture or linear hmm), N and P.
+        measure: the options of measure_loss_gap (times, Monte-Carlo draws, batch).
         n_components: mixture: number of clusters K (at most N; K > 2: means mtilde sqrt(N) e_k).
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
+        seed: random seed.
     """
 
-    data: DataName = "gaussian"
-    dim: int = 8
-    n_train: int = 256
-    times: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-    n_samples: int = 4096
-    batch: int = 512
-    seed: int = 0
-    sigma: float = 1.0
-    mtilde: float = 2.0
+    data: DataSpec = DataSpec(model="gaussian", dim=8, n_train=256, mtilde=2.0)
+    measure: LossGapOptions = LossGapOptions()
     n_components: int = 2
-    alpha_d: float = 0.5
+    seed: int = 0
 
     def validate(self) -> "LossGapConfig":
-        _validate.choice("data", self.data, SEPARATION_DATA)
-        _validate.integer("dim", self.dim, minimum=1, maximum=100_000)
-        _validate.integer("n_train", self.n_train, minimum=2)
-        _validate.increasing("times", self.times)
-        for t in self.times:
-            _validate.positive("times", t, upper=50.0)
-        _validate.integer("n_samples", self.n_samples, minimum=2)
-        _validate.integer("batch", self.batch, minimum=1)
+        validate_parts(self)
+        d, m = self.data, self.measure
+        _check_data(d, self.n_components)
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.positive("sigma", self.sigma)
-        _validate.positive("mtilde", self.mtilde)
-        _validate.integer("n_components", self.n_components, minimum=2,
-                          maximum=max(2, self.dim) if self.data == "mixture" else None)
-        _validate.positive("alpha_d", self.alpha_d, upper=1.0)
+        p = d.n_points
         _validate.memory(
-            f"the training set ({self.n_train} x {self.dim}) and {self.n_samples} samples at {len(self.times)} times",
-            8.0 * self.n_train * self.dim + 16.0 * len(self.times) * self.n_samples
-            + 4.0 * 4 * self.batch * (min(self.n_train, 8192) + self.dim),
+            f"the training set ({p} x {d.dim}) and {m.n_samples} samples at {len(m.times)} times",
+            8.0 * p * d.dim + 16.0 * len(m.times) * m.n_samples + 4.0 * 4 * m.batch * (min(p, 8192) + d.dim),
         )
         return self
 
 
-def loss_gap_model(config: LossGapConfig, key=None):
-    """``(model, condensed_spectrum, collapse_spectrum, dilute_spectrum)`` of a config: the data
-    model (exact ``.score``), the spectrum whose ``<rho/(1+rho)>`` gives the condensed gap (the
-    covariance for Gaussian data, the within-cluster ``sigma^2`` for the mixture), the one that sets
-    ``t_C`` (covariance; cluster variance for the mixture, as in THEORY.md section 4) and the one of
-    the dilute ``1/P`` law (Gaussian data only, else None)."""
-    config.validate()
-    if config.data == "mixture":
-        if config.n_components == 2:
-            model = data.make("mixture", config.dim, sigma=config.sigma, mtilde=config.mtilde)
+def _check_data(spec: DataSpec, n_components: int) -> None:
+    _validate.choice("data.model", spec.model, SEPARATION_DATA)
+    _validate.integer("data.dim", spec.dim, minimum=1, maximum=100_000)
+    if spec.model == "hmm":
+        _validate.choice("data.nonlinearity", spec.nonlinearity, ("linear",))
+    _validate.integer("n_components", n_components, minimum=2,
+                      maximum=max(2, spec.dim) if spec.model == "mixture" else None)
+
+
+def loss_gap_model(spec: DataSpec, n_components: int = 2, key=None):
+    """``(model, condensed_spectrum, collapse_spectrum, dilute_spectrum)`` of a data spec: the data
+    model (exact ``.score``; a mixture of ``n_components`` clusters), the spectrum whose
+    ``<rho/(1+rho)>`` gives the condensed gap (the covariance for Gaussian data, the within-cluster
+    ``sigma^2`` for the mixture), the one that sets ``t_C`` (covariance; cluster variance for the
+    mixture, as in THEORY.md section 4) and the one of the dilute ``1/P`` law (Gaussian data only,
+    else None)."""
+    spec.validate()
+    _check_data(spec, n_components)
+    if spec.model == "mixture":
+        if n_components == 2:
+            model = data.make("mixture", spec.dim, sigma=spec.sigma, mtilde=spec.mtilde)
         else:
-            means = config.mtilde * math.sqrt(config.dim) * jnp.eye(config.dim)[: config.n_components]
-            model = data.GaussianMixture.create(means, config.sigma)
-        within = Spectrum.isotropic(config.sigma**2)
+            means = spec.mtilde * math.sqrt(spec.dim) * jnp.eye(spec.dim)[:n_components]
+            model = data.GaussianMixture.create(means, spec.sigma)
+        within = Spectrum.isotropic(spec.sigma**2)
         return model, within, within, None
-    model = data.make(config.data, config.dim, sigma=config.sigma, alpha_d=config.alpha_d, key=key)
-    spec = Spectrum.from_eigenvalues(np.maximum(model.covariance_spectrum(), 0.0))
-    return model, spec, spec, spec
+    model = data.make(spec.model, spec.dim, sigma=spec.sigma, alpha_d=spec.alpha_d, key=key)
+    cov = Spectrum.from_eigenvalues(np.maximum(model.covariance_spectrum(), 0.0))
+    return model, cov, cov, cov
 
 
 @dataclass(frozen=True)
@@ -146,7 +132,7 @@ class LossGapResult:
         for i, t in enumerate(r.times):
             dil = th["loss_gap_dilute"]
             rows.append({
-                "data": self.config.data, "N": r.dim, "P": r.n_points, "t": float(t),
+                "data": self.config.data.model, "N": r.dim, "P": r.n_points, "t": float(t),
                 "t_paper": float(separations_time_from_t(float(t))),
                 "loss_gap": finite_or_none(r.loss_gap[i].value),
                 "loss_gap_stderr": finite_or_none(r.loss_gap[i].stderr),
@@ -192,18 +178,17 @@ class LossGapResult:
 
 def run_loss_gap(config: LossGapConfig, key=None, *, progress=None) -> LossGapResult:
     """Draw P training points (``fold_in(key, 1)``; HMM features from ``fold_in(key, 0)``) and measure
-    the loss gap and Fisher divergence at ``config.times`` (:func:`diffsim.measure.separation.measure_loss_gap`,
+    the loss gap and Fisher divergence at ``config.measure.times`` (:func:`diffsim.measure.separation.measure_loss_gap`,
     key ``fold_in(key, 2)``); ``key`` defaults to ``PRNGKey(config.seed)``."""
     config.validate()
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    model, cond_spec, tc_spec, dil_spec = loss_gap_model(config, jax.random.fold_in(key, 0))
-    points = model.sample(jax.random.fold_in(key, 1), config.n_train)
-    train = TrainingSet.from_points(points, batch=2 * config.batch)
-    meas = measure_loss_gap(jax.random.fold_in(key, 2), train, model.score, times=config.times,
-                            n_samples=config.n_samples, batch=config.batch)
-    t = np.asarray(config.times, dtype=float)
-    p, n = config.n_train, config.dim
+    model, cond_spec, tc_spec, dil_spec = loss_gap_model(config.data, config.n_components, jax.random.fold_in(key, 0))
+    p, n = config.data.n_points, config.data.dim
+    points = model.sample(jax.random.fold_in(key, 1), p)
+    train = TrainingSet.from_points(points, batch=2 * config.measure.batch)
+    meas = measure_loss_gap(jax.random.fold_in(key, 2), train, model.score, **config.measure.as_kwargs())
+    t = np.asarray(config.measure.times, dtype=float)
     th = {
         "t_collapse": theory.collapse_time_of_size(p, n, tc_spec),
         "t_dilute": None if dil_spec is None else theory.dilute_time(p, n, dil_spec),

@@ -53,7 +53,8 @@ from diffsim.observe import memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
-from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
+from diffsim.specs import DataSpec
+from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 
 __all__ = [
     "PruneConfig", "PruneResult", "run_prune", "prune_table", "head_masks", "set_head_masks",
@@ -420,9 +421,8 @@ def _evaluate(graphdef, params, rest, key, x_init, times, x_eval, t_eval, eps_tr
 
 
 def _data_model(config: PruneConfig):
-    cfg = LossGapConfig(data=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma,
-                        mtilde=config.mtilde, n_components=config.n_components)
-    return loss_gap_model(cfg)[0]
+    spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
+    return loss_gap_model(spec, config.n_components)[0]
 
 
 def _log_sigma_times(key, n, t_min, t_max):

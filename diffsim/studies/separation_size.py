@@ -47,7 +47,8 @@ from diffsim.process import delta, m, time_grid
 from diffsim.results import finite_or_none
 from diffsim.sample import sample
 from diffsim.score import EmpiricalScore, empirical_score, masked_training_set
-from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
+from diffsim.specs import DataSpec
+from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 
 __all__ = [
     "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
@@ -250,9 +251,8 @@ def _interpolated_width(widths, curve, level: float, below: bool) -> float | Non
 
 def _model(config: SizeConfig):
 
-    cfg = LossGapConfig(data=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma,
-                        mtilde=config.mtilde)
-    return loss_gap_model(cfg)[0]
+    spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
+    return loss_gap_model(spec)[0]
 
 
 def _log_sigma_times(key, shape, t_min: float, t_max: float):
