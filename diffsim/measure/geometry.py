@@ -37,7 +37,7 @@ from diffsim.process import t_from_sigma, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.solvers import EulerMaruyama, Solver
 from diffsim.score import TrainingSet, posterior
-from diffsim.specs import options_of
+from diffsim.specs import Options, options_of
 from diffsim.theory.geometry import gaussian_moments, wiener_denoiser
 
 __all__ = [
@@ -264,9 +264,10 @@ def check_geometry_options(*, sigmas, n_queries, shell_c) -> None:
     _validate.positive("shell_c", shell_c, upper=100.0)
 
 
-GeometryOptions = options_of(measure_geometry, "GeometryOptions", exclude=("held_out", "block", "n_boot"),
-                             check=check_geometry_options, defaults={"sigmas": default_sigmas()})
-"""The options of :func:`measure_geometry` as a config part (the sigma grid, the queries, the shell)."""
+@options_of(measure_geometry, exclude=("held_out", "block", "n_boot"), check=check_geometry_options,
+            defaults={"sigmas": default_sigmas()})
+class GeometryOptions(Options):
+    """The options of :func:`measure_geometry` as a config part (the sigma grid, the queries, the shell)."""
 
 
 def _blocked(fn, y, sig, block: int):
@@ -517,6 +518,7 @@ def check_linearity_options(*, sigmas, tolerance) -> None:
     _validate.positive("tolerance", tolerance, upper=10.0)
 
 
-LinearityOptions = options_of(measure_linearity, "LinearityOptions", exclude=("held_out", "score", "block", "n_boot"),
-                              check=check_linearity_options, defaults={"sigmas": default_sigmas(25, 0.05, 100.0)})
-"""The options of :func:`measure_linearity` as a config part (the sigma grid and the tolerance)."""
+@options_of(measure_linearity, exclude=("held_out", "score", "block", "n_boot"),
+            check=check_linearity_options, defaults={"sigmas": default_sigmas(25, 0.05, 100.0)})
+class LinearityOptions(Options):
+    """The options of :func:`measure_linearity` as a config part (the sigma grid and the tolerance)."""

@@ -54,7 +54,7 @@ from diffsim.process import GRID_KINDS, delta, m, time_grid
 from diffsim.sample import as_drift, sample
 from diffsim.solvers import DDIM, Solver, check_solver
 from diffsim.score import TrainingSet, nearest_two, posterior
-from diffsim.specs import options_of
+from diffsim.specs import Options, options_of
 
 __all__ = [
     "DEFAULT_GUIDANCE",
@@ -383,6 +383,7 @@ def check_guidance_options(*, guidance, n_trajectories, n_first_steps, n_loss_sa
     _validate.integer("n_bootstrap", n_bootstrap, minimum=2, maximum=10**5)
 
 
-GuidanceOptions = options_of(measure_guidance, "GuidanceOptions", check=check_guidance_options,
-                             exclude=("denoiser", "score_name", "conditions", "n_steps", "t_max", "t_min", "grid", "sampler"))
-"""The options of :func:`measure_guidance` but the sampler's (the ``Sampling`` part) as a config part."""
+@options_of(measure_guidance, check=check_guidance_options,
+            exclude=("denoiser", "score_name", "conditions", "n_steps", "t_max", "t_min", "grid", "solver"))
+class GuidanceOptions(Options):
+    """The options of :func:`measure_guidance` but the sampler's (the ``Sampling`` part) as a config part."""

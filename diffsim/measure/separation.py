@@ -42,7 +42,7 @@ from diffsim._protocols import Drift
 from diffsim.observe import Estimate
 from diffsim.process import delta, m, separations_time_from_t
 from diffsim.score import TrainingSet, empirical_score
-from diffsim.specs import options_of
+from diffsim.specs import Options, options_of
 
 __all__ = ["LossGap", "LossGapOptions", "check_loss_gap_options", "measure_loss_gap", "dsm_terms"]
 
@@ -205,5 +205,6 @@ def check_loss_gap_options(*, times, n_samples, batch) -> None:
     _validate.integer("batch", batch, minimum=1)
 
 
-LossGapOptions = options_of(measure_loss_gap, "LossGapOptions", check=check_loss_gap_options)
-"""The options of :func:`measure_loss_gap` as a config part (the times, the Monte-Carlo draws, the batch)."""
+@options_of(measure_loss_gap, check=check_loss_gap_options)
+class LossGapOptions(Options):
+    """The options of :func:`measure_loss_gap` as a config part (the times, the Monte-Carlo draws, the batch)."""
