@@ -51,7 +51,7 @@ def emit(payload: dict, table: str, as_json: bool) -> None:
 FIGURE_FORMATS = (".png", ".pdf", ".svg", ".eps", ".ps", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".pgf")
 
 
-def check_output_path(path, option: str, *, kind: str = "file", formats=None) -> Path:
+def check_output_path(path, option: str, *, kind: str = "file", formats=None) -> Path | None:
     """Check, before any computation and without creating anything, that ``path`` (the value of
     the command-line ``option``) can be written: ``kind="file"`` needs a known suffix from
     ``formats`` (if given) and a writable existing folder or creatable one; ``kind="dir"`` an

@@ -121,7 +121,7 @@ def config_hash(study: str, seeds, configs) -> str:
 def _hash(study: str, seeds, cells: list, schema: int) -> str:
     """:func:`config_hash` of the JSON configs ``cells`` under table ``schema`` (1: before the schema
     was part of the hash)."""
-    payload = {"study": study, "seeds": [int(s) for s in seeds], "cells": cells}
+    payload: dict[str, Any] = {"study": study, "seeds": [int(s) for s in seeds], "cells": cells}
     if schema > 1:
         payload["tables"] = schema
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=True)
@@ -378,10 +378,11 @@ class _Axes:
                 typed.append((point, overrides))
             typed_factors.append(typed)
         for combo in itertools.product(*typed_factors):
-            shown, overrides = {}, {}
-            for point, typed in combo:
+            shown: dict = {}
+            overrides = {}
+            for point, values in combo:
                 shown.update(point)
-                overrides.update(typed)
+                overrides.update(values)
             yield shown, overrides
 
     def origins(self, params: dict, shown: dict, fields: dict) -> dict:
@@ -608,7 +609,7 @@ def _build_cell(config_type, fields: dict, values: dict, origin: dict, shown: di
     values = dict(values)
     defaults = {leaf.path: leaf.default for leaf in specs.leaves(config_type) if leaf.default is not dataclasses.MISSING}
     label = ", ".join(f"{k}={v!r}" for k, v in shown.items()) or "the only cell"
-    failed = set()
+    failed: set[str] = set()
     for _ in range(len(fields) + 1):
         try:
             config = specs.build(config_type, values)

@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from numpy.typing import ArrayLike
+
 from diffsim import _validate
 from diffsim._validate import ConfigError
 
@@ -229,9 +231,12 @@ def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[.
         if default is inspect.Parameter.empty:
             raise TypeError(f"{fn.__name__}: keyword {p.name!r} has no default: it cannot be an option")
         hint = hints.get(p.name, Any)
-        if typing.get_origin(hint) in (collections.abc.Sequence, list):  # a sequence option is a tuple field
+        if hint == ArrayLike:  # an array of numbers option (times, sigmas) is a tuple of floats field
+            hint = tuple[float, ...]
+            default = tuple(float(v) for v in default)
+        elif typing.get_origin(hint) in (collections.abc.Sequence, list):  # a sequence option is a tuple field
             args = typing.get_args(hint)
-            hint = tuple[args[0], ...] if args else tuple
+            hint = tuple[args[0], ...] if args else tuple  # type: ignore[valid-type]
             default = tuple(default)
         fields.append((p.name, hint, dataclasses.field(default=default)))
         lines.append(f"    {p.name}: {docs.get(p.name, p.name.replace('_', ' '))}")

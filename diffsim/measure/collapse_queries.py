@@ -23,6 +23,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.observe import Estimate
@@ -105,7 +106,7 @@ def check_collapse_queries_options(*, n_queries, n_boot) -> None:
     _validate.integer("n_boot", n_boot, minimum=10)
 
 
-def measure_pooled_collapse_queries(key, draws: Iterable[tuple], *, times: Sequence[float], n_queries: int = 256,
+def measure_pooled_collapse_queries(key, draws: Iterable[tuple], *, times: ArrayLike, n_queries: int = 256,
                                     n_boot: int = 200) -> CollapseQueriesMeasurement:
     """``t_C`` by the ``own`` and ``condensation`` estimators pooled over independent training sets.
 

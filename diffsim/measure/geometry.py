@@ -206,7 +206,7 @@ def measure_geometry(
     train: TrainingSet,
     *,
     held_out: ArrayLike,
-    sigmas: Sequence[float],
+    sigmas: ArrayLike,
     n_queries: int = 512,
     shell_c: float = 5.0,
     block: int = 256,
@@ -226,7 +226,7 @@ def measure_geometry(
       n_boot: bootstrap replicas.
     """
     check_geometry_options(sigmas=sigmas, n_queries=n_queries, shell_c=shell_c)
-    sigmas = np.asarray(tuple(sigmas), dtype=np.float64)
+    sigmas = np.asarray(sigmas, dtype=np.float64)
     block = _validate.integer("block", block, minimum=1)
     held_out = jnp.asarray(held_out, train.chunks.dtype)
     if held_out.ndim != 2 or held_out.shape[1] != train.dim or held_out.shape[0] < 2:
@@ -445,7 +445,7 @@ def measure_linearity(
     train: TrainingSet,
     *,
     held_out: ArrayLike,
-    sigmas: Sequence[float],
+    sigmas: ArrayLike,
     score: Drift | None = None,
     tolerance: float = 0.1,
     block: int = 256,
@@ -467,7 +467,7 @@ def measure_linearity(
       n_boot: bootstrap replicas (queries resampled at each sigma).
     """
     check_linearity_options(sigmas=sigmas, tolerance=tolerance)
-    sigmas = np.asarray(tuple(sigmas), dtype=np.float64)
+    sigmas = np.asarray(sigmas, dtype=np.float64)
     block = _validate.integer("block", block, minimum=1)
     n_boot = _validate.integer("n_boot", n_boot, minimum=2)
     held_out = jnp.asarray(held_out, train.chunks.dtype)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.measure._queries import Fresh, fresh_queries, noised_training_queries, query_statistics
@@ -81,7 +82,7 @@ def check_rem_options(*, times, n_queries) -> None:
     _validate.integer("n_queries", n_queries, minimum=8)
 
 
-def measure_rem(key: jax.Array, train: TrainingSet, *, times: Sequence[float], n_queries: int = 1024,
+def measure_rem(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_queries: int = 1024,
                 fresh: Fresh | None = None, progress: Callable[[str], Any] | None = None) -> RemMeasurement:
     """REM statistics of ``n_queries`` queries per time and kind.
 

@@ -36,6 +36,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim._protocols import Drift
@@ -151,7 +152,7 @@ def measure_loss_gap(
     train: TrainingSet,
     true_score: Drift,
     *,
-    times: Sequence[float] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
+    times: ArrayLike = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0),
     n_samples: int = 4096,
     batch: int = 512,
 ) -> LossGap:

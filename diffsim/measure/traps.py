@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim.landscape import (
@@ -108,7 +109,7 @@ def check_traps_options(*, times, n_starts, n_random, n_bisect, r_max, step_size
     _validate.integer("max_iter", max_iter, minimum=1)
 
 
-def measure_traps(key: jax.Array, train: TrainingSet, *, times: Sequence[float], n_starts: int = 256, fresh: Fresh | None = None, n_random: int = 128,
+def measure_traps(key: jax.Array, train: TrainingSet, *, times: ArrayLike, n_starts: int = 256, fresh: Fresh | None = None, n_random: int = 128,
                   n_bisect: int = 20, r_max: float = 3.0, step_size: float = 1.0, tol: float = 1e-5,
                   max_iter: int = 2000, traps: bool = True, basin: bool = True,
                   attraction: bool = False) -> TrapsMeasurement:

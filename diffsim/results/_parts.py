@@ -32,7 +32,7 @@ def read_parts(directory, config_hash: str | None = None) -> dict[tuple[int, int
     """``{(cell, seed): part}`` for every complete part under ``directory/cells`` (temp files of an
     interrupted write are ignored). Parts of another config (hash mismatch) raise ConfigError."""
     cells = Path(directory) / CELLS
-    out = {}
+    out: dict[tuple[int, int], dict] = {}
     if not cells.is_dir():
         return out
     for path in sorted(cells.iterdir()):

@@ -42,7 +42,7 @@ def environment() -> dict:
         "backend": jax.default_backend(),
         "device_kind": devices[0].device_kind,
         "device_count": len(devices),
-        "x64": bool(jax.config.jax_enable_x64),
+        "x64": bool(jax.config.read("jax_enable_x64")),
         "git_commit": commit,
         "git_dirty": dirty,
     }
