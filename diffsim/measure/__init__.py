@@ -13,10 +13,20 @@ from diffsim.measure.geometry import (
     LinearityMeasurement,
     SwapMeasurement,
     WindowSwap,
+    has_exact_score,
     measure_geometry,
     measure_linearity,
     measure_memorization,
+    swap_windows,
     window_swap,
+)
+from diffsim.measure.geometry_nets import (
+    MitigationMeasurement,
+    NetSwapMeasurement,
+    SwapOutcome,
+    calm_ends,
+    measure_mitigation,
+    measure_net_swap,
 )
 from diffsim.measure.guidance import GuidanceCell, GuidanceMeasurement, measure_guidance
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
@@ -39,6 +49,14 @@ __all__ = [
     "WindowSwap",
     "window_swap",
     "measure_memorization",
+    "swap_windows",
+    "has_exact_score",
+    "NetSwapMeasurement",
+    "SwapOutcome",
+    "measure_net_swap",
+    "calm_ends",
+    "MitigationMeasurement",
+    "measure_mitigation",
     "GuidanceCell",
     "GuidanceMeasurement",
     "measure_guidance",

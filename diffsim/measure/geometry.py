@@ -44,11 +44,13 @@ __all__ = [
     "level_crossing",
     "WindowSwap",
     "window_swap",
+    "swap_windows",
     "SwapMeasurement",
     "measure_memorization",
     "LinearityMeasurement",
     "measure_linearity",
     "last_exit",
+    "has_exact_score",
 ]
 
 HIGHEST = jax.lax.Precision.HIGHEST
@@ -293,6 +295,15 @@ def window_swap(inside, outside, sigma_lo: float, sigma_hi: float) -> WindowSwap
     return WindowSwap(as_drift(inside), as_drift(outside), jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32))
 
 
+def swap_windows(sigma_cov: float, sigma_w: float) -> dict:
+    """Small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large ``[sigma_w, inf)``, and controls
+    of the medium window's log-width ``k = sigma_w / sigma_cov``: ``[sigma_cov / k, sigma_cov]`` and
+    ``[sigma_w, k sigma_w]``."""
+    k = sigma_w / sigma_cov
+    return {"small": (0.0, sigma_cov), "medium": (sigma_cov, sigma_w), "large": (sigma_w, math.inf),
+            "control_below": (sigma_cov / k, sigma_cov), "control_above": (sigma_w, sigma_w * k)}
+
+
 _memorized = jax.jit(memorized)  # one compile per shape (the scan inside is not re-traced per call)
 
 
@@ -331,6 +342,16 @@ def measure_memorization(
 
 
 # ----------------------------------------------------------------------------- large-noise linearity
+
+
+def has_exact_score(model, dim: int) -> bool:
+    """Whether the data model ``model`` has a closed-form score in dimension ``dim`` (its ``score``
+    traces on a ``[1, dim]`` query)."""
+    try:
+        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
+    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

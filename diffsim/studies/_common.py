@@ -3,9 +3,11 @@ training sets, theory spectra, JSON of frozen configs."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 from dataclasses import asdict
-from typing import Literal, get_args
+from typing import Callable, Literal, get_args
 
 import jax
 
@@ -14,7 +16,7 @@ from diffsim.data.hmm import NONLINEARITIES
 from diffsim.score import TrainingSet
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "n_points"]
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "measure_options", "n_points"]
 
 LandscapeData = Literal["gaussian", "hmm"]
 """Data models with a closed-form spectrum for the landscape studies: isotropic Gaussian or HMM."""
@@ -43,3 +45,9 @@ def build(name: str, n: int, alpha: float, alpha_d: float, nonlinearity: str, ke
 
 def config_json(config) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def measure_options(measure: Callable, config) -> dict:
+    """The keyword arguments of ``measure`` that ``config`` sets: its fields named like them."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    return {name: getattr(config, name) for name in inspect.signature(measure).parameters if name in fields}

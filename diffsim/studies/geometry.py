@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import get_args
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from diffsim import _validate, data
@@ -41,9 +40,11 @@ from diffsim.data.hmm import NONLINEARITIES
 from diffsim.measure.geometry import (
     GeometryMeasurement,
     LinearityMeasurement,
+    has_exact_score,
     measure_geometry,
     measure_linearity,
     measure_memorization,
+    swap_windows,
     window_swap,
 )
 from diffsim.score import EmpiricalScore, TrainingSet
@@ -273,17 +274,9 @@ def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> Geometry
     lin = None
     if config.linearity:
         lin = measure_linearity(jax.random.fold_in(key, 5), train, held_out=held, sigmas=config.linearity_sigmas,
-                                score=model.score if _has_exact_score(model, config.dim) else None,
+                                score=model.score if has_exact_score(model, config.dim) else None,
                                 tolerance=config.linearity_tolerance)
     return GeometryResult(config, p, meas, theory, lin)
-
-
-def _has_exact_score(model, dim: int) -> bool:
-    try:
-        jax.eval_shape(model.score, jax.ShapeDtypeStruct((1, dim), jnp.float32), 1.0)
-    except (_validate.ConfigError, NotImplementedError, AttributeError, TypeError):
-        return False
-    return True
 
 
 def zone_table(results) -> list[dict]:
@@ -378,15 +371,6 @@ class SwapResult:
     def to_json(self) -> dict:
         return {"config": config_json(self.config), "sigma_cov": _num(self.sigma_cov), "sigma_w": _num(self.sigma_w),
                 "rows": self.rows()}
-
-
-def swap_windows(sigma_cov: float, sigma_w: float) -> dict:
-    """Small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large ``[sigma_w, inf)``, and controls
-    of the medium window's log-width ``k = sigma_w / sigma_cov``: ``[sigma_cov / k, sigma_cov]`` and
-    ``[sigma_w, k sigma_w]``."""
-    k = sigma_w / sigma_cov
-    return {"small": (0.0, sigma_cov), "medium": (sigma_cov, sigma_w), "large": (sigma_w, math.inf),
-            "control_below": (sigma_cov / k, sigma_cov), "control_above": (sigma_w, sigma_w * k)}
 
 
 def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
