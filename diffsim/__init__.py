@@ -23,6 +23,7 @@ from diffsim.data import GaussianMixture, GaussianSpectrum, HiddenManifold, Isot
 from diffsim.measure import (
     CollapseMeasurement,
     CollapseQueriesMeasurement,
+    DenoiserMeasurement,
     GeneralizationMeasurement,
     MitigationMeasurement,
     NetSwapMeasurement,
@@ -31,6 +32,7 @@ from diffsim.measure import (
     TrapsMeasurement,
     measure_collapse,
     measure_collapse_queries,
+    measure_denoiser,
     measure_generalization,
     measure_geometry,
     measure_guidance,
@@ -75,6 +77,7 @@ __all__ = [
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
     "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap", "measure_linearity",
     "measure_net_swap", "NetSwapMeasurement", "measure_mitigation", "MitigationMeasurement",
+    "measure_denoiser", "DenoiserMeasurement",
     "memorized", "memorization_fraction",
     # result tables
     "load_results", "Results",

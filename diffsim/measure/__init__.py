@@ -7,6 +7,7 @@ array with ``TrainingSet.from_points``) and returns a frozen result whose estima
 
 from diffsim.measure.collapse import CollapseMeasurement, measure_collapse
 from diffsim.measure.collapse_queries import CollapseQueriesMeasurement, measure_collapse_queries
+from diffsim.measure.denoiser import DenoiserMeasurement, MemberCurves, measure_denoiser
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
 from diffsim.measure.geometry import (
     GeometryMeasurement,
@@ -41,6 +42,9 @@ __all__ = [
     "measure_collapse",
     "CollapseQueriesMeasurement",
     "measure_collapse_queries",
+    "DenoiserMeasurement",
+    "MemberCurves",
+    "measure_denoiser",
     "GeneralizationMeasurement",
     "measure_generalization",
     "GeometryMeasurement",
