@@ -35,6 +35,7 @@ __all__ = [
     "crossing_step",
     "descent_step",
     "fit_power_law",
+    "finite_or_none",
 ]
 
 
@@ -253,3 +254,11 @@ def fit_power_law(
         cov = np.linalg.inv(design.T @ design) * float(resid @ resid) / (np.size(x) - 2)
         err = float(np.sqrt(cov[1, 1]))
     return float(coef[1]), err, float(np.exp(coef[0]))
+
+
+def finite_or_none(value) -> float | None:
+    """``float(value)`` if finite, else None (also for None): the strict-JSON form of a number."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -26,7 +26,7 @@ def test_net_swap_structure(tiny):
     """Windows come from the measured boundaries; swapping the memorizing net in over all sigma
     reproduces its own run sample for sample (and the all-memorizing baseline); a window and its
     complement with the roles exchanged give the same samples; rows are strict JSON."""
-    r = tiny
+    r = tiny.measurement
     lo, hi = r.sigma_cov.value, r.sigma_w.value
     assert 0 < lo < hi and r.windows["medium"] == (lo, hi) and r.windows["small"] == (0.0, lo)
     mem, gen = r.drifts["nets"]
@@ -53,7 +53,7 @@ def test_net_swap_structure(tiny):
     assert r.outcome("nets", "mem_in_gen", "small").few.value == pytest.approx(float(np.mean(small.flags)))
     # the swap does change the samples (the two nets differ)
     assert not np.allclose(alone.samples, run(gen).samples)
-    payload = r.to_json()
+    payload = tiny.to_json()
     json.dumps(payload, allow_nan=False)
     assert len(payload["rows"]) == 2 + 2 * 5
     for row in payload["rows"]:
@@ -71,7 +71,7 @@ def test_net_swap_headline():
     width-matched window just below sigma_cov raises it at least as much as the medium window); with
     exact scores the small window decides everything, the medium one moves it by a few percent at most
     and the large end is calm."""
-    r = run_net_swap(NetSwapConfig())
+    r = run_net_swap(NetSwapConfig()).measurement
     o = r.outcome
     base = o("nets", "all_gen")
     assert base.few_interval[0] > 0.02 and 0.05 < base.own.value < 0.6  # not at 0 by construction, not memorizing
@@ -139,9 +139,9 @@ def test_mitigation_medium_zone_lowers_memorization():
     window just above the zone does not (within 3 stderr + 0.02)."""
     from diffsim.studies.geometry_nets import MitigationConfig, run_mitigation
 
-    med = run_mitigation(MitigationConfig(zone="medium")).summary()
+    med = run_mitigation(MitigationConfig(zone="medium")).measurement.summary()
     d, se = med[("difference", "memorized_fraction")]
     assert d < -3 * se and d < -0.03
-    above = run_mitigation(MitigationConfig(zone="control_above")).summary()
+    above = run_mitigation(MitigationConfig(zone="control_above")).measurement.summary()
     d2, se2 = above[("difference", "memorized_fraction")]
     assert abs(d2) < 3 * se2 + 0.02

@@ -233,7 +233,7 @@ def test_tiny_training_sets_are_memorized_large_ones_are_not(study):
     assert _row(study, 8)["memorized_fraction"] >= 0.85
     assert _row(study, 512)["memorized_fraction"] <= 0.05
     # the large-P samples are as close to the true law as the finite sample allows
-    assert _row(study, 512)["sliced_wasserstein"] < 2.0 * study.reference["sliced_wasserstein_true_vs_true"]
+    assert _row(study, 512)["sliced_wasserstein"] < 2.0 * study.measurement.reference["sliced_wasserstein_true_vs_true"]
     assert _row(study, 4)["sliced_wasserstein"] > _row(study, 512)["sliced_wasserstein"]
     assert _row(study, 512)["diverged"] == 0.0
 
@@ -304,13 +304,13 @@ def test_result_rebuilds_exactly_from_its_rows_and_from_a_sweep_table(study, tmp
     rebuilt = DenoiserResult.from_rows(STUDY, study.rows())
     _assert_same_curves(rebuilt, study)
     assert rebuilt.summary() == study.summary() and rebuilt.fits() == study.fits()
-    assert rebuilt.theory == study.theory and rebuilt.members[0].train_loss.size == 0 and rebuilt.reference == {}
+    assert rebuilt.theory == study.theory and rebuilt.members[0].train_loss.size == 0 and rebuilt.measurement.reference == {}
 
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(STUDY).items()
               if k != "seed" and v is not None}
     experiment = parse_experiment({"study": "denoiser", "seeds": [0], "params": params}, "quick", name="tiny")
     out = tmp_path / "tiny" / "quick"
-    results.write_part(out, experiment.hash, 0, 0, {}, study.rows(), study.seconds)
+    results.write_part(out, experiment.hash, 0, 0, {}, study.rows(), study.measurement.seconds)
     results.finalize(out, experiment.resolved(), experiment.hash, shard=None, units=[(0, 0)], env={"git_commit": None},
                      started="now")
     loaded = results.load_results(out)
@@ -453,7 +453,7 @@ def test_study_runs_on_the_hidden_manifold(nonlinearity):
     rows = {r["P"]: r for r in result.summary()}
     # points on a D = 4 subspace of N = 8 memorize more slowly than the mixture (0.70 at 6000 steps, linear)
     assert rows[4]["memorized_fraction"] > 0.5 and rows[256]["memorized_fraction"] < 0.1
-    assert result.reference["has_exact_score"] == (nonlinearity == "linear")
+    assert result.measurement.reference["has_exact_score"] == (nonlinearity == "linear")
     assert (rows[4]["score_error_true"] is None) == (nonlinearity != "linear")
 
 

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from diffsim.plot import guidance as gplot
 from diffsim.plot import nets
+from diffsim.measure.denoiser import DenoiserMeasurement
 from diffsim.studies.denoiser import DenoiserConfig, DenoiserResult, MemberCurves
 
 STEPS = np.array([0, 10, 20, 40, 80, 160, 320, 640])
@@ -44,7 +45,8 @@ def _result(jumps, *, widths=(16, 64), learning_rate=3e-3, data="mixture"):
     cfg = DenoiserConfig(data=data, dim=DIM, n_train=n_train, widths=widths, n_seeds=2, steps=640,
                          learning_rate=learning_rate)
     members = tuple(_member(w, p, s, jumps[p]) for w in widths for p in n_train for s in (0, 1))
-    return DenoiserResult(cfg, members, {"t_collapse": {p: None for p in n_train}}, {}, float("nan"))
+    measurement = DenoiserMeasurement(widths, n_train, members, {}, float("nan"))
+    return DenoiserResult(cfg, measurement, {"t_collapse": {p: None for p in n_train}})
 
 
 LINEAR = {4: 1, 8: 2, 16: 3}    # tau_mem(level l) = 10 2^l P / 4: proportional to P at every level

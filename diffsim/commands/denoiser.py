@@ -52,7 +52,7 @@ def denoiser_table(result, figures=None) -> str:
     lines = [
         f"Denoisers on {cfg.data} data, N = {cfg.dim}, {cfg.architecture} depth {cfg.depth}, "
         f"{cfg.parameterisation} parameterisation, {cfg.steps} steps, {cfg.n_seeds} seed(s) "
-        f"({result.seconds:.1f}s)",
+        f"({result.measurement.seconds:.1f}s)",
         head,
         "-" * len(head),
     ]
@@ -69,7 +69,7 @@ def denoiser_table(result, figures=None) -> str:
             f"(± {_fmt(fit['tau_mem']['exponent_stderr'], '.2f')}, {fit['tau_mem']['n_points']} P), "
             f"tau_gen ~ P^{_fmt(fit['tau_gen']['exponent'], '.2f')} (± {_fmt(fit['tau_gen']['exponent_stderr'], '.2f')})"
         )
-    ref = result.reference
+    ref = result.measurement.reference
     lines.append(f"reference: SW between two true samples {ref['sliced_wasserstein_true_vs_true']:.3f}, "
                  f"MMD^2 {ref['mmd_true_vs_true']:.4f}")
     lines.append("definitions:")

@@ -81,15 +81,15 @@ def _net_swap(args) -> int:
 def net_swap_table(result) -> str:
     """The memorized fraction (against the few-point set, and against the many-point set) per
     family, direction and window, and the calm-end verdicts."""
-    c = result.config
-    lines = [f"N={c.dim}  P_few={c.n_few}  P_many={c.n_many}  seed={c.seed}  sigma_cov={result.sigma_cov.value:.3f}"
-             f"  sigma_w={result.sigma_w.value:.3f}  final loss mem {result.final_loss[0]:.3f} gen {result.final_loss[1]:.3f}",
+    c, m = result.config, result.measurement
+    lines = [f"N={c.dim}  P_few={c.n_few}  P_many={c.n_many}  seed={c.seed}  sigma_cov={m.sigma_cov.value:.3f}"
+             f"  sigma_w={m.sigma_w.value:.3f}  final loss mem {m.final_loss[0]:.3f} gen {m.final_loss[1]:.3f}",
              "family direction  window         sigma_lo sigma_hi  memorized (few) [95% CI]       own (many)"]
     for r in result.rows():
         lines.append(f"{r['family']:6s} {r['direction']:10s} {str(r['window']):14s} {_fmt(r['sigma_lo']):>8} {_fmt(r['sigma_hi']):>8}"
                      f"  {r['value']:.3f}±{_fmt(r['stderr'])} [{r['ci_lo']:.3f},{r['ci_hi']:.3f}]"
                      f"  {r['memorized_fraction_own']:.3f}±{_fmt(r['memorized_fraction_own_stderr'])}")
-    for family, ends in calm_ends(result).items():
+    for family, ends in calm_ends(m).items():
         lines.append(f"{family}: " + "; ".join(f"{w} raise {v['raise']:+.3f} drop {v['drop']:+.3f} {'calm' if v['calm'] else 'NOT calm'}"
                                              for w, v in ends.items()))
     lines.append("raise: mem_in_gen - all_gen; drop: all_mem - gen_in_mem; calm: both swapped runs' 95% intervals overlap their baselines'")
@@ -100,11 +100,11 @@ def _mitigation(args) -> int:
     results = run_points(args, run_mitigation)
     lines = []
     for r in results:
-        c = r.config
-        lines.append(f"N={c.dim} P={c.n_train} zone={c.zone} [{r.zone[0]:.3f}, {r.zone[1]:.3g}] weight={c.zone_weight:g} "
-                     f"seeds={c.n_seeds} (sigma_cov={r.sigma_cov.value:.3f}, sigma_w={r.sigma_w.value:.3f}); "
-                     f"SW floor (fresh vs fresh) {r.sw_floor:.3f}")
-        summ = r.summary()
+        c, m = r.config, r.measurement
+        lines.append(f"N={c.dim} P={c.n_train} zone={c.zone} [{m.zone[0]:.3f}, {m.zone[1]:.3g}] weight={c.zone_weight:g} "
+                     f"seeds={c.n_seeds} (sigma_cov={m.sigma_cov.value:.3f}, sigma_w={m.sigma_w.value:.3f}); "
+                     f"SW floor (fresh vs fresh) {m.sw_floor:.3f}")
+        summ = m.summary()
         for q in ("memorized_fraction", "score_error_true", "sliced_wasserstein"):
             parts = [f"{v} {summ[(v, q)][0]:.4f}±{summ[(v, q)][1]:.4f}" for v in ("standard", "mitigated", "difference")]
             lines.append(f"  {q:20s} " + "   ".join(parts))

@@ -7,6 +7,7 @@ array with ``TrainingSet.from_points``) and returns a frozen result whose estima
 
 from diffsim.measure.collapse import CollapseMeasurement, measure_collapse
 from diffsim.measure.collapse_queries import CollapseQueriesMeasurement, measure_collapse_queries
+from diffsim.measure.denoiser import DenoiserMeasurement, MemberCurves, measure_denoiser
 from diffsim.measure.generalization import GeneralizationMeasurement, measure_generalization
 from diffsim.measure.geometry import (
     GeometryMeasurement,
@@ -16,7 +17,16 @@ from diffsim.measure.geometry import (
     measure_geometry,
     measure_linearity,
     measure_memorization,
+    swap_windows,
     window_swap,
+)
+from diffsim.measure.geometry_nets import (
+    MitigationMeasurement,
+    NetSwapMeasurement,
+    SwapOutcome,
+    calm_ends,
+    measure_mitigation,
+    measure_net_swap,
 )
 from diffsim.measure.guidance import GuidanceCell, GuidanceMeasurement, measure_guidance
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
@@ -31,6 +41,9 @@ __all__ = [
     "measure_collapse",
     "CollapseQueriesMeasurement",
     "measure_collapse_queries",
+    "DenoiserMeasurement",
+    "MemberCurves",
+    "measure_denoiser",
     "GeneralizationMeasurement",
     "measure_generalization",
     "GeometryMeasurement",
@@ -39,6 +52,13 @@ __all__ = [
     "WindowSwap",
     "window_swap",
     "measure_memorization",
+    "swap_windows",
+    "NetSwapMeasurement",
+    "SwapOutcome",
+    "measure_net_swap",
+    "calm_ends",
+    "MitigationMeasurement",
+    "measure_mitigation",
     "GuidanceCell",
     "GuidanceMeasurement",
     "measure_guidance",

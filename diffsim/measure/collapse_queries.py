@@ -16,7 +16,7 @@ interpolation), with a bootstrap standard error over the queries.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 

@@ -21,7 +21,6 @@ interpolation in ``log sigma`` with bootstrap errors (the queries resampled at e
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -52,6 +51,7 @@ __all__ = [
     "level_crossing",
     "WindowSwap",
     "window_swap",
+    "swap_windows",
     "SwapMeasurement",
     "measure_memorization",
     "LinearityMeasurement",
@@ -327,6 +327,15 @@ def window_swap(inside: Drift, outside: Drift, sigma_lo: float, sigma_hi: float)
     if not (lo >= 0 and hi > lo):
         raise _validate.ConfigError(f"window=({sigma_lo!r}, {sigma_hi!r}) is out of range: expected 0 <= sigma_lo < sigma_hi")
     return WindowSwap(as_drift(inside), as_drift(outside), jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32))
+
+
+def swap_windows(sigma_cov: float, sigma_w: float) -> dict:
+    """Small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large ``[sigma_w, inf)``, and controls
+    of the medium window's log-width ``k = sigma_w / sigma_cov``: ``[sigma_cov / k, sigma_cov]`` and
+    ``[sigma_w, k sigma_w]``."""
+    k = sigma_w / sigma_cov
+    return {"small": (0.0, sigma_cov), "medium": (sigma_cov, sigma_w), "large": (sigma_w, math.inf),
+            "control_below": (sigma_cov / k, sigma_cov), "control_above": (sigma_w, sigma_w * k)}
 
 
 _memorized = jax.jit(memorized)  # one compile per shape (the scan inside is not re-traced per call)

@@ -14,7 +14,6 @@ entropy ``-sum w log w``; mean ``(1/N) log Z``, ``Z = sum_mu exp(-E_mu)``,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 

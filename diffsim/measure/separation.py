@@ -29,7 +29,7 @@ Shapes: ``times`` ``[T]``; ``n_samples`` draws per time in ``n_samples / batch``
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 

@@ -21,7 +21,6 @@ Times below :func:`diffsim.landscape.smallest_time` (the logits overflow the dty
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax

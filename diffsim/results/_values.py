@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from diffsim.observe import finite_or_none
 
-def finite_or_none(value) -> float | None:
-    """``value`` as a Python float, or None when it is None, NaN or infinite: the form a missing
-    number takes in rows and strict JSON (numpy and JAX scalars are converted by ``float``)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+__all__ = ["finite_or_none", "_plain"]
 
 
 def _plain(value):

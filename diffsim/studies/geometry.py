@@ -44,6 +44,7 @@ from diffsim.measure.geometry import (
     measure_geometry,
     measure_linearity,
     measure_memorization,
+    swap_windows,
     window_swap,
 )
 from diffsim.results import finite_or_none
@@ -335,15 +336,6 @@ class SwapResult:
     def to_json(self) -> dict:
         return {"config": config_json(self.config), "sigma_cov": finite_or_none(self.sigma_cov),
                 "sigma_w": finite_or_none(self.sigma_w), "rows": self.rows()}
-
-
-def swap_windows(sigma_cov: float, sigma_w: float) -> dict:
-    """Small ``[0, sigma_cov]``, medium ``[sigma_cov, sigma_w]``, large ``[sigma_w, inf)``, and controls
-    of the medium window's log-width ``k = sigma_w / sigma_cov``: ``[sigma_cov / k, sigma_cov]`` and
-    ``[sigma_w, k sigma_w]``."""
-    k = sigma_w / sigma_cov
-    return {"small": (0.0, sigma_cov), "medium": (sigma_cov, sigma_w), "large": (sigma_w, math.inf),
-            "control_below": (sigma_cov / k, sigma_cov), "control_above": (sigma_w, sigma_w * k)}
 
 
 def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
