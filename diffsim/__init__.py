@@ -35,7 +35,9 @@ from diffsim.measure import (
     measure_linearity,
     measure_loss_gap,
     measure_memorization,
+    measure_pruning,
     measure_rem,
+    measure_size,
     measure_speciation,
     measure_traps,
     window_swap,
@@ -70,6 +72,7 @@ __all__ = [
     "measure_rem", "RemMeasurement", "measure_traps", "TrapsMeasurement", "measure_generalization",
     "GeneralizationMeasurement", "measure_collapse_queries", "CollapseQueriesMeasurement", "measure_geometry",
     "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap", "measure_linearity",
+    "measure_size", "measure_pruning",
     "memorized", "memorization_fraction",
     # result tables
     "load_results", "Results",

@@ -182,7 +182,8 @@ def _size_result(p, w_mem, w_emp, w_true):
 
 
 def test_width_interpolation_and_scaling_fit():
-    from diffsim.studies.separation_size import _interpolated_width, width_scaling
+    from diffsim.measure.separation_size import interpolated_width as _interpolated_width
+    from diffsim.studies.separation_size import width_scaling
 
     widths = (4, 8, 16, 32)
     assert _interpolated_width(widths, [0.5, 0.2, 0.05, 0.01], 0.1, below=True) == pytest.approx(8 * 2 ** (2 / 3))

@@ -10,11 +10,11 @@ import pytest
 from flax import nnx
 
 from diffsim._validate import ConfigError
-from diffsim.nets import ModelConfig, build_model
-from diffsim.studies.separation_pruning import (
-    PruneConfig, _dsm, _with_masks, head_importance, head_masks, lowest_heads, n_pruned_heads, run_prune,
-    set_head_masks,
+from diffsim.measure.pruning import (
+    head_importance, head_masks, lowest_heads, n_pruned_heads, set_head_masks, with_head_masks,
 )
+from diffsim.nets import ModelConfig, build_model, dsm_loss
+from diffsim.studies.separation_pruning import PruneConfig, run_prune
 
 DIM = 4
 MC = ModelConfig(architecture="transformer", width=8, depth=2, heads=2, embed_dim=8)
@@ -61,7 +61,7 @@ def test_importance_is_first_order_loss_change_and_zero_for_pruned_head():
     def loss_at(v):
         mdl = _model()
         set_head_masks(mdl, masks.at[1, 0].set(v))
-        return float(_dsm(mdl, a, t, xi))
+        return float(dsm_loss(mdl, a, t, xi))
 
     fd = (loss_at(1.0 + h) - loss_at(1.0 - h)) / (2 * h)
     assert imp[1, 0] == pytest.approx(abs(fd), rel=2e-2, abs=1e-5)
@@ -74,7 +74,7 @@ def test_pruning_keeps_shapes_and_removes_the_head_output_exactly():
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     masks = jnp.ones((2, 2)).at[0, 1].set(0.0)
     stack = lambda tree: jax.tree_util.tree_map(lambda v: v[None], tree)
-    rest_pruned = jax.tree_util.tree_map(lambda v: v[0], _with_masks(graphdef, stack(params), stack(rest), masks[None]))
+    rest_pruned = jax.tree_util.tree_map(lambda v: v[0], with_head_masks(graphdef, stack(params), stack(rest), masks[None]))
     assert jax.tree_util.tree_structure(rest_pruned) == jax.tree_util.tree_structure(rest)
     assert [v.shape for v in jax.tree_util.tree_leaves(rest_pruned)] == [v.shape for v in jax.tree_util.tree_leaves(rest)]
     pruned = nnx.merge(graphdef, params, rest_pruned)
