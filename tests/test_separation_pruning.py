@@ -109,17 +109,17 @@ def test_headline_pruning_comparison():
     of the effect is reported, not asserted (NOTES_pruning.md)."""
     c = PruneConfig(n_samples=256, n_eval=1024)
     r = run_prune(c)
-    assert 0.2 < float(np.mean(r.base["memorized_fraction"])) < 0.98
-    zeros = (np.asarray(r.masks) == 0).sum(axis=(2, 3))
+    assert 0.2 < float(np.mean(r.measurement.base["memorized_fraction"])) < 0.98
+    zeros = (np.asarray(r.measurement.masks) == 0).sum(axis=(2, 3))
     assert np.all(zeros[:, 0] == 0) and np.all(zeros[:, 1:] == c.n_pruned)
     for i in range(c.n_seeds):  # the importance arm removed exactly the least important heads
-        pruned = np.asarray(r.importance[i])[np.asarray(r.masks[i, 1]) == 0]
-        kept = np.asarray(r.importance[i])[np.asarray(r.masks[i, 1]) == 1]
+        pruned = np.asarray(r.measurement.importance[i])[np.asarray(r.measurement.masks[i, 1]) == 0]
+        kept = np.asarray(r.measurement.importance[i])[np.asarray(r.measurement.masks[i, 1]) == 1]
         assert pruned.max() <= kept.min()
     # stage "pruned", arm none == the trained networks
-    np.testing.assert_allclose(r.values["pruned"]["memorized_fraction"][:, 0], r.base["memorized_fraction"])
+    np.testing.assert_allclose(r.measurement.values["pruned"]["memorized_fraction"][:, 0], r.measurement.base["memorized_fraction"])
     for stage in ("pruned", "finetuned"):
-        for q, v in r.values[stage].items():
+        for q, v in r.measurement.values[stage].items():
             assert np.all(np.isfinite(v)), (stage, q)
     d = {(x["quantity"], x["comparison"]): x for x in r.differences()}
     arms = r.arm_values("finetuned", "memorized_fraction")

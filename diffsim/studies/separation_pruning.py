@@ -45,7 +45,7 @@ from scipy import stats
 
 from diffsim import _validate
 from diffsim.data import DataName
-from diffsim.measure.pruning import PRUNE_QUANTITIES, measure_pruning, n_pruned_heads
+from diffsim.measure.pruning import PRUNE_QUANTITIES, PruningMeasurement, measure_pruning, n_pruned_heads
 from diffsim.score import TrainingSet
 from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
 
@@ -218,17 +218,12 @@ def _paired(a, b) -> dict:
 
 @dataclass(frozen=True)
 class PruneResult:
-    """``values[stage][quantity]``: ``[n_seeds, n_arms]`` (arms in ``config.arm_names``);
-    ``importance [n_seeds, depth, heads]``; ``masks [n_seeds, n_arms, depth, heads]``;
-    ``base``: quantities of the trained, unpruned networks ``[n_seeds]``; ``sw_floor``."""
+    """The config, what :func:`diffsim.measure.measure_pruning` measured (``values[stage][quantity]``
+    ``[n_seeds, n_arms]``, arms none, importance, random_0..; ``importance``, ``masks``, ``base``,
+    ``sw_floor``) and the wall time."""
 
     config: PruneConfig
-    importance: np.ndarray
-    masks: np.ndarray
-    base: dict
-    values: dict
-    sw_floor: float
-    train_loss: np.ndarray
+    measurement: PruningMeasurement
     seconds: float
 
     @property
@@ -237,7 +232,7 @@ class PruneResult:
 
     def arm_values(self, stage: str, quantity: str) -> dict:
         """Per-seed values ``[n_seeds]`` of ``none``, ``importance`` and ``random`` (mean over draws)."""
-        v = np.asarray(self.values[stage][quantity])
+        v = np.asarray(self.measurement.values[stage][quantity])
         return {"none": v[:, 0], "importance": v[:, 1], "random": v[:, 2:].mean(axis=1)}
 
     def differences(self, stage: str = "finetuned") -> list[dict]:
@@ -270,7 +265,7 @@ class PruneResult:
         c = self.config
         base = {"data": c.data, "N": c.dim, "P": c.n_train, "n_pruned": c.n_pruned, "heads_total": c.depth * c.heads}
         rows = [{**base, "stage": "trained", "arm": "none",
-                 **{k: v for q in PRUNE_QUANTITIES for k, v in zip((q, f"{q}_stderr"), _mean_se(self.base[q]))}}]
+                 **{k: v for q in PRUNE_QUANTITIES for k, v in zip((q, f"{q}_stderr"), _mean_se(self.measurement.base[q]))}}]
         for stage in ("pruned", "finetuned"):
             for arm in PRUNE_ARMS:
                 row = {**base, "stage": stage, "arm": arm}
@@ -293,16 +288,16 @@ class PruneResult:
             for d in self.differences(stage):
                 out.append({**base, "stage": stage, "arm": d["comparison"], "quantity": f"diff_{d['quantity']}",
                             "value": d["value"], "stderr": d["stderr"], "low95": d["low95"], "high95": d["high95"]})
-        out.append({**base, "stage": None, "arm": None, "quantity": "sw_floor", "value": self.sw_floor, "stderr": None,
+        out.append({**base, "stage": None, "arm": None, "quantity": "sw_floor", "value": self.measurement.sw_floor, "stderr": None,
                     "low95": None, "high95": None})
         return out
 
     def to_json(self) -> dict:
         return {"config": asdict(self.config), "rows": self.summary(),
                 "differences": self.differences("pruned") + self.differences("finetuned"),
-                "verdict": self.verdict(), "importance": np.asarray(self.importance).tolist(),
-                "masks": np.asarray(self.masks).tolist(), "sw_floor": self.sw_floor,
-                "train_loss_final": [float(v) for v in np.asarray(self.train_loss)],
+                "verdict": self.verdict(), "importance": np.asarray(self.measurement.importance).tolist(),
+                "masks": np.asarray(self.measurement.masks).tolist(), "sw_floor": self.measurement.sw_floor,
+                "train_loss_final": [float(v) for v in np.asarray(self.measurement.train_loss)],
                 "definitions": self.definitions, "seconds": self.seconds}
 
 
@@ -343,8 +338,7 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
     if callable(progress):
         progress(f"P={c.n_train}: trained {c.n_seeds} networks ({res.train_seconds:.0f}s), pruned {c.n_pruned}/"
                  f"{c.depth * c.heads} heads, fine-tuned {c.n_seeds * c.n_arms} networks ({time.time() - start:.0f}s in all)")
-    return PruneResult(config=config, importance=res.importance, masks=res.masks, base=res.base, values=res.values,
-                       sw_floor=res.sw_floor, train_loss=res.train_loss, seconds=time.time() - start)
+    return PruneResult(config, res, time.time() - start)
 
 
 # ----------------------------------------------------------------------------- table
@@ -368,7 +362,7 @@ def prune_table(results: list[PruneResult]) -> str:
         for row in r.summary():
             lines.append(f"{row['P']:>5} {row['stage']:>9} {row['arm']:>10} "
                          + " ".join(f"{f(row[q]):>7} ± {f(row[q + '_stderr']):<5}" for q in PRUNE_QUANTITIES))
-        lines.append(f"sliced W2 floor (two true samples): {r.sw_floor:.3f}")
+        lines.append(f"sliced W2 floor (two true samples): {r.measurement.sw_floor:.3f}")
         lines.append("paired differences after fine-tuning (mean ± stderr [95% interval]):")
         for d in r.differences("finetuned"):
             lines.append(f"  {d['quantity']:>18} {d['comparison']:>18}: {f(d['value'], '+.4f')} ± {f(d['stderr'], '.4f')} "

@@ -40,7 +40,7 @@ from scipy import stats
 
 from diffsim import _validate
 from diffsim.data import DataName
-from diffsim.measure.separation_size import measure_size
+from diffsim.measure.separation_size import SizeMeasurement, measure_size
 from diffsim.observe import fit_power_law
 from diffsim.score import TrainingSet
 from diffsim.studies.separation import SEPARATION_DATA, LossGapConfig, loss_gap_model
@@ -159,18 +159,10 @@ class SizeConfig:
 
 @dataclass(frozen=True)
 class SizeResult:
-    """Per width (grid order): ``err_empirical``, ``err_true`` ``[W, S]``; ``memorized`` ``[W, S]``;
-    the smallest widths; ``target_gap``; the exact empirical score's own memorized fraction."""
+    """The config, what :func:`diffsim.measure.measure_size` measured and the wall time."""
 
     config: SizeConfig
-    err_empirical: np.ndarray
-    err_true: np.ndarray
-    memorized: np.ndarray
-    target_gap: float
-    memorized_exact: float
-    width_memorize: float | None
-    width_fit_empirical: float | None
-    width_fit_true: float | None
+    measurement: SizeMeasurement
     seconds: float
 
     @property
@@ -181,27 +173,28 @@ class SizeResult:
         """One wide row per width: ``P, N, width, score_error_empirical(_stderr), score_error_true(_stderr),
         memorized_fraction(_stderr)`` and the point's smallest widths, ``target_gap``,
         ``memorized_fraction_exact`` (the exact empirical score's)."""
-        c = self.config
+        c, r = self.config, self.measurement
         rows = []
         for i, w in enumerate(c.widths):
             row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
-            for name, arr in (("score_error_empirical", self.err_empirical), ("score_error_true", self.err_true),
-                              ("memorized_fraction", self.memorized)):
+            for name, arr in (("score_error_empirical", r.err_empirical), ("score_error_true", r.err_true),
+                              ("memorized_fraction", r.memorized)):
                 row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
             row.update(self.widths_found())
-            row.update({"target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact})
+            row.update({"target_gap": r.target_gap, "memorized_fraction_exact": r.memorized_exact})
             rows.append(row)
         return rows
 
     def widths_found(self) -> dict:
-        return {"width_memorize": self.width_memorize, "width_fit_empirical": self.width_fit_empirical,
-                "width_fit_true": self.width_fit_true}
+        r = self.measurement
+        return {"width_memorize": r.width_memorize, "width_fit_empirical": r.width_fit_empirical,
+                "width_fit_true": r.width_fit_true}
 
     def rows(self) -> list[dict]:
         """Tidy table: ``N, P, quantity, width, value, stderr`` (``t`` is None: averaged over the law)."""
-        base = {"N": self.config.dim, "P": self.config.n_train, "t": None}
+        base, r = {"N": self.config.dim, "P": self.config.n_train, "t": None}, self.measurement
         out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
-               {**self.widths_found(), "target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact}.items()]
+               {**self.widths_found(), "target_gap": r.target_gap, "memorized_fraction_exact": r.memorized_exact}.items()]
         for row in self.summary():
             for q in ("score_error_empirical", "score_error_true", "memorized_fraction"):
                 out.append({**base, "quantity": q, "width": row["width"], "value": row[q], "stderr": row[f"{q}_stderr"]})
@@ -244,11 +237,7 @@ def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
     if callable(progress):
         timings = ", ".join(f"{w}:{t:.0f}s" for w, t in zip(c.widths, res.train_seconds))
         progress(f"P={c.n_train} (training time per width {timings})")
-    return SizeResult(
-        config=config, err_empirical=res.err_empirical, err_true=res.err_true, memorized=res.memorized,
-        target_gap=res.target_gap, memorized_exact=res.memorized_exact, width_memorize=res.width_memorize,
-        width_fit_empirical=res.width_fit_empirical, width_fit_true=res.width_fit_true, seconds=time.time() - start,
-    )
+    return SizeResult(config, res, time.time() - start)
 
 
 # ----------------------------------------------------------------------------- analyses over P
@@ -315,9 +304,10 @@ def size_table(results: list[SizeResult]) -> str:
         for row in r.summary():
             lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['score_error_empirical']):>9} {f(row['score_error_true']):>9} "
                          f"{f(row['memorized_fraction'], '.2f'):>9}")
-        lines.append(f"P = {r.config.n_train}: width to memorize {f(r.width_memorize)}, to fit s_e "
-                     f"{f(r.width_fit_empirical)}, to fit s_true {f(r.width_fit_true)}; target gap "
-                     f"{r.target_gap:.3g}; exact s_e memorizes {r.memorized_exact:.2f} ({r.seconds:.0f}s)")
+        res = r.measurement
+        lines.append(f"P = {r.config.n_train}: width to memorize {f(res.width_memorize)}, to fit s_e "
+                     f"{f(res.width_fit_empirical)}, to fit s_true {f(res.width_fit_true)}; target gap "
+                     f"{res.target_gap:.3g}; exact s_e memorizes {res.memorized_exact:.2f} ({r.seconds:.0f}s)")
     lines.append("")
     for name, fit in width_scaling(results).items():
         lines.append(f"{name} ~ P^{f(fit['exponent'], '.2f')} ± {f(fit['exponent_stderr'], '.2f')} "
