@@ -42,7 +42,9 @@ from diffsim.measure import (
     measure_memorization,
     measure_mitigation,
     measure_net_swap,
+    measure_pruning,
     measure_rem,
+    measure_size,
     measure_speciation,
     measure_traps,
     window_swap,
@@ -81,6 +83,7 @@ __all__ = [
     "measure_memorization", "window_swap", "measure_guidance", "measure_loss_gap", "measure_linearity",
     "measure_net_swap", "NetSwapMeasurement", "measure_mitigation", "MitigationMeasurement",
     "measure_denoiser", "DenoiserMeasurement",
+    "measure_size", "measure_pruning",
     "memorized", "memorization_fraction",
     # result tables
     "load_results", "Results",

@@ -177,14 +177,17 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
 
 
 def _size_result(p, w_mem, w_emp, w_true):
+    from diffsim.measure.separation_size import SizeMeasurement
     from diffsim.studies.separation_size import SizeConfig, SizeResult
 
     z = np.zeros((2, 1))
-    return SizeResult(SizeConfig(n_train=p, widths=(2, 512)), z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, 0.0)
+    return SizeResult(SizeConfig(n_train=p, widths=(2, 512)),
+                      SizeMeasurement((2, 512), p, 4, z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, (0.0, 0.0)), 0.0)
 
 
 def test_width_interpolation_and_scaling_fit():
-    from diffsim.studies.separation_size import _interpolated_width, width_scaling
+    from diffsim.measure.separation_size import interpolated_width as _interpolated_width
+    from diffsim.studies.separation_size import width_scaling
 
     widths = (4, 8, 16, 32)
     assert _interpolated_width(widths, [0.5, 0.2, 0.05, 0.01], 0.1, below=True) == pytest.approx(8 * 2 ** (2 / 3))
@@ -212,8 +215,8 @@ def test_size_study_smoke():
 
     res = run_size(SizeConfig(dim=2, n_train=4, widths=(2, 32), steps=200, steps_per_dispatch=100, n_seeds=1,
                               n_eval=256, n_samples=64, sample_steps=20))
-    assert res.err_empirical.shape == (2, 1) and res.memorized.shape == (2, 1)
-    assert res.memorized_exact > 0.9  # the exact empirical score memorizes at t_min = 0.01 << t_C
+    assert res.measurement.err_empirical.shape == (2, 1) and res.measurement.memorized.shape == (2, 1)
+    assert res.measurement.memorized_exact > 0.9  # the exact empirical score memorizes at t_min = 0.01 << t_C
     assert {"memorized_fraction", "memorized_fraction_stderr", "memorized_fraction_exact"} <= set(res.summary()[0])
     assert {"memorized_fraction", "memorized_fraction_exact"} <= {r["quantity"] for r in res.rows()}
     json.dumps(res.to_json(), allow_nan=False)

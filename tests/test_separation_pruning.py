@@ -10,11 +10,11 @@ import pytest
 from flax import nnx
 
 from diffsim._validate import ConfigError
-from diffsim.nets import ModelConfig, build_model
-from diffsim.studies.separation_pruning import (
-    PruneConfig, _dsm, _with_masks, head_importance, head_masks, lowest_heads, n_pruned_heads, run_prune,
-    set_head_masks,
+from diffsim.measure.pruning import (
+    head_importance, head_masks, lowest_heads, n_pruned_heads, set_head_masks, with_head_masks,
 )
+from diffsim.nets import ModelConfig, build_model, dsm_loss
+from diffsim.studies.separation_pruning import PruneConfig, run_prune
 
 DIM = 4
 MC = ModelConfig(architecture="transformer", width=8, depth=2, heads=2, embed_dim=8)
@@ -61,7 +61,7 @@ def test_importance_is_first_order_loss_change_and_zero_for_pruned_head():
     def loss_at(v):
         mdl = _model()
         set_head_masks(mdl, masks.at[1, 0].set(v))
-        return float(_dsm(mdl, a, t, xi))
+        return float(dsm_loss(mdl, a, t, xi))
 
     fd = (loss_at(1.0 + h) - loss_at(1.0 - h)) / (2 * h)
     assert imp[1, 0] == pytest.approx(abs(fd), rel=2e-2, abs=1e-5)
@@ -74,7 +74,7 @@ def test_pruning_keeps_shapes_and_removes_the_head_output_exactly():
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     masks = jnp.ones((2, 2)).at[0, 1].set(0.0)
     stack = lambda tree: jax.tree_util.tree_map(lambda v: v[None], tree)
-    rest_pruned = jax.tree_util.tree_map(lambda v: v[0], _with_masks(graphdef, stack(params), stack(rest), masks[None]))
+    rest_pruned = jax.tree_util.tree_map(lambda v: v[0], with_head_masks(graphdef, stack(params), stack(rest), masks[None]))
     assert jax.tree_util.tree_structure(rest_pruned) == jax.tree_util.tree_structure(rest)
     assert [v.shape for v in jax.tree_util.tree_leaves(rest_pruned)] == [v.shape for v in jax.tree_util.tree_leaves(rest)]
     pruned = nnx.merge(graphdef, params, rest_pruned)
@@ -109,17 +109,17 @@ def test_headline_pruning_comparison():
     of the effect is reported, not asserted (NOTES_pruning.md)."""
     c = PruneConfig(n_samples=256, n_eval=1024)
     r = run_prune(c)
-    assert 0.2 < float(np.mean(r.base["memorized_fraction"])) < 0.98
-    zeros = (np.asarray(r.masks) == 0).sum(axis=(2, 3))
+    assert 0.2 < float(np.mean(r.measurement.base["memorized_fraction"])) < 0.98
+    zeros = (np.asarray(r.measurement.masks) == 0).sum(axis=(2, 3))
     assert np.all(zeros[:, 0] == 0) and np.all(zeros[:, 1:] == c.n_pruned)
     for i in range(c.n_seeds):  # the importance arm removed exactly the least important heads
-        pruned = np.asarray(r.importance[i])[np.asarray(r.masks[i, 1]) == 0]
-        kept = np.asarray(r.importance[i])[np.asarray(r.masks[i, 1]) == 1]
+        pruned = np.asarray(r.measurement.importance[i])[np.asarray(r.measurement.masks[i, 1]) == 0]
+        kept = np.asarray(r.measurement.importance[i])[np.asarray(r.measurement.masks[i, 1]) == 1]
         assert pruned.max() <= kept.min()
     # stage "pruned", arm none == the trained networks
-    np.testing.assert_allclose(r.values["pruned"]["memorized_fraction"][:, 0], r.base["memorized_fraction"])
+    np.testing.assert_allclose(r.measurement.values["pruned"]["memorized_fraction"][:, 0], r.measurement.base["memorized_fraction"])
     for stage in ("pruned", "finetuned"):
-        for q, v in r.values[stage].items():
+        for q, v in r.measurement.values[stage].items():
             assert np.all(np.isfinite(v)), (stage, q)
     d = {(x["quantity"], x["comparison"]): x for x in r.differences()}
     arms = r.arm_values("finetuned", "memorized_fraction")

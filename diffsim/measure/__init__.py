@@ -29,8 +29,10 @@ from diffsim.measure.geometry_nets import (
     measure_net_swap,
 )
 from diffsim.measure.guidance import GuidanceCell, GuidanceMeasurement, measure_guidance
+from diffsim.measure.pruning import PruningMeasurement, measure_pruning
 from diffsim.measure.rem import RemCurves, RemMeasurement, measure_rem
 from diffsim.measure.separation import LossGap, measure_loss_gap
+from diffsim.measure.separation_size import SizeMeasurement, measure_size
 from diffsim.measure.speciation import SpeciationMeasurement, measure_speciation
 from diffsim.measure.traps import TrapsMeasurement, measure_traps
 from diffsim.observe import Estimate
@@ -67,6 +69,10 @@ __all__ = [
     "measure_rem",
     "LossGap",
     "measure_loss_gap",
+    "SizeMeasurement",
+    "measure_size",
+    "PruningMeasurement",
+    "measure_pruning",
     "SpeciationMeasurement",
     "measure_speciation",
     "TrapsMeasurement",

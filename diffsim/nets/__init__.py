@@ -2,9 +2,13 @@
 
 THEORY.md sections 10-11: a network trained on P points sits between the empirical score (which
 minimises the training loss) and the true score; :mod:`diffsim.studies.denoiser` measures where.
+
+Every network trains through one loop, :func:`fit` (any :class:`Objective`, any optax transform);
+:func:`train` is its DSM ensemble front end, configured by :class:`TrainConfig`.
 """
 
 from diffsim.nets.checkpoint import checkpoint_path, checkpoint_steps, load_checkpoint, save_checkpoint
+from diffsim.nets.loop import FitResult, Objective, TrainState, fit, fit_steps
 from diffsim.nets.models import (
     ARCHITECTURES,
     PARAMETERISATIONS,
@@ -22,18 +26,27 @@ from diffsim.nets.train import (
     TIME_LAWS,
     WEIGHTINGS,
     TrainConfig,
+    DSM,
     TrainResult,
-    TrainState,
     dsm_loss,
     evaluation_score,
     init_ensemble,
+    make_optimizer,
     noise_prediction_error,
+    optimizer,
     sample_times,
     train,
     train_steps,
 )
 
 __all__ = [
+    "fit",
+    "fit_steps",
+    "FitResult",
+    "Objective",
+    "DSM",
+    "optimizer",
+    "make_optimizer",
     "OPTIMIZERS",
     "TIME_LAWS",
     "WEIGHTINGS",

@@ -5,17 +5,15 @@ classifier-free guidance (THEORY.md section 9).
 embedding (``n_classes + 1`` rows; the last is the *null* label of the unconditional branch) added
 to the time embedding that every block reads. Training (:func:`train_conditional`) minimises the
 DSM loss ``E |eps_hat(m_t a + sqrt(Delta_t) xi, t, y) - xi|^2`` over training pairs ``(a, y)`` drawn
-uniformly, with ``y`` replaced by the null label with probability ``label_dropout``, in jitted
-``lax.scan`` dispatches. :class:`ConditionalLearnedScore` wraps the trained split model as a
+uniformly, with ``y`` replaced by the null label with probability ``label_dropout``
+(:class:`ConditionalDSM`, trained by :func:`diffsim.nets.fit`). :class:`ConditionalLearnedScore` wraps the trained split model as a
 conditional denoiser ``(x, t, label) -> x0_hat`` (label -1: unconditional) for
 :mod:`diffsim.guidance` and :func:`diffsim.measure.guidance.measure_guidance`.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -24,7 +22,9 @@ import optax
 from flax import nnx
 
 from diffsim import _validate
+from diffsim.nets.loop import TrainState, fit
 from diffsim.nets.models import ModelConfig, time_embedding
+from diffsim.nets.train import optimizer
 from diffsim.process import delta, m
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "ConditionalTrainConfig",
     "ConditionalLearnedScore",
     "ConditionalTrainResult",
+    "ConditionalDSM",
     "train_conditional",
 ]
 
@@ -175,64 +176,74 @@ class ConditionalTrainResult:
     seconds: float
 
 
-@partial(jax.jit, static_argnames=("graphdef", "config"), donate_argnums=(0, 1))
-def _dispatch(params, opt_state, rest, key, points, labels, order, starts, counts, *, graphdef,
-              config: ConditionalTrainConfig):
-    tx = optax.adam(config.learning_rate)
-    n_classes = nnx.merge(graphdef, params, rest).n_classes
-    n_points, dim = points.shape
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ConditionalDSM:
+    """The DSM objective with label dropout (module docstring) for :func:`diffsim.nets.fit`: one
+    model, the training pairs ``(points [P, N], labels [P])`` held by the objective; dispatch ``d``
+    splits its step keys from the ``d``-th of ``n_dispatch`` keys split from the state's key, and
+    each step draws its minibatch, labels (the null label ``n_classes`` with probability
+    ``label_dropout``), times and noise from its own key.
 
-    def step(carry, k):
-        params, opt_state = carry
+    ``order`` (the points sorted by class), ``starts`` and ``counts`` (per class) serve the
+    class-balanced draw: a uniform class, then a uniform point of it."""
+
+    points: jax.Array
+    labels: jax.Array
+    order: jax.Array
+    starts: jax.Array
+    counts: jax.Array
+    config: ConditionalTrainConfig = field(metadata=dict(static=True))
+    n_classes: int = field(metadata=dict(static=True))
+
+    @classmethod
+    def from_data(cls, data, config: ConditionalTrainConfig) -> "ConditionalDSM":
+        """The objective on a :class:`~diffsim.data.conditional.ClassConditionalSet`."""
+        counts = np.asarray(data.class_counts, np.int32)
+        return cls(jnp.asarray(data.points), jnp.asarray(data.labels),
+                   jnp.asarray(np.argsort(np.asarray(data.labels), kind="stable"), jnp.int32),
+                   jnp.asarray(np.concatenate([[0], np.cumsum(counts)[:-1]]), jnp.int32), jnp.asarray(counts),
+                   config, data.n_classes)
+
+    def draws(self, key, step, data, n_steps: int):
+        dispatch_key = jax.random.split(key, self.config.steps // n_steps)[step // n_steps]
+        return key, jax.random.split(dispatch_key, n_steps)
+
+    def loss(self, model, k, data):
+        config, counts = self.config, self.counts
         k_pick, k_t, k_xi, k_drop = jax.random.split(k, 4)
         if config.class_balanced:  # a uniform class, then a uniform point of it (order: points sorted by class)
             k_c, k_p = jax.random.split(k_pick)
             c = jax.random.randint(k_c, (config.batch_size,), 0, counts.shape[0])
             within = jnp.minimum((jax.random.uniform(k_p, c.shape) * counts[c]).astype(jnp.int32), counts[c] - 1)
-            idx = order[starts[c] + within]
+            idx = self.order[self.starts[c] + within]
         else:
-            idx = jax.random.randint(k_pick, (config.batch_size,), 0, n_points)
-        a, y = points[idx], labels[idx]
-        y = jnp.where(jax.random.bernoulli(k_drop, config.label_dropout, y.shape), n_classes, y)
+            idx = jax.random.randint(k_pick, (config.batch_size,), 0, self.points.shape[0])
+        a, y = self.points[idx], self.labels[idx]
+        y = jnp.where(jax.random.bernoulli(k_drop, config.label_dropout, y.shape), self.n_classes, y)
         t = jax.random.uniform(k_t, (config.batch_size,), a.dtype, config.t_min, config.t_max)
         xi = jax.random.normal(k_xi, a.shape, a.dtype)
         x = m(t)[:, None] * a + jnp.sqrt(delta(t))[:, None] * xi
-
-        def loss_fn(p):
-            eps = nnx.merge(graphdef, p, rest).predict_noise(x, t, y)
-            return jnp.mean(jnp.sum(jnp.square(eps - xi), -1))
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), jax.random.split(key, config.steps_per_dispatch))
-    return params, opt_state, jnp.mean(losses)
+        return jnp.mean(jnp.sum(jnp.square(model.predict_noise(x, t, y) - xi), -1))
 
 
 def train_conditional(key, data, model_config: ModelConfig | None = None,
-                      train_config: ConditionalTrainConfig | None = None, *, progress=None) -> ConditionalTrainResult:
-    """Train a :class:`ConditionalMLP` on a :class:`~diffsim.data.conditional.ClassConditionalSet`.
+                      train_config: ConditionalTrainConfig | None = None, *, progress=None,
+                      tx: optax.GradientTransformation | None = None) -> ConditionalTrainResult:
+    """Train a :class:`ConditionalMLP` on a :class:`~diffsim.data.conditional.ClassConditionalSet`
+    by :class:`ConditionalDSM` through :func:`diffsim.nets.fit`.
 
-    ``progress(step, loss)`` (optional) is called after every dispatch."""
+    ``progress(step, loss)`` (optional) is called after every dispatch; ``tx`` (default: Adam at
+    ``train_config.learning_rate``) is any optax transform."""
     model_config = ModelConfig() if model_config is None else model_config
     train_config = (ConditionalTrainConfig() if train_config is None else train_config).validate()
+    tx = optimizer("adam", train_config.learning_rate) if tx is None else tx
     k_init, k_train = jax.random.split(key)
     model = ConditionalMLP(data.train.dim, data.n_classes, model_config, rngs=nnx.Rngs(params=k_init))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    opt_state = optax.adam(train_config.learning_rate).init(params)
-    points, labels = jnp.asarray(data.points), jnp.asarray(data.labels)
-    order = jnp.asarray(np.argsort(np.asarray(data.labels), kind="stable"), jnp.int32)
-    counts = np.asarray(data.class_counts, np.int32)
-    starts = jnp.asarray(np.concatenate([[0], np.cumsum(counts)[:-1]]), jnp.int32)
-    n_dispatch = train_config.steps // train_config.steps_per_dispatch
-    losses = []
-    start = time.perf_counter()
-    for i, k in enumerate(jax.random.split(k_train, n_dispatch)):
-        params, opt_state, loss = _dispatch(params, opt_state, rest, k, points, labels, order, starts,
-                                            jnp.asarray(counts), graphdef=graphdef, config=train_config)
-        losses.append(float(loss))
-        if progress is not None:
-            progress((i + 1) * train_config.steps_per_dispatch, losses[-1])
-    score = ConditionalLearnedScore(nnx.merge_state(params, rest), graphdef)
-    return ConditionalTrainResult(score, np.asarray(losses), time.perf_counter() - start)
+    state = TrainState.start(params, rest, tx.init(params), k_train)
+    report = None if progress is None else (lambda step, loss: progress(step, float(loss)))
+    result = fit(graphdef, state, ConditionalDSM.from_data(data, train_config), tx, steps=train_config.steps,
+                 steps_per_dispatch=train_config.steps_per_dispatch, progress=report)
+    score = ConditionalLearnedScore(nnx.merge_state(result.state.params, result.state.rest), graphdef)
+    return ConditionalTrainResult(score, np.asarray(result.losses, float), result.seconds)

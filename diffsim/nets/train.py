@@ -25,10 +25,9 @@ padded to a common ``[P_max, N]`` with the member's ``n_points``) is one ``vmap`
 
 from __future__ import annotations
 
-import math
-import time
 import dataclasses
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Callable, Literal, NamedTuple, get_args
 
@@ -40,8 +39,9 @@ from flax import nnx
 
 from diffsim import _validate
 from diffsim.nets.checkpoint import checkpoint_path, checkpoint_steps, save_checkpoint
+from diffsim.nets.loop import TrainState, fit, fit_steps
 from diffsim.nets.models import LearnedScore, ModelConfig, build_model
-from diffsim.process import delta, m, sigma_from_t, t_from_sigma
+from diffsim.process import delta, log_sigma_times, m, sigma_from_t
 from diffsim.progress import Progress
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "TrainConfig",
     "TrainState",
     "TrainResult",
+    "DSM",
+    "optimizer",
     "make_optimizer",
     "sample_times",
     "noise_prediction_error",
@@ -67,8 +69,14 @@ TimeLaw = Literal["uniform", "log_sigma", "beta"]
 Optimizer = Literal["adam", "adamw", "sgd"]
 Weighting = Literal["noise", "score", "denoised"]
 TIME_LAWS: tuple[TimeLaw, ...] = get_args(TimeLaw)
-OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
 WEIGHTINGS: tuple[Weighting, ...] = get_args(Weighting)
+
+#: ``TrainConfig.optimizer`` name -> ``f(learning_rate, weight_decay, momentum)`` -> optax transform.
+OPTIMIZERS: dict[str, Callable[[float, float, float], optax.GradientTransformation]] = {
+    "adam": lambda lr, weight_decay, momentum: optax.adam(lr),
+    "adamw": lambda lr, weight_decay, momentum: optax.adamw(lr, weight_decay=weight_decay),  # decoupled decay
+    "sgd": lambda lr, weight_decay, momentum: optax.sgd(lr, momentum=momentum or None),
+}
 
 
 @dataclass(frozen=True)
@@ -168,21 +176,6 @@ class TrainConfig:
         return dataclasses.replace(self, steps=self.steps_per_dispatch, n_checkpoints=1)
 
 
-class TrainState(NamedTuple):
-    """Everything that advances during training, one pytree (leading ``[M]`` for an ensemble).
-
-    step: int32 step counter; params: differentiated ``nnx.State``; rest: the model's other
-    variables (head masks); opt_state: optax state; ema: EMA of params; key: uint32 PRNG key.
-    """
-
-    step: jax.Array
-    params: Any
-    rest: Any
-    opt_state: Any
-    ema: Any
-    key: jax.Array
-
-
 class TrainResult(NamedTuple):
     """Final ensemble state, the step at which each ``loss`` entry ends (``[D]``), the mean
     training loss over each dispatch ``[D, M]``, wall time, and the checkpoint callback outputs
@@ -196,22 +189,29 @@ class TrainResult(NamedTuple):
     evaluations: list
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """Adam, AdamW (decoupled weight decay) or SGD with momentum; for Adam and SGD a nonzero
-    ``weight_decay`` adds ``weight_decay * params`` to the gradient (L2); optional global-norm
-    clipping first."""
-    if config.optimizer == "adamw":
-        opt = optax.adamw(config.learning_rate, weight_decay=config.weight_decay)
-    elif config.optimizer == "adam":
-        opt = optax.adam(config.learning_rate)
-    else:
-        opt = optax.sgd(config.learning_rate, momentum=config.momentum or None)
+@functools.cache
+def optimizer(name: Optimizer = "adam", learning_rate: float = 1e-3, *, weight_decay: float = 0.0,
+              momentum: float = 0.9, grad_clip: float = 0.0) -> optax.GradientTransformation:
+    """The optax transform named ``name`` in :data:`OPTIMIZERS`: Adam, AdamW (decoupled weight
+    decay) or SGD with momentum; for Adam and SGD a nonzero ``weight_decay`` adds
+    ``weight_decay * params`` to the gradient (L2); optional global-norm clipping first.
+
+    The same arguments give the same object, so jitted steps that take it as a static argument
+    compile once."""
+    opt = OPTIMIZERS[_validate.choice("optimizer", name, OPTIMIZERS)](learning_rate, weight_decay, momentum)
     chain = []
-    if config.grad_clip > 0:
-        chain.append(optax.clip_by_global_norm(config.grad_clip))
-    if config.weight_decay > 0 and config.optimizer != "adamw":
-        chain.append(optax.add_decayed_weights(config.weight_decay))
+    if grad_clip > 0:
+        chain.append(optax.clip_by_global_norm(grad_clip))
+    if weight_decay > 0 and name != "adamw":
+        chain.append(optax.add_decayed_weights(weight_decay))
     return optax.chain(*chain, opt) if chain else opt
+
+
+def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+    """:func:`optimizer` of the config's ``optimizer``, ``learning_rate``, ``weight_decay``,
+    ``momentum`` and ``grad_clip``."""
+    return optimizer(config.optimizer, config.learning_rate, weight_decay=config.weight_decay,
+                     momentum=config.momentum, grad_clip=config.grad_clip)
 
 
 def sample_times(key, shape, config: TrainConfig, dtype=jnp.float32):
@@ -220,9 +220,7 @@ def sample_times(key, shape, config: TrainConfig, dtype=jnp.float32):
     if config.time_law == "uniform":
         return jax.random.uniform(key, shape, dtype, config.t_min, config.t_max)
     if config.time_law == "log_sigma":
-        # static floats (math, not jnp): the law is also drawn inside jitted training steps
-        lo, hi = (0.5 * math.log(math.expm1(2.0 * config.t_min)), 0.5 * math.log(math.expm1(2.0 * config.t_max)))
-        return t_from_sigma(jnp.exp(jax.random.uniform(key, shape, dtype, lo, hi)))
+        return log_sigma_times(key, shape, config.t_min, config.t_max, dtype)
     b = jax.random.beta(key, config.beta_a, config.beta_b, shape, dtype)
     return config.t_min + (config.t_max - config.t_min) * b
 
@@ -256,58 +254,65 @@ def dsm_loss(model, a, t, xi, weighting: str = "noise"):
     return jnp.mean(_loss_weight(t, weighting) * noise_prediction_error(model, a, t, xi))
 
 
-@partial(jax.jit, static_argnames=("model_config", "train_config", "dim"))
-def _init_member(key, *, model_config: ModelConfig, train_config: TrainConfig, dim: int) -> TrainState:
+@partial(jax.jit, static_argnames=("model_config", "tx", "dim"))
+def _init_member(key, *, model_config: ModelConfig, tx: optax.GradientTransformation, dim: int) -> TrainState:
     init_key, noise_key = jax.random.split(key)
     _, params, rest = nnx.split(build_model(model_config, dim, init_key), nnx.Param, ...)
-    opt_state = make_optimizer(train_config).init(params)
-    return TrainState(jnp.zeros((), jnp.int32), params, rest, opt_state, params, noise_key)
+    return TrainState(jnp.zeros((), jnp.int32), params, rest, tx.init(params), params, noise_key)
 
 
-def init_ensemble(model_config: ModelConfig, train_config: TrainConfig, dim: int, keys):
+def init_ensemble(model_config: ModelConfig, train_config: TrainConfig, dim: int, keys, *,
+                  tx: optax.GradientTransformation | None = None):
     """Initial states of ``M = len(keys)`` members (``keys [M, 2]``): each key is split into a
     model-initialisation key and a training-noise key. Returns ``(graphdef, TrainState)`` with a
     leading ``[M]`` axis on every leaf. Members are initialised one by one by one compiled
-    function, so the compile does not depend on M."""
+    function, so the compile does not depend on M. ``tx`` (default: the config's optimizer)
+    gives the optimiser state."""
     model_config.validate(dim)
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: build_model(model_config, dim, jax.random.PRNGKey(0))))
-    compiled = train_config.compiled_part()
-    members = [_init_member(k, model_config=model_config, train_config=compiled, dim=dim) for k in jnp.asarray(keys)]
+    tx = make_optimizer(train_config.compiled_part()) if tx is None else tx
+    members = [_init_member(k, model_config=model_config, tx=tx, dim=dim) for k in jnp.asarray(keys)]
     return graphdef, jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *members)
 
 
-def _draws(key, config: TrainConfig, dim: int, dtype):
+def _draws(key, config: TrainConfig, dim: int, dtype, n_steps: int):
     """Randomness of one dispatch, drawn at once: ``u [K, B]`` (training-point picks),
     ``t [K, B]`` (times from the law) and ``xi [K, B, N]``; returns them and the next key."""
-    shape = (config.steps_per_dispatch, config.batch_size)
+    shape = (n_steps, config.batch_size)
     key, k_pick, k_t, k_xi = jax.random.split(key, 4)
     u = jax.random.uniform(k_pick, shape, dtype)
     return key, u, sample_times(k_t, shape, config, dtype), jax.random.normal(k_xi, shape + (dim,), dtype)
 
 
-def _one_step(graphdef, config: TrainConfig, tx, state: TrainState, points, n_points, draw):
-    u, t, xi = draw
-    idx = jnp.minimum((u * n_points).astype(jnp.int32), n_points - 1)  # uniform over the real points
-    a = points[idx]
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class DSM:
+    """The DSM objective of :func:`train` (module docstring) for :func:`diffsim.nets.fit`: each
+    step draws a minibatch of ``config.batch_size`` training points uniformly from the member's
+    data ``(points [P_max, N], n_points)`` (rows past ``n_points`` are never drawn), times from
+    ``config.time_law`` and fresh noise, and minimises ``E_t [lambda(t) l_t]`` (``weighting``,
+    times the zone factor when the zone hook is on)."""
 
-    def loss_fn(params):
-        model = nnx.merge(graphdef, params, state.rest)
+    config: TrainConfig = field(metadata=dict(static=True))
+
+    def draws(self, key, step, data, n_steps: int):
+        points, _ = data
+        key, u, t, xi = _draws(key, self.config, points.shape[-1], points.dtype, n_steps)
+        return key, (u, t, xi)
+
+    def loss(self, model, x, data):
+        (u, t, xi), (points, n_points), config = x, data, self.config
+        idx = jnp.minimum((u * n_points).astype(jnp.int32), n_points - 1)  # uniform over the real points
+        a = points[idx]
         if config.zone_weight == 1.0 or config.zone_sigma_hi <= config.zone_sigma_lo:
             return dsm_loss(model, a, t, xi, config.weighting)
         return jnp.mean(zone_factor(t, config) * _loss_weight(t, config.weighting) * noise_prediction_error(model, a, t, xi))
 
-    loss, grads = jax.value_and_grad(loss_fn)(state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    k = state.step.astype(a.dtype)
-    decay = jnp.minimum(config.ema_decay, (1.0 + k) / (10.0 + k))
-    ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, state.ema, params)
-    return TrainState(state.step + 1, params, state.rest, opt_state, ema, state.key), loss
 
-
-@partial(jax.jit, static_argnames=("graphdef", "config"), donate_argnums=(0,))
-def train_steps(state: TrainState, points, n_points, *, graphdef, config: TrainConfig):
-    """Advance every member ``config.steps_per_dispatch`` steps in one ``lax.scan``.
+def train_steps(state: TrainState, points, n_points, *, graphdef, config: TrainConfig,
+                tx: optax.GradientTransformation | None = None):
+    """Advance every member ``config.steps_per_dispatch`` steps of :class:`DSM` in one ``lax.scan``
+    (:func:`diffsim.nets.fit_steps`).
 
     The dispatch's randomness (minibatch picks, times, noise) is drawn up front from the
     member's key, then scanned over.
@@ -316,16 +321,12 @@ def train_steps(state: TrainState, points, n_points, *, graphdef, config: TrainC
       state: ensemble :class:`TrainState` (leading ``[M]``); donated.
       points: ``[M, P_max, N]`` training points (rows past ``n_points`` are never drawn).
       n_points: ``[M]`` int32, the number of real points of each member.
+      tx: the optax transform (default: the config's optimizer).
     Returns ``(state, losses [M, steps_per_dispatch])``.
     """
-    tx = make_optimizer(config)
-
-    def member_scan(st, pts, n):
-        key, u, t, xi = _draws(st.key, config, pts.shape[-1], pts.dtype)
-        st, losses = jax.lax.scan(lambda s, d: _one_step(graphdef, config, tx, s, pts, n, d), st, (u, t, xi))
-        return st._replace(key=key), losses
-
-    return jax.vmap(member_scan)(state, points, n_points)
+    tx = make_optimizer(config.compiled_part()) if tx is None else tx
+    return fit_steps(state, DSM(config.compiled_part()), (points, n_points), graphdef=graphdef, tx=tx,
+                     n_steps=config.steps_per_dispatch, ema_decay=config.ema_decay)
 
 
 def evaluation_score(graphdef, state: TrainState, config: TrainConfig) -> LearnedScore:
@@ -362,6 +363,7 @@ def train(
     on_checkpoint: Callable[[int, LearnedScore], Any] | None = None,
     checkpoint_dir=None,
     progress: bool | Callable = False,
+    tx: optax.GradientTransformation | None = None,
 ) -> TrainResult:
     """Train an ensemble by DSM; evaluate and save at the log-spaced checkpoints.
 
@@ -375,6 +377,9 @@ def train(
         (:func:`diffsim.nets.checkpoint.save_checkpoint`, loadable with the state of
         :func:`init_ensemble` as template).
       progress: True for a line on stderr at each checkpoint, or a callable ``(step, loss)``.
+      tx: any optax transform, used instead of the config's ``optimizer`` (and its
+        ``learning_rate``, ``weight_decay``, ``momentum``, ``grad_clip``); pass the same object
+        to reuse the compile.
     """
     config.validate()
     keys = jnp.asarray(keys)
@@ -391,26 +396,25 @@ def train(
     if n_points.shape != (n_members,) or int(jnp.min(n_points)) < 1 or int(jnp.max(n_points)) > p_max:
         raise _validate.ConfigError(f"n_points={np.asarray(n_points).tolist()} is out of range: expected {n_members} values in [1, {p_max}]")
     _validate.memory("the training ensemble", 4.0 * n_members * (p_max * dim + 64 * config.batch_size * max(dim, model_config.width)))
-    graphdef, state = init_ensemble(model_config, config, dim, keys)
-    report = progress if callable(progress) else (_stderr_progress(config.steps, n_members) if progress else None)
-
     compiled = config.compiled_part()
-    evaluations, loss_steps, losses = [], [], []
-    start = time.time()
-    step = 0
-    for target in config.checkpoint_steps:
-        while step < target:
-            state, chunk_losses = train_steps(state, points, n_points, graphdef=graphdef, config=compiled)
-            step += config.steps_per_dispatch
-            loss_steps.append(step)
-            losses.append(np.asarray(jnp.mean(chunk_losses, axis=1)))
+    tx = make_optimizer(compiled) if tx is None else tx
+    graphdef, state = init_ensemble(model_config, config, dim, keys, tx=tx)
+    report = progress if callable(progress) else (_stderr_progress(config.steps, n_members) if progress else None)
+    losses: list = []
+
+    def checkpoint(step: int, state: TrainState):
         if checkpoint_dir is not None:
             save_checkpoint(checkpoint_path(checkpoint_dir, step), state,
                             {"step": step, "model": asdict(model_config), "train": asdict(config)})
-        if on_checkpoint is not None:
-            evaluations.append((step, on_checkpoint(step, evaluation_score(graphdef, state, config))))
+        out = None if on_checkpoint is None else on_checkpoint(step, evaluation_score(graphdef, state, config))
         if report is not None and step > 0:
             report(step, float(np.mean(losses[-1])))
-    jax.block_until_ready(state)
-    return TrainResult(graphdef, state, np.asarray(loss_steps), np.asarray(losses).reshape(-1, n_members),
-                       time.time() - start, evaluations)
+        return out
+
+    result = fit(graphdef, state, DSM(compiled), tx, (points, n_points), steps=config.steps,
+                 steps_per_dispatch=config.steps_per_dispatch, ema_decay=config.ema_decay,
+                 checkpoints=config.checkpoint_steps, on_checkpoint=checkpoint,
+                 progress=lambda step, loss: losses.append(loss))
+    evaluations = [(step, out) for step, out in result.evaluations] if on_checkpoint is not None else []
+    return TrainResult(graphdef, result.state, result.loss_steps, result.losses.reshape(-1, n_members),
+                       result.seconds, evaluations)

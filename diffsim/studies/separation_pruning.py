@@ -28,40 +28,31 @@ Seeds differ in training set, initialisation and training noise; ``n_seeds`` net
 vmapped ensemble and all ``n_seeds * (2 + n_random)`` fine-tunes as another. Comparisons are paired
 differences across seeds (random arms averaged per seed first): mean, standard error and 95%
 Student-t interval.
+
+The computation is :func:`diffsim.measure.measure_pruning`; this module holds the config, the rows and the table.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from scipy import stats
 
 from diffsim import _validate
 from diffsim.data import DataName
-from diffsim.metrics import sliced_wasserstein
-from diffsim.nets import HeadMask, ModelConfig, TrainConfig, TrainState, train, train_steps
-from diffsim.nets.train import make_optimizer
-from diffsim.observe import memorized
-from diffsim.process import delta, m, time_grid
+from diffsim.measure.pruning import PRUNE_QUANTITIES, PruningMeasurement, measure_pruning, n_pruned_heads
 from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec
 from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 
-__all__ = [
-    "PruneConfig", "PruneResult", "run_prune", "prune_table", "head_masks", "set_head_masks",
-    "head_importance", "lowest_heads", "n_pruned_heads", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS",
-]
+__all__ = ["PruneConfig", "PruneResult", "run_prune", "prune_table", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS"]
 
-PRUNE_QUANTITIES = ("memorized_fraction", "score_error_true", "sliced_wasserstein")
 PRUNE_ARMS = ("none", "importance", "random")
 PRUNE_DEFINITIONS = {
     "importance": "|dL/dm_h * m_h|: first-order DSM-loss change when head h's mask m_h goes to 0; L averaged over "
@@ -73,12 +64,6 @@ PRUNE_DEFINITIONS = {
     "random": "mean over n_random uniform draws of n_pruned heads, per seed",
     "diff": "paired difference over seeds (arm a minus arm b), mean, stderr and 95% Student-t interval",
 }
-
-
-def n_pruned_heads(depth: int, heads: int, fraction: float) -> int:
-    """``max(1, ceil(fraction * depth * heads))`` (tolerant to float rounding), at most all but one."""
-    total = depth * heads
-    return int(min(total - 1, max(1, math.ceil(fraction * total - 1e-9))))
 
 
 @dataclass(frozen=True)
@@ -219,54 +204,6 @@ class PruneConfig:
         return ("none", "importance") + tuple(f"random_{r}" for r in range(self.n_random))
 
 
-# ----------------------------------------------------------------------------- head masks
-
-
-def head_masks(model) -> jax.Array:
-    """``[depth, heads]`` head masks of a :class:`~diffsim.nets.TransformerDenoiser`."""
-    return jnp.stack([layer.head_mask[...] for layer in model.layers])
-
-
-def set_head_masks(model, masks):
-    """Replace the model's :class:`~diffsim.nets.HeadMask` variables by ``masks [depth, heads]``
-    (in place); returns the model."""
-
-    for i, layer in enumerate(model.layers):  # a new variable: works on a model merged inside a trace
-        layer.head_mask = HeadMask(jnp.asarray(masks[i], layer.head_mask[...].dtype))
-    return model
-
-
-def _dsm(model, a, t, xi):
-    x = m(t)[:, None] * a + jnp.sqrt(delta(t))[:, None] * xi
-    return jnp.mean(jnp.sum(jnp.square(model.predict_noise(x, t) - xi), axis=-1))
-
-
-def head_importance(model, a, t, xi) -> jax.Array:
-    """First-order Taylor importance ``|dL/dm * m|`` ``[depth, heads]`` of every head: ``L`` is the
-    DSM loss (noise units, ``mean |eps_hat - xi|^2``) on the draws ``a, xi [B, N]``, ``t [B]``;
-    ``-dL/dm * m`` is the first-order loss change when the head's mask goes from ``m`` to 0."""
-    graphdef, state = nnx.split(model)
-    masks = head_masks(model)
-
-    def loss(mk):
-        return _dsm(set_head_masks(nnx.merge(graphdef, state), mk), a, t, xi)
-
-    return jnp.abs(jax.grad(loss)(masks) * masks)
-
-
-def lowest_heads(importance, n: int) -> jax.Array:
-    """Mask ``[depth, heads]`` with the ``n`` lowest-importance heads set to 0 (ties: lowest index)."""
-    flat = jnp.ravel(importance)
-    order = jnp.argsort(flat, stable=True)
-    return jnp.ones_like(flat).at[order[:n]].set(0.0).reshape(importance.shape)
-
-
-def _random_mask(key, shape, n: int) -> jax.Array:
-    total = shape[0] * shape[1]
-    picked = jax.random.permutation(key, total)[:n]
-    return jnp.ones((total,)).at[picked].set(0.0).reshape(shape)
-
-
 # ----------------------------------------------------------------------------- result
 
 
@@ -283,17 +220,12 @@ def _paired(a, b) -> dict:
 
 @dataclass(frozen=True)
 class PruneResult:
-    """``values[stage][quantity]``: ``[n_seeds, n_arms]`` (arms in ``config.arm_names``);
-    ``importance [n_seeds, depth, heads]``; ``masks [n_seeds, n_arms, depth, heads]``;
-    ``base``: quantities of the trained, unpruned networks ``[n_seeds]``; ``sw_floor``."""
+    """The config, what :func:`diffsim.measure.measure_pruning` measured (``values[stage][quantity]``
+    ``[n_seeds, n_arms]``, arms none, importance, random_0..; ``importance``, ``masks``, ``base``,
+    ``sw_floor``) and the wall time."""
 
     config: PruneConfig
-    importance: np.ndarray
-    masks: np.ndarray
-    base: dict
-    values: dict
-    sw_floor: float
-    train_loss: np.ndarray
+    measurement: PruningMeasurement
     seconds: float
 
     @property
@@ -302,7 +234,7 @@ class PruneResult:
 
     def arm_values(self, stage: str, quantity: str) -> dict:
         """Per-seed values ``[n_seeds]`` of ``none``, ``importance`` and ``random`` (mean over draws)."""
-        v = np.asarray(self.values[stage][quantity])
+        v = np.asarray(self.measurement.values[stage][quantity])
         return {"none": v[:, 0], "importance": v[:, 1], "random": v[:, 2:].mean(axis=1)}
 
     def differences(self, stage: str = "finetuned") -> list[dict]:
@@ -335,7 +267,7 @@ class PruneResult:
         c = self.config
         base = {"data": c.data, "N": c.dim, "P": c.n_train, "n_pruned": c.n_pruned, "heads_total": c.depth * c.heads}
         rows = [{**base, "stage": "trained", "arm": "none",
-                 **{k: v for q in PRUNE_QUANTITIES for k, v in zip((q, f"{q}_stderr"), _mean_se(self.base[q]))}}]
+                 **{k: v for q in PRUNE_QUANTITIES for k, v in zip((q, f"{q}_stderr"), _mean_se(self.measurement.base[q]))}}]
         for stage in ("pruned", "finetuned"):
             for arm in PRUNE_ARMS:
                 row = {**base, "stage": stage, "arm": arm}
@@ -358,16 +290,16 @@ class PruneResult:
             for d in self.differences(stage):
                 out.append({**base, "stage": stage, "arm": d["comparison"], "quantity": f"diff_{d['quantity']}",
                             "value": d["value"], "stderr": d["stderr"], "low95": d["low95"], "high95": d["high95"]})
-        out.append({**base, "stage": None, "arm": None, "quantity": "sw_floor", "value": self.sw_floor, "stderr": None,
+        out.append({**base, "stage": None, "arm": None, "quantity": "sw_floor", "value": self.measurement.sw_floor, "stderr": None,
                     "low95": None, "high95": None})
         return out
 
     def to_json(self) -> dict:
         return {"config": asdict(self.config), "rows": self.summary(),
                 "differences": self.differences("pruned") + self.differences("finetuned"),
-                "verdict": self.verdict(), "importance": np.asarray(self.importance).tolist(),
-                "masks": np.asarray(self.masks).tolist(), "sw_floor": self.sw_floor,
-                "train_loss_final": [float(v) for v in np.asarray(self.train_loss)],
+                "verdict": self.verdict(), "importance": np.asarray(self.measurement.importance).tolist(),
+                "masks": np.asarray(self.measurement.masks).tolist(), "sw_floor": self.measurement.sw_floor,
+                "train_loss_final": [float(v) for v in np.asarray(self.measurement.train_loss)],
                 "definitions": self.definitions, "seconds": self.seconds}
 
 
@@ -382,146 +314,32 @@ def _mean_se(values) -> tuple[float | None, float | None]:
 # ----------------------------------------------------------------------------- run
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def _importances(graphdef, params, rest, a, t, xi):
-    """``[S, depth, heads]`` importance of every member on its own draws (leading ``[S]``)."""
-    return jax.vmap(lambda p, r, aa, tt, x: head_importance(nnx.merge(graphdef, p, r), aa, tt, x))(params, rest, a, t, xi)
-
-
-@partial(jax.jit, static_argnames=("graphdef",))
-def _with_masks(graphdef, params, rest, masks):
-    """``rest`` of every member with its head masks replaced by ``masks [M, depth, heads]``."""
-
-    def one(p, r, mk):
-        return nnx.split(set_head_masks(nnx.merge(graphdef, p, r), mk), nnx.Param, ...)[2]
-
-    return jax.vmap(one)(params, rest, masks)
-
-
-@partial(jax.jit, static_argnames=("graphdef",))
-def _evaluate(graphdef, params, rest, key, x_init, times, x_eval, t_eval, eps_true):
-    """Samples ``[M, B, N]`` (backward EM on ``times`` then a Tweedie step; shared noise) and score
-    errors ``[M]`` of every member."""
-
-    def one(p, r):
-        net = nnx.merge(graphdef, p, r)
-
-        def step(x, args):
-            t, t_next, k = args
-            h = t - t_next
-            return x + h * (x + 2.0 * net.score(x, t)) + jnp.sqrt(2.0 * h) * jax.random.normal(k, x.shape), None
-
-        ks = jax.random.split(key, times.shape[0] - 1)
-        x, _ = jax.lax.scan(step, x_init, (times[:-1], times[1:], ks))
-        x0 = (x + delta(times[-1]) * net.score(x, times[-1])) / m(times[-1])
-        err = jnp.mean(jnp.sum(jnp.square(net.predict_noise(x_eval, t_eval) - eps_true), -1)) / x_eval.shape[-1]
-        return x0, err
-
-    return jax.vmap(one)(params, rest)
-
-
 def _data_model(config: PruneConfig):
     spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
     return loss_gap_model(spec, config.n_components)[0]
 
 
-def _log_sigma_times(key, n, t_min, t_max):
-    lo, hi = 0.5 * math.log(math.expm1(2 * t_min)), 0.5 * math.log(math.expm1(2 * t_max))
-    u = jax.random.uniform(key, (n,), jnp.float32, lo, hi)
-    return 0.5 * jnp.log1p(jnp.exp(2.0 * u))
-
-
 def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
-    """Train, score heads, prune (importance / random / none), fine-tune, measure (module docstring).
-
-    Keys (from ``key``, default ``PRNGKey(config.seed)``): training sets ``fold_in(key, 1)`` (one per
-    seed), network and training noise ``fold_in(key, 2)``, importance draws ``fold_in(key, 3)``,
-    random masks ``fold_in(key, 4)``, fine-tuning noise ``fold_in(key, 5)`` (shared by the arms of a
-    seed), evaluation ``fold_in(key, 6)``.
-    """
-
+    """Draw one training set per seed (``fold_in(key, 1)``) and :func:`diffsim.measure.measure_pruning`
+    (``key``; see there for its sub-keys); ``key`` defaults to ``PRNGKey(config.seed)``."""
     config.validate()
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    c, s, n = config, config.n_seeds, config.dim
+    c = config
     model = _data_model(config)
-    points = jnp.stack([jnp.asarray(model.sample(k, c.n_train), jnp.float32)
-                        for k in jax.random.split(jax.random.fold_in(key, 1), s)])  # [S, P, N]
-    mc = ModelConfig(architecture="transformer", width=c.width, depth=c.depth, heads=c.heads, token_dim=c.token_dim,
-                     parameterisation="edm", data_variance=float(np.mean(model.covariance_spectrum())))
-    tc = TrainConfig(steps=c.steps, batch_size=c.batch_size, learning_rate=c.learning_rate, time_law="log_sigma",
-                     t_min=c.t_min, t_max=c.t_max, steps_per_dispatch=c.steps_per_dispatch, n_checkpoints=1)
-    trained = train(mc, tc, points, jax.random.split(jax.random.fold_in(key, 2), s))
-    graphdef, params, rest = trained.graphdef, trained.state.params, trained.state.rest
-
-    # importance on small-t draws of each seed's own training set
-    ki = jax.random.split(jax.random.fold_in(key, 3), 3)
-    idx = jax.random.randint(ki[0], (s, c.n_importance), 0, c.n_train)
-    a_imp = jnp.take_along_axis(points, idx[..., None], axis=1)
-    t_imp = c.t_min + (c.importance_t_max - c.t_min) * jax.random.beta(ki[1], c.importance_a, c.importance_b,
-                                                                          (s, c.n_importance), jnp.float32)
-    xi_imp = jax.random.normal(ki[2], a_imp.shape)
-    importance = _importances(graphdef, params, rest, a_imp, t_imp, xi_imp)  # [S, L, H]
-
-    shape = (c.depth, c.heads)
-    kr = jax.random.fold_in(key, 4)
-    masks = jnp.stack([
-        jnp.stack([jnp.ones(shape), lowest_heads(importance[i], c.n_pruned)]
-                  + [_random_mask(jax.random.fold_in(jax.random.fold_in(kr, i), r), shape, c.n_pruned)
-                     for r in range(c.n_random)])
-        for i in range(s)])  # [S, A, L, H]
-    a_n = c.n_arms
-    rep = lambda tree: jax.tree_util.tree_map(lambda x: jnp.repeat(x, a_n, axis=0), tree)  # seed-major [S*A]
-    params_m = rep(params)
-    rest_m = _with_masks(graphdef, params_m, rep(rest), masks.reshape((s * a_n,) + shape))
-    points_m = jnp.repeat(points, a_n, axis=0)
-
-    # evaluation inputs shared by every network
-    ke = jax.random.fold_in(key, 6)
-    k_eval = jax.random.split(ke, 6)
-    sample_times = jnp.asarray(time_grid(c.t_max, c.t_min, c.sample_steps, "log"), jnp.float32)
-    x_init = jax.random.normal(k_eval[0], (c.n_samples, n))
-    a_eval = jnp.asarray(model.sample(k_eval[1], c.n_eval), jnp.float32)
-    t_eval = _log_sigma_times(k_eval[2], c.n_eval, c.t_min, c.t_max)
-    x_eval = m(t_eval)[:, None] * a_eval + jnp.sqrt(delta(t_eval))[:, None] * jax.random.normal(k_eval[3], a_eval.shape)
-    eps_true = -jnp.sqrt(delta(t_eval))[:, None] * model.score(x_eval, t_eval)
-    fresh = jnp.asarray(model.sample(k_eval[4], c.n_samples), jnp.float32)
-    fresh2 = jnp.asarray(model.sample(jax.random.fold_in(k_eval[4], 1), c.n_samples), jnp.float32)
-    k_sw = k_eval[5]
-    sw_floor = float(sliced_wasserstein(k_sw, fresh2, fresh))
-    train_sets = [TrainingSet.from_points(points[i]) for i in range(s)]
-
-    def measure(p, r, seeds):
-        x0, err = _evaluate(graphdef, p, r, jax.random.fold_in(ke, 7), x_init, sample_times, x_eval, t_eval, eps_true)
-        mem = np.array([float(jnp.mean(memorized(x0[j], train_sets[seeds[j]]))) for j in range(x0.shape[0])])
-        sw = np.array([float(sliced_wasserstein(k_sw, x0[j], fresh)) for j in range(x0.shape[0])])
-        return {"memorized_fraction": mem, "score_error_true": np.asarray(err, float), "sliced_wasserstein": sw}
-
-    member_seed = [i for i in range(s) for _ in range(a_n)]
-    base = measure(params, rest, list(range(s)))
-    values = {"pruned": {q: v.reshape(s, a_n) for q, v in measure(params_m, rest_m, member_seed).items()}}
-
-    # fine-tune every arm with a fresh Adam state; the arms of one seed share the training draws
-    ft = TrainConfig(steps=c.finetune_steps, batch_size=c.batch_size, learning_rate=c.finetune_learning_rate,
-                     time_law="log_sigma", t_min=c.t_min, t_max=c.t_max, steps_per_dispatch=c.steps_per_dispatch,
-                     n_checkpoints=1).validate()
-    tx = make_optimizer(ft)
-    ft_keys = jnp.repeat(jax.random.split(jax.random.fold_in(key, 5), s), a_n, axis=0)
-    state = TrainState(jnp.zeros((s * a_n,), jnp.int32), params_m, rest_m, jax.vmap(tx.init)(params_m),
-                       jax.tree_util.tree_map(jnp.copy, params_m), ft_keys)  # ema: a copy (donated buffers)
-    n_real = jnp.full((s * a_n,), c.n_train, jnp.int32)
-    losses = []
-    compiled = dataclasses.replace(ft, steps=ft.steps_per_dispatch)
-    for _ in range(c.finetune_steps // c.steps_per_dispatch):
-        state, chunk = train_steps(state, points_m, n_real, graphdef=graphdef, config=compiled)
-        losses.append(np.asarray(jnp.mean(chunk, axis=1)))
-    values["finetuned"] = {q: v.reshape(s, a_n) for q, v in measure(state.params, state.rest, member_seed).items()}
+    train_sets = [TrainingSet.from_points(jnp.asarray(model.sample(k, c.n_train), jnp.float32))
+                  for k in jax.random.split(jax.random.fold_in(key, 1), c.n_seeds)]
+    res = measure_pruning(
+        key, train_sets, model, width=c.width, depth=c.depth, heads=c.heads, token_dim=c.token_dim, steps=c.steps,
+        finetune_steps=c.finetune_steps, batch_size=c.batch_size, learning_rate=c.learning_rate,
+        finetune_learning_rate=c.finetune_learning_rate, steps_per_dispatch=c.steps_per_dispatch, t_min=c.t_min,
+        t_max=c.t_max, prune_fraction=c.prune_fraction, importance_a=c.importance_a, importance_b=c.importance_b,
+        importance_t_max=c.importance_t_max, n_importance=c.n_importance, n_random=c.n_random,
+        n_samples=c.n_samples, sample_steps=c.sample_steps, n_eval=c.n_eval)
     if callable(progress):
-        progress(f"P={c.n_train}: trained {s} networks ({trained.seconds:.0f}s), pruned {c.n_pruned}/"
-                 f"{c.depth * c.heads} heads, fine-tuned {s * a_n} networks ({time.time() - start:.0f}s in all)")
-    return PruneResult(config=config, importance=np.asarray(importance), masks=np.asarray(masks), base=base,
-                       values=values, sw_floor=sw_floor, train_loss=losses[-1] if losses else np.zeros(0),
-                       seconds=time.time() - start)
+        progress(f"P={c.n_train}: trained {c.n_seeds} networks ({res.train_seconds:.0f}s), pruned {c.n_pruned}/"
+                 f"{c.depth * c.heads} heads, fine-tuned {c.n_seeds * c.n_arms} networks ({time.time() - start:.0f}s in all)")
+    return PruneResult(config, res, time.time() - start)
 
 
 # ----------------------------------------------------------------------------- table
@@ -545,7 +363,7 @@ def prune_table(results: list[PruneResult]) -> str:
         for row in r.summary():
             lines.append(f"{row['P']:>5} {row['stage']:>9} {row['arm']:>10} "
                          + " ".join(f"{f(row[q]):>7} ± {f(row[q + '_stderr']):<5}" for q in PRUNE_QUANTITIES))
-        lines.append(f"sliced W2 floor (two true samples): {r.sw_floor:.3f}")
+        lines.append(f"sliced W2 floor (two true samples): {r.measurement.sw_floor:.3f}")
         lines.append("paired differences after fine-tuning (mean ± stderr [95% interval]):")
         for d in r.differences("finetuned"):
             lines.append(f"  {d['quantity']:>18} {d['comparison']:>18}: {f(d['value'], '+.4f')} ± {f(d['stderr'], '.4f')} "

@@ -23,6 +23,8 @@ point and a grid of widths:
 The smallest width for each criterion is read on the grid and interpolated linearly in
 ``log(width)`` between the last grid width that fails and the first that passes (None if none
 passes); :func:`width_scaling` fits ``width* ~ P^b`` over several results with a 95% interval.
+
+The computation is :func:`diffsim.measure.measure_size`; this module holds the config, the rows and the table.
 """
 
 from __future__ import annotations
@@ -30,25 +32,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 from scipy import stats
 
 from diffsim import _validate
 from diffsim.data import DataName
-from diffsim.nets.models import ModelConfig, build_model
-from diffsim.observe import fit_power_law, memorized
-from diffsim.process import delta, m, time_grid
-from diffsim.results import finite_or_none
-from diffsim.sample import sample
-from diffsim.score import EmpiricalScore, empirical_score, masked_training_set
-from diffsim.specs import DataSpec
+from diffsim.measure.separation_size import SizeMeasurement, measure_size
+from diffsim.observe import fit_power_law
+from diffsim.score import TrainingSet
 from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
+from diffsim.results import finite_or_none
+from diffsim.specs import DataSpec
 
 __all__ = [
     "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
@@ -164,18 +161,10 @@ class SizeConfig:
 
 @dataclass(frozen=True)
 class SizeResult:
-    """Per width (grid order): ``err_empirical``, ``err_true`` ``[W, S]``; ``memorized`` ``[W, S]``;
-    the smallest widths; ``target_gap``; the exact empirical score's own memorized fraction."""
+    """The config, what :func:`diffsim.measure.measure_size` measured and the wall time."""
 
     config: SizeConfig
-    err_empirical: np.ndarray
-    err_true: np.ndarray
-    memorized: np.ndarray
-    target_gap: float
-    memorized_exact: float
-    width_memorize: float | None
-    width_fit_empirical: float | None
-    width_fit_true: float | None
+    measurement: SizeMeasurement
     seconds: float
 
     @property
@@ -186,27 +175,28 @@ class SizeResult:
         """One wide row per width: ``P, N, width, score_error_empirical(_stderr), score_error_true(_stderr),
         memorized_fraction(_stderr)`` and the point's smallest widths, ``target_gap``,
         ``memorized_fraction_exact`` (the exact empirical score's)."""
-        c = self.config
+        c, r = self.config, self.measurement
         rows = []
         for i, w in enumerate(c.widths):
             row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
-            for name, arr in (("score_error_empirical", self.err_empirical), ("score_error_true", self.err_true),
-                              ("memorized_fraction", self.memorized)):
+            for name, arr in (("score_error_empirical", r.err_empirical), ("score_error_true", r.err_true),
+                              ("memorized_fraction", r.memorized)):
                 row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
             row.update(self.widths_found())
-            row.update({"target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact})
+            row.update({"target_gap": r.target_gap, "memorized_fraction_exact": r.memorized_exact})
             rows.append(row)
         return rows
 
     def widths_found(self) -> dict:
-        return {"width_memorize": self.width_memorize, "width_fit_empirical": self.width_fit_empirical,
-                "width_fit_true": self.width_fit_true}
+        r = self.measurement
+        return {"width_memorize": r.width_memorize, "width_fit_empirical": r.width_fit_empirical,
+                "width_fit_true": r.width_fit_true}
 
     def rows(self) -> list[dict]:
         """Tidy table: ``N, P, quantity, width, value, stderr`` (``t`` is None: averaged over the law)."""
-        base = {"N": self.config.dim, "P": self.config.n_train, "t": None}
+        base, r = {"N": self.config.dim, "P": self.config.n_train, "t": None}, self.measurement
         out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
-               {**self.widths_found(), "target_gap": self.target_gap, "memorized_fraction_exact": self.memorized_exact}.items()]
+               {**self.widths_found(), "target_gap": r.target_gap, "memorized_fraction_exact": r.memorized_exact}.items()]
         for row in self.summary():
             for q in ("score_error_empirical", "score_error_true", "memorized_fraction"):
                 out.append({**base, "quantity": q, "width": row["width"], "value": row[q], "stderr": row[f"{q}_stderr"]})
@@ -226,200 +216,30 @@ def _mean_err(values) -> tuple[float | None, float | None]:
     return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None)
 
 
-def _interpolated_width(widths, curve, level: float, below: bool) -> float | None:
-    """First grid crossing of ``level`` by ``curve`` (``below``: curve <= level), linear in
-    ``log(width)`` between the two bracketing grid widths; the first grid width if it already passes."""
-    widths = np.asarray(widths, dtype=float)
-    c = np.asarray(curve, dtype=float)
-    ok = (c <= level) if below else (c >= level)
-    hit = np.flatnonzero(ok & np.isfinite(c))
-    if hit.size == 0:
-        return None
-    i = int(hit[0])
-    if i == 0:
-        return float(widths[0])
-    c0, c1 = c[i - 1], c[i]
-    if not (np.isfinite(c0) and c1 != c0):
-        return float(widths[i])
-    frac = float(np.clip((level - c0) / (c1 - c0), 0.0, 1.0))
-    lw = np.log(widths)
-    return float(np.exp(lw[i - 1] + frac * (lw[i] - lw[i - 1])))
-
-
-# ----------------------------------------------------------------------------- training
-
-
 def _model(config: SizeConfig):
 
     spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
     return loss_gap_model(spec)[0]
 
 
-def _log_sigma_times(key, shape, t_min: float, t_max: float):
-    lo, hi = 0.5 * math.log(math.expm1(2 * t_min)), 0.5 * math.log(math.expm1(2 * t_max))
-    u = jax.random.uniform(key, shape, jnp.float32, lo, hi)
-    return 0.5 * jnp.log1p(jnp.exp(2.0 * u))
-
-
-def _queries(key, points, n_real, n: int, t_min: float, t_max: float):
-    """``n`` draws ``x = m_t a_mu + sqrt(Delta_t) xi`` with ``mu`` uniform over the first ``n_real``
-    rows of ``points`` and ``t`` from the log-sigma law; returns ``(x, t)``."""
-    k_idx, k_t, k_xi = jax.random.split(key, 3)
-    a = points[jax.random.randint(k_idx, (n,), 0, n_real)]
-    t = _log_sigma_times(k_t, (n,), t_min, t_max)
-    xi = jax.random.normal(k_xi, a.shape)
-    return m(t)[:, None] * a + jnp.sqrt(delta(t))[:, None] * xi, t
-
-
-def _targets(x, t, train, true_model):
-    """``[2, B, N]`` noise-unit targets: ``-sqrt(Delta) s_e`` and ``-sqrt(Delta) s_true``."""
-
-    root = jnp.sqrt(delta(t))[:, None]
-    return jnp.stack([-root * empirical_score(x, t, train), -root * true_model.score(x, t)])
-
-
-@partial(jax.jit, static_argnames=("graphdef", "n_steps", "batch", "t_min", "t_max", "lr", "total"))
-def _fit_dispatch(params, opt_state, step0, keys, points, n_real, train, true_model, target_ids, *, graphdef, n_steps,
-                  batch, t_min, t_max, lr, total):
-    """Advance every member (leading axis of params / opt_state / keys / target_ids) ``n_steps``."""
-
-    tx = optax.adam(optax.cosine_decay_schedule(lr, total))
-
-    def member(p, o, key, tid):
-        def one(carry, k):
-            p, o = carry
-            x, t = _queries(k, points, n_real, batch, t_min, t_max)
-            target = _targets(x, t, train, true_model)[tid]
-
-            def loss_fn(pp):
-                return jnp.mean(jnp.sum(jnp.square(nnx.merge(graphdef, pp).predict_noise(x, t) - target), -1))
-
-            loss, g = jax.value_and_grad(loss_fn)(p)
-            upd, o = tx.update(g, o, p)
-            return (optax.apply_updates(p, upd), o), loss
-
-        ks = jax.random.split(jax.random.fold_in(key, step0), n_steps)
-        (p, o), losses = jax.lax.scan(one, (p, o), ks)
-        return p, o, losses
-
-    return jax.vmap(member)(params, opt_state, keys, target_ids)
-
-
-@partial(jax.jit, static_argnames=("graphdef",))
-def _errors(params, x, t, targets, target_ids, *, graphdef):
-    """``[M]`` error of each member against its own target (noise units per dimension)."""
-
-    def one(p, tid):
-        eps = nnx.merge(graphdef, p).predict_noise(x, t)
-        return jnp.mean(jnp.sum(jnp.square(eps - targets[tid]), -1)) / x.shape[-1]
-
-    return jax.vmap(one)(params, target_ids)
-
-
-@partial(jax.jit, static_argnames=("graphdef",))
-def _generate(params, keys, x_init, times, *, graphdef):
-    """Backward Euler-Maruyama (THEORY.md section 0) on ``times`` for each member (leading axis of
-    ``params`` and ``keys``), then one Tweedie step ``x0 = (x + Delta s) / m`` at the last time;
-    ``[M, B, N]``."""
-
-    def one(p, key):
-        net = nnx.merge(graphdef, p)
-
-        def step(x, args):
-            t, t_next, k = args
-            h = t - t_next
-            z = jax.random.normal(k, x.shape)
-            return x + h * (x + 2.0 * net.score(x, t)) + jnp.sqrt(2.0 * h) * z, None
-
-        ks = jax.random.split(key, times.shape[0] - 1)
-        x, _ = jax.lax.scan(step, x_init, (times[:-1], times[1:], ks))
-        t_end = times[-1]
-        return (x + delta(t_end) * net.score(x, t_end)) / m(t_end)
-
-    return jax.vmap(one)(params, keys)
-
-
-def _memorized_exact(key, train, x_init, times):
-    """Memorized fraction of samples of the exact empirical score (same protocol, the reference)."""
-
-    x = sample(key, EmpiricalScore(train), x_init, times).final
-    t_end = times[-1]
-    x0 = (x + delta(t_end) * empirical_score(x, t_end, train)) / m(t_end)
-    return float(jnp.mean(memorized(x0, train)))
-
-
 def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
-    """Fit every width of the grid to both targets and measure memorization (module docstring).
-
-    Keys (from ``key``, default ``PRNGKey(config.seed)``): training points ``fold_in(key, 1)``;
-    evaluation queries ``fold_in(key, 2)``; sampler ``fold_in(key, 3)``; member (width w, target j,
-    seed s) from ``fold_in(fold_in(fold_in(key, 4), w), 2 s + j)``.
-    """
-
-
+    """Draw the training points (``fold_in(key, 1)``) and :func:`diffsim.measure.measure_size` (``key``);
+    ``key`` defaults to ``PRNGKey(config.seed)``."""
     config.validate()
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
     model = _model(config)
-    layout = config.p_layout or config.n_train
     real = jnp.asarray(model.sample(jax.random.fold_in(key, 1), config.n_train), jnp.float32)
-    points = jnp.zeros((layout, config.dim), jnp.float32).at[: config.n_train].set(real)
-    train = masked_training_set(points, config.n_train)  # the P real points in a [p_layout, N] layout
-    n_real = jnp.asarray(config.n_train, jnp.int32)
-    n, s = config.dim, config.n_seeds
-    x_eval, t_eval = _queries(jax.random.fold_in(key, 2), points, n_real, config.n_eval, config.t_min, config.t_max)
-    targets_eval = _targets(x_eval, t_eval, train, model)
-    target_gap = float(jnp.mean(jnp.sum(jnp.square(targets_eval[0] - targets_eval[1]), -1)) / n)
-    sample_times = jnp.asarray(time_grid(config.t_max, config.t_min, config.sample_steps, "log"), jnp.float32)
-    k_sample = jax.random.fold_in(key, 3)
-    x_init = jax.random.normal(jax.random.fold_in(k_sample, 0), (config.n_samples, n))
-    memorized_exact = _memorized_exact(k_sample, train, x_init, sample_times)
-    target_ids = jnp.asarray([j for _ in range(s) for j in (0, 1)], jnp.int32)  # seed-major, then target
-
-    err_e, err_t, mem, timings = [], [], [], []
-    for w in config.widths:
-        mc = ModelConfig(architecture="mlp", width=w, depth=config.depth, parameterisation="eps",
-                         data_variance=float(np.mean(model.covariance_spectrum())))
-        member_keys = [jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 4), w), i)
-                       for i in range(2 * s)]
-        graphdef = None
-        params = []
-        for k in member_keys:
-            gd, p = nnx.split(build_model(mc, n, k), nnx.Param)
-            graphdef = gd
-            params.append(p)
-        params = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *params)
-        tx = optax.adam(optax.cosine_decay_schedule(config.learning_rate, config.steps))
-        opt_state = jax.vmap(tx.init)(params)
-        keys = jnp.stack(member_keys)
-        t0 = time.time()
-        for step0 in range(0, config.steps, config.steps_per_dispatch):
-            params, opt_state, _ = _fit_dispatch(
-                params, opt_state, step0, keys, points, n_real, train, model, target_ids, graphdef=graphdef,
-                n_steps=config.steps_per_dispatch, batch=config.batch_size, t_min=config.t_min,
-                t_max=config.t_max, lr=config.learning_rate, total=config.steps)
-        jax.block_until_ready(params)
-        t_train = time.time() - t0
-        errs = np.asarray(_errors(params, x_eval, t_eval, targets_eval, target_ids, graphdef=graphdef))
-        err_e.append(errs[0::2])
-        err_t.append(errs[1::2])
-        fitted_e = jax.tree_util.tree_map(lambda a: a[0::2], params)  # the members fitted to s_e
-        samples = _generate(fitted_e, jax.random.split(jax.random.fold_in(k_sample, w), s), x_init, sample_times,
-                            graphdef=graphdef)
-        mems = [float(jnp.mean(memorized(samples[i], train))) for i in range(s)]
-        mem.append(mems)
-        timings.append(f"{w}:{t_train:.0f}s")
-    err_e, err_t, mem = np.array(err_e), np.array(err_t), np.array(mem)
+    c = config
+    res = measure_size(key, TrainingSet.from_points(real), model, widths=c.widths, depth=c.depth, steps=c.steps,
+                       batch_size=c.batch_size, learning_rate=c.learning_rate, steps_per_dispatch=c.steps_per_dispatch,
+                       n_seeds=c.n_seeds, t_min=c.t_min, t_max=c.t_max, tolerance=c.tolerance,
+                       mem_threshold=c.mem_threshold, n_eval=c.n_eval, n_samples=c.n_samples,
+                       sample_steps=c.sample_steps, p_layout=c.p_layout)
     if callable(progress):
-        progress(f"P={config.n_train} (training time per width {', '.join(timings)})")
-    return SizeResult(
-        config=config, err_empirical=err_e, err_true=err_t, memorized=mem, target_gap=target_gap,
-        memorized_exact=memorized_exact,
-        width_memorize=_interpolated_width(config.widths, mem.mean(1), config.mem_threshold, below=False),
-        width_fit_empirical=_interpolated_width(config.widths, err_e.mean(1), config.tolerance, below=True),
-        width_fit_true=_interpolated_width(config.widths, err_t.mean(1), config.tolerance, below=True),
-        seconds=time.time() - start,
-    )
+        timings = ", ".join(f"{w}:{t:.0f}s" for w, t in zip(c.widths, res.train_seconds))
+        progress(f"P={c.n_train} (training time per width {timings})")
+    return SizeResult(config, res, time.time() - start)
 
 
 # ----------------------------------------------------------------------------- analyses over P
@@ -483,9 +303,10 @@ def size_table(results: list[SizeResult]) -> str:
         for row in r.summary():
             lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['score_error_empirical']):>9} {f(row['score_error_true']):>9} "
                          f"{f(row['memorized_fraction'], '.2f'):>9}")
-        lines.append(f"P = {r.config.n_train}: width to memorize {f(r.width_memorize)}, to fit s_e "
-                     f"{f(r.width_fit_empirical)}, to fit s_true {f(r.width_fit_true)}; target gap "
-                     f"{r.target_gap:.3g}; exact s_e memorizes {r.memorized_exact:.2f} ({r.seconds:.0f}s)")
+        res = r.measurement
+        lines.append(f"P = {r.config.n_train}: width to memorize {f(res.width_memorize)}, to fit s_e "
+                     f"{f(res.width_fit_empirical)}, to fit s_true {f(res.width_fit_true)}; target gap "
+                     f"{res.target_gap:.3g}; exact s_e memorizes {res.memorized_exact:.2f} ({r.seconds:.0f}s)")
     lines.append("")
     for name, fit in width_scaling(results).items():
         lines.append(f"{name} ~ P^{f(fit['exponent'], '.2f')} ± {f(fit['exponent_stderr'], '.2f')} "
