@@ -7,16 +7,23 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import sys
 
 from diffsim._validate import ConfigError
+from diffsim.cli_config import add_generated_commands
 from diffsim.cli_util import FIGURE_FORMATS, OneLineParser, check_output_path
 from diffsim._version import __version__
 
-# Command groups, each a module with ``register(subparsers)``; a study adds its module here.
-COMMAND_MODULES = ("diffsim.commands.core", "diffsim.commands.sweep", "diffsim.commands.hmm", "diffsim.commands.denoiser",
-                   "diffsim.commands.geometry", "diffsim.commands.guidance",
-                   "diffsim.commands.separation")
+
+
+def command_modules() -> list[str]:
+    """The command groups: every module of :mod:`diffsim.commands`, each with ``register(subparsers)``
+    (no list to edit; a registered study without a module of its own gets a generated command)."""
+    import diffsim.commands
+
+    return [f"diffsim.commands.{m.name}" for m in pkgutil.iter_modules(diffsim.commands.__path__)
+            if not m.name.startswith("_")]
 
 EXIT_BROKEN_PIPE = 141
 
@@ -38,8 +45,9 @@ def build_parser() -> OneLineParser:
     )
     parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(name).register(sub)
+    add_generated_commands(sub)
     return parser
 
 

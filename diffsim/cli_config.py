@@ -184,11 +184,47 @@ def add_study_parser(sub, command: StudyCommand, *, description: str | None = No
     """Add ``command`` to the subparsers ``sub``, with one option per config field (in the config's
     order, under "study options"). Returns the parser, for the command's own options (``--figure``)."""
     parser = sub.add_parser(command.name, help=command.help, description=description or command.help)
+    _COMMANDED.add(command.config_type)
     group = parser.add_argument_group(f"study options (the fields of {command.config_type.__name__}, by path)")
     for leaf in command.leaves():
         _add_field(group, command, leaf)
     parser.set_defaults(study_command=command)
     return parser
+
+
+_COMMANDED: set[type] = set()  # the config types that have a command (add_study_parser)
+
+
+def add_generated_commands(sub) -> None:
+    """A command for every registered study that no command module declares: ``diffsim <name>``
+    (underscores as dashes) with its config's options, running one point (or one per value of
+    ``--seed``) and printing its rows as a table, or ``{"config", "rows"}`` with ``--json``."""
+    from diffsim.cli_util import add_output_flags
+    from diffsim.studies import STUDIES
+
+    for study in STUDIES.values():
+        if study.config_type in _COMMANDED:
+            continue
+        command = StudyCommand(study.name.replace("_", "-"), study.config_type, study.description)
+        parser = add_study_parser(sub, command)
+        add_output_flags(parser)
+        parser.set_defaults(handler=_generated_handler(study.run))
+
+
+def _generated_handler(run):
+    def handler(args: argparse.Namespace) -> int:
+        from diffsim.cli_util import emit
+        from diffsim.specs import config_json
+
+        results = run_points(args, run)
+        rows = [row for r in results for row in r.rows()]
+        payload = {"config": [config_json(r.config) for r in results], "rows": rows}
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        lines = ["\t".join(columns)] + ["\t".join(_shown(row.get(c)) for c in columns) for row in rows]
+        emit(payload, "\n".join(lines), args.json)
+        return 0
+
+    return handler
 
 
 def configs_from_args(args: argparse.Namespace, **fixed) -> list:

@@ -26,6 +26,7 @@ from diffsim.theory.collapse import collapse_time, collapse_time_isotropic, exce
 from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.speciation import speciation_time, two_cluster_largest_eigenvalue
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = ["ESTIMATORS", "CollapseConfig", "CollapseResult", "run_collapse", "collapse_predictions", "extrapolate",
            "summarize", "collapse_payload"]
@@ -139,30 +140,6 @@ def _make_model(config: CollapseConfig, data_key):
     return config.data.make(jax.random.fold_in(data_key, 1) if hmm else None)
 
 
-def run_collapse(config: CollapseConfig, key=None, *, progress=None) -> CollapseResult:
-    """Run one point: draw the data, :func:`~diffsim.measure.measure_collapse`, add the theory.
-
-    ``key`` defaults to ``PRNGKey(config.seed)``; the point uses ``fold_in(key, dim)`` (so that a
-    point gives the same numbers whatever other dimensions a sweep holds), and the data come from
-    the first of its six subkeys, which :func:`measure_collapse` leaves unused.
-    """
-    config.validate()
-    key = jax.random.PRNGKey(config.seed) if key is None else key
-    key = jax.random.fold_in(key, config.data.dim)
-    data_key = jax.random.split(key, 6)[0]
-    model = _make_model(config, data_key)
-    train = TrainingSet.from_points(model.sample(data_key, config.n_points))
-    theory = collapse_predictions(config, model)
-    measurement = measure_collapse(key, train, t_ref=theory["t_collapse_spectrum"], **config.measure.as_kwargs())
-    spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
-    ent_t = measurement.entropy_times  # the measurement's grid (empty without the entropy estimator)
-    entropy_theory = (np.asarray(excess_entropy(ent_t, config.data.load, spec))
-                      if ent_t.size else np.array([]))
-    if progress is not None:
-        progress(f"N={config.data.dim}")
-    return CollapseResult(config, theory, measurement, entropy_theory)
-
-
 def extrapolate(results) -> dict:
     """Extrapolation in ``1/N`` (weighted fit ``a + b/N``) of every estimator over ``results``
     (points of one load and data model at several N): name -> :class:`Estimate` of ``a``."""
@@ -228,3 +205,30 @@ def collapse_payload(results) -> dict:
         "rows": rows,
         "extrapolated": {k: {"value": v, "stderr": s} for k, (v, s) in extrapolate(results).items()},
     }
+
+
+@register_study("collapse", CollapseConfig,
+                description="collapse time by four estimators vs theory",
+                summarize=summarize)
+def run_collapse(config: CollapseConfig, key=None, *, progress=None) -> CollapseResult:
+    """Run one point: draw the data, :func:`~diffsim.measure.measure_collapse`, add the theory.
+
+    ``key`` defaults to ``PRNGKey(config.seed)``; the point uses ``fold_in(key, dim)`` (so that a
+    point gives the same numbers whatever other dimensions a sweep holds), and the data come from
+    the first of its six subkeys, which :func:`measure_collapse` leaves unused.
+    """
+    config.validate()
+    key = jax.random.PRNGKey(config.seed) if key is None else key
+    key = jax.random.fold_in(key, config.data.dim)
+    data_key = jax.random.split(key, 6)[0]
+    model = _make_model(config, data_key)
+    train = TrainingSet.from_points(model.sample(data_key, config.n_points))
+    theory = collapse_predictions(config, model)
+    measurement = measure_collapse(key, train, t_ref=theory["t_collapse_spectrum"], **config.measure.as_kwargs())
+    spec = Spectrum.from_eigenvalues(model.covariance_spectrum())
+    ent_t = measurement.entropy_times  # the measurement's grid (empty without the entropy estimator)
+    entropy_theory = (np.asarray(excess_entropy(ent_t, config.data.load, spec))
+                      if ent_t.size else np.array([]))
+    if progress is not None:
+        progress(f"N={config.data.dim}")
+    return CollapseResult(config, theory, measurement, entropy_theory)

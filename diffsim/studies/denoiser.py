@@ -31,6 +31,7 @@ from diffsim.score import masked_training_set
 from diffsim.studies._common import config_json, measure_options
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = ["DEFINITIONS", "RENAMED_QUANTITIES", "DenoiserConfig", "MemberCurves", "DenoiserResult", "run_denoiser"]
 
@@ -278,6 +279,8 @@ class DenoiserResult:
                 "members": [r.to_json() for r in m.members]}
 
 
+@register_study("denoiser", DenoiserConfig,
+                description="trained denoisers vs empirical and true scores; tau_gen, tau_mem over P")
 def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> DenoiserResult:
     """Run the study (module docstring); ``key`` defaults to ``PRNGKey(config.seed)``.
 

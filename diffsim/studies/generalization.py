@@ -40,6 +40,7 @@ from diffsim.studies._common import build, validate_data
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.generalization import gaussian_entropy, generalization_error, generalization_time, latent_spectrum
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = ["GeneralizationConfig", "GeneralizationResult", "run_generalization", "results_json", "DEFINITION"]
 
@@ -150,6 +151,8 @@ def _asymptotic_latent_spectrum(data: str, alpha_d: float) -> Spectrum:
     return Spectrum.isotropic(1.0) if data == "gaussian" else latent_spectrum(Spectrum.marchenko_pastur(alpha_d))
 
 
+@register_study("generalization", GeneralizationConfig,
+                description="generalization time t_g (KL on the manifold) vs t_C over alpha_d")
 def run_generalization(config: GeneralizationConfig, key=None, *, progress=None) -> GeneralizationResult:
     """Data -> measure -> theory at one point; ``key`` defaults to ``PRNGKey(seed)``; the point uses
     ``fold_in(fold_in(key, 0), N)`` (data ``fold_in(., 0)``, ``fold_in(., 1)``, held-out points

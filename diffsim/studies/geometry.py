@@ -60,6 +60,7 @@ from diffsim.theory.geometry import (
     coverage_spectrum,
 )
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = [
     "GeometryConfig", "GeometryResult", "run_geometry", "SwapConfig", "SwapResult", "run_swap",
@@ -223,6 +224,9 @@ def _build(spec: DataSpec, key):
     return model, train, p
 
 
+@register_study("geometry", GeometryConfig,
+                description="posterior concentration W and shell coverage C vs sigma; sigma_cov, sigma_w, danger zone "
+                "vs exact coverage theory and sigma_C")
 def run_geometry(config: GeometryConfig, key=None, *, progress=None) -> GeometryResult:
     """Measure W and C, their boundaries, and the theory, at one point; ``key`` defaults to
     ``PRNGKey(seed)``."""
@@ -338,6 +342,9 @@ class SwapResult:
                 "sigma_w": finite_or_none(self.sigma_w), "rows": self.rows()}
 
 
+@register_study("geometry_swap", SwapConfig,
+                description="exact true/empirical scores swapped inside sigma windows placed from the measured "
+                "boundaries: memorized fraction")
 def run_swap(config: SwapConfig, key=None, *, progress=None) -> SwapResult:
     """Exact-score window swaps at windows placed from the measured boundaries."""
     config.validate()

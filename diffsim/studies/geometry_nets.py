@@ -48,6 +48,7 @@ from diffsim.score import TrainingSet
 from diffsim.solvers import solver
 from diffsim.studies._common import config_json, measure_options
 from diffsim.studies.geometry import Method, default_sigmas
+from diffsim.studies._registry import register_study
 
 __all__ = [
     "NetSwapConfig", "NetSwapResult", "run_net_swap", "calm_ends", "FAMILIES", "SWAP_DIRECTIONS",
@@ -200,6 +201,10 @@ def _point(config, key, n_points: int):
     return dict(data_model=model, train=train, held_out=held, network=network, training=training)
 
 
+@register_study("geometry_net_swap", NetSwapConfig,
+                description="memorizing (few-point) and generalizing (many-point) trained nets, and exact scores, "
+                "swapped inside sigma windows from the measured boundaries: memorized fraction per window",
+                page="geometry")
 def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapResult:
     """Boundaries of the few-point set, two trained nets, window swaps in both directions (module
     docstring); ``key`` defaults to ``PRNGKey(seed)``."""
@@ -334,6 +339,10 @@ class MitigationResult:
                 "sw_floor": finite_or_none(m.sw_floor), "rows": self.rows()}
 
 
+@register_study("geometry_mitigation", MitigationConfig,
+                description="DSM training that undertrains one sigma window vs the standard schedule at equal steps: "
+                "memorized fraction, score error, sliced Wasserstein",
+                page="geometry")
 def run_mitigation(config: MitigationConfig, key=None, *, progress=None) -> MitigationResult:
     """Standard vs zone-undertrained DSM at equal steps (:class:`MitigationConfig`)."""
     config.validate()

@@ -48,6 +48,7 @@ from diffsim.nets.conditional import ConditionalTrainConfig, train_conditional
 from diffsim.nets.models import ModelConfig
 from diffsim.specs import DataSpec, Sampling, config_json, validate_parts
 from diffsim.solvers import solver
+from diffsim.studies._registry import register_study
 
 __all__ = ["SCORES", "GuidanceConfig", "GuidanceResult", "run_guidance", "guidance_trend"]
 
@@ -226,6 +227,9 @@ def summarize(meas: GuidanceMeasurement, memorized_condition: dict, *, small_cla
     return out
 
 
+@register_study("guidance", GuidanceConfig,
+                description="classifier-free guidance on class-conditional data: overestimation, D1/D2 vs schedule, "
+                "guidance-magnitude AUC, memorization and collapse time vs g")
 def run_guidance(config: GuidanceConfig, key=None, *, progress=None) -> GuidanceResult:
     """Build the data from ``config.seed`` alone (``fold_in(PRNGKey(seed), 0)``: every score of a
     sweep sees the same training set), train the network if ``score = 'net'`` (``fold_in(key, 1)``)

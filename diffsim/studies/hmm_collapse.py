@@ -49,6 +49,7 @@ from diffsim.studies._common import validate_data
 from diffsim.theory.collapse import collapse_time, collapse_time_hmm_linear, collapse_time_isotropic
 from diffsim.theory.hmm import hmm_collapse_theory
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = [
     "MODELS",
@@ -166,6 +167,10 @@ def training_set(model: DataModel, key: jax.Array, *, n_points: int) -> Training
     return TrainingSet.from_points(model.sample(key, n_points))
 
 
+@register_study("hmm_collapse", HmmCollapseConfig,
+                description="collapse time on the hidden manifold (linear, nonlinear, Gaussian) vs Marchenko-Pastur "
+                "theory",
+                summarize=lambda rows, by: extrapolated_rows(rows))
 def run_hmm_collapse(config: HmmCollapseConfig, key=None, *, progress=None) -> HmmCollapseResult:
     """Data -> measure -> theory at one point; ``key`` defaults to ``PRNGKey(seed)``; the point uses
     ``fold_in(fold_in(fold_in(key, 0), model index), N)``, so points are independent of which others run.

@@ -28,6 +28,7 @@ from diffsim.studies._common import build, validate_data
 from diffsim.results import finite_or_none
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.rem import rem_theory
+from diffsim.studies._registry import register_study
 
 __all__ = ["QUERY_KINDS", "RemConfig", "RemResult", "run_rem", "results_json"]
 
@@ -112,6 +113,7 @@ class RemResult:
         }
 
 
+@register_study("rem", RemConfig, description="REM statistics of the posterior weights (Y2, log Z) vs theory")
 def run_rem(config: RemConfig, key=None, *, progress=None) -> RemResult:
     """Data -> measure -> theory at one point; ``key`` defaults to ``PRNGKey(seed)``, the point uses
     ``fold_in(key, N)`` (data from ``fold_in(., 0)``, ``fold_in(., 1)``; queries ``fold_in(., 10 + kind)``)."""

@@ -32,6 +32,7 @@ from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec, config_json, validate_parts
 from diffsim.theory import separation as theory
 from diffsim.theory.spectrum import Spectrum
+from diffsim.studies._registry import register_study
 
 __all__ = [
     "SEPARATION_DATA",
@@ -176,6 +177,8 @@ class LossGapResult:
         }
 
 
+@register_study("separation_loss_gap", LossGapConfig,
+                description="loss gap l_t(s_true) - l_t(s_e) vs Fisher divergence per t at one (data, N, P)")
 def run_loss_gap(config: LossGapConfig, key=None, *, progress=None) -> LossGapResult:
     """Draw P training points (``fold_in(key, 1)``; HMM features from ``fold_in(key, 0)``) and measure
     the loss gap and Fisher divergence at ``config.measure.times`` (:func:`diffsim.measure.separation.measure_loss_gap`,

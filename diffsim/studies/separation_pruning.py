@@ -50,6 +50,7 @@ from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec
 from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
+from diffsim.studies._registry import register_study
 
 __all__ = ["PruneConfig", "PruneResult", "run_prune", "prune_table", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS"]
 
@@ -319,6 +320,10 @@ def _data_model(config: PruneConfig):
     return loss_gap_model(spec, config.n_components)[0]
 
 
+@register_study("separation_pruning", PruneConfig,
+                description="importance vs random vs no head pruning of a trained transformer: memorized fraction, "
+                "quality",
+                page="separation")
 def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
     """Draw one training set per seed (``fold_in(key, 1)``) and :func:`diffsim.measure.measure_pruning`
     (``key``; see there for its sub-keys); ``key`` defaults to ``PRNGKey(config.seed)``."""

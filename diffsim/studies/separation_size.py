@@ -46,6 +46,7 @@ from diffsim.score import TrainingSet
 from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 from diffsim.results import finite_or_none
 from diffsim.specs import DataSpec
+from diffsim.studies._registry import register_study
 
 __all__ = [
     "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
@@ -222,6 +223,9 @@ def _model(config: SizeConfig):
     return loss_gap_model(spec)[0]
 
 
+@register_study("separation_size", SizeConfig,
+                description="smallest MLP width that memorizes / fits s_e / fits s_true at one (data, N, P)",
+                page="separation")
 def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
     """Draw the training points (``fold_in(key, 1)``) and :func:`diffsim.measure.measure_size` (``key``);
     ``key`` defaults to ``PRNGKey(config.seed)``."""

@@ -19,6 +19,7 @@ from diffsim import _validate, data
 from diffsim.measure.speciation import SpeciationMeasurement, SpeciationOptions, measure_speciation
 from diffsim.specs import DataSpec, config_json, validate_parts
 from diffsim.theory.speciation import speciation_time, two_cluster_clone_agreement
+from diffsim.studies._registry import register_study
 
 __all__ = ["SpeciationConfig", "SpeciationResult", "run_speciation"]
 
@@ -96,6 +97,7 @@ class SpeciationResult:
         return out
 
 
+@register_study("speciation", SpeciationConfig, description="speciation phi(t) by clones vs theory")
 def run_speciation(config: SpeciationConfig, key=None, *, progress=None) -> SpeciationResult:
     """Run one point with the exact mixture score; the point uses ``fold_in(key, dim)``."""
     config.validate()

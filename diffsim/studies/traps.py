@@ -23,6 +23,7 @@ from diffsim.studies._common import build, validate_data
 from diffsim.results import finite_or_none
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.traps import traps_theory
+from diffsim.studies._registry import register_study
 
 __all__ = ["TrapsConfig", "TrapsResult", "run_traps", "results_json"]
 
@@ -117,6 +118,7 @@ class TrapsResult:
         }
 
 
+@register_study("traps", TrapsConfig, description="trap fraction vs t_o, basin radius vs r_b(t), spurious states")
 def run_traps(config: TrapsConfig, key=None, *, progress=None) -> TrapsResult:
     """Data -> measure -> theory at one point; ``key`` defaults to ``PRNGKey(seed)``, the point uses
     ``fold_in(key, N)`` (data ``fold_in(., 0)``, ``fold_in(., 1)``; directions 2; random starts 3)."""
