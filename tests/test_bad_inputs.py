@@ -30,20 +30,20 @@ SPEC = """
 study = "speciation"
 seeds = [0]
 [params]
-dim = 8
-n_pairs = 64
-n_branch = 4
-n_steps = 40
-record_every = 2
-clone_steps = 20
-n_bootstrap = 10
+data.dim = 8
+measure.n_pairs = 64
+measure.n_branch = 4
+measure.n_steps = 40
+measure.record_every = 2
+measure.clone_steps = 20
+measure.n_bootstrap = 10
 {params}
 [grid]
-mtilde = [1.0, 1.5]
+data.mtilde = [1.0, 1.5]
 {grid}
 [scales.quick]
 [scales.paper]
-params = {{ n_pairs = 4096 }}
+params = {{ measure.n_pairs = 4096 }}
 """
 
 
@@ -54,10 +54,10 @@ def spec(params: str = "", grid: str = "", head: str = "") -> str:
 COLLAPSE = """
 study = "collapse"
 [params]
-n_trajectories = 32
+measure.n_trajectories = 32
 {params}
 [grid]
-dim = [8, 10]
+data.dim = [8, 10]
 """
 
 
@@ -119,50 +119,50 @@ CASES = [
     Case("collapse-figure-txt", ["collapse", "--data.dim", "8", "--figure", "out.txt"], "--figure"),
     Case("collapse-figure-folder", ["collapse", "--data.dim", "8", "--figure", "d.png"], "--figure", dirs=("d.png",)),
     # ---------------------------------------------------------------- speciation
-    Case("speciation-pairs-huge", ["speciation", "--dims", "16", "--pairs", "100000000"], "n_pairs"),
-    Case("speciation-dims-huge", ["speciation", "--dims", "900000"], "dim"),
-    Case("speciation-pairs-one", ["speciation", "--pairs", "1"], "n_pairs"),
+    Case("speciation-pairs-huge", ["speciation", "--data.dim", "16", "--measure.n-pairs", "100000000"], "n_pairs"),
+    Case("speciation-dims-huge", ["speciation", "--data.dim", "900000"], "dim"),
+    Case("speciation-pairs-one", ["speciation", "--measure.n-pairs", "1"], "n_pairs"),
     Case("speciation-seed-huge", ["speciation", "--seed", str(2**40)], "seed"),
-    Case("speciation-mtilde-huge", ["speciation", "--mtilde", "1e200"], "mtilde"),
-    Case("speciation-sigma-nan", ["speciation", "--sigma", "nan"], "sigma"),
-    Case("speciation-dims-zero", ["speciation", "--dims", "0"], "dim"),
-    Case("speciation-data-gaussian", ["speciation", "--data", "gaussian"], "data"),
+    Case("speciation-mtilde-huge", ["speciation", "--data.mtilde", "1e200"], "mtilde"),
+    Case("speciation-sigma-nan", ["speciation", "--data.sigma", "nan"], "sigma"),
+    Case("speciation-dims-zero", ["speciation", "--data.dim", "0"], "dim"),
+    Case("speciation-data-gaussian", ["speciation", "--data.model", "gaussian"], "data"),
     Case("speciation-figure-txt", ["speciation", "--figure", "out.txt"], "--figure"),
     # ---------------------------------------------------------------- traps
-    Case("traps-times-nan", ["traps", "--times", "0.5,nan"], "times"),
-    Case("traps-step-size", ["traps", "--step-size", "2"], "step_size"),
-    Case("traps-starts-zero", ["traps", "--starts", "0"], "n_starts"),
-    Case("traps-starts-huge", ["traps", "--starts", BIG], "n_starts"),
-    Case("traps-random-huge", ["traps", "--random", "100000000"], "n_random"),
-    Case("traps-data-mixture", ["traps", "--data", "mixture"], "data"),
-    Case("traps-times-empty", ["traps", "--times", ""], "times"),
+    Case("traps-times-nan", ["traps", "--measure.times", "0.5,nan"], "times"),
+    Case("traps-step-size", ["traps", "--measure.step-size", "2"], "step_size"),
+    Case("traps-starts-zero", ["traps", "--measure.n-starts", "0"], "n_starts"),
+    Case("traps-starts-huge", ["traps", "--measure.n-starts", BIG], "n_starts"),
+    Case("traps-random-huge", ["traps", "--measure.n-random", "100000000"], "n_random"),
+    Case("traps-data-mixture", ["traps", "--data.model", "mixture"], "data"),
+    Case("traps-times-empty", ["traps", "--measure.times", ""], "times"),
     Case("traps-figure-folder", ["traps", "--figure", "d.pdf"], "--figure", dirs=("d.pdf",)),
     # ---------------------------------------------------------------- rem
-    Case("rem-queries-few", ["rem", "--queries", "4"], "n_queries"),
-    Case("rem-queries-huge", ["rem", "--queries", BIG], "n_queries"),
-    Case("rem-times-negative", ["rem", "--times", "-1"], "times"),
-    Case("rem-dims-decreasing", ["rem", "--dims", "40,30"], "dim"),
-    Case("rem-nonlinearity-foo", ["rem", "--data", "hmm", "--nonlinearity", "foo"], "nonlinearity"),
-    Case("rem-alpha-d-big", ["rem", "--data", "hmm", "--alpha-d", "2"], "alpha_d"),
+    Case("rem-queries-few", ["rem", "--measure.n-queries", "4"], "n_queries"),
+    Case("rem-queries-huge", ["rem", "--measure.n-queries", BIG], "n_queries"),
+    Case("rem-times-negative", ["rem", "--measure.times", "-1"], "times"),
+    Case("rem-dims-decreasing", ["rem", "--data.dim", "40,30"], "dim"),
+    Case("rem-nonlinearity-foo", ["rem", "--data.model", "hmm", "--data.nonlinearity", "foo"], "nonlinearity"),
+    Case("rem-alpha-d-big", ["rem", "--data.model", "hmm", "--data.alpha-d", "2"], "alpha_d"),
     Case("rem-seed-huge", ["rem", "--seed", str(2**63)], "seed"),
     # ---------------------------------------------------------------- hmm-collapse
     Case("hmm-pairs-removed", ["hmm-collapse", "--pairs", "0.1:0.5"], "--pairs"),  # now --alpha A,.. --alpha-d D,..
-    Case("hmm-alpha-d-big", ["hmm-collapse", "--alpha-d", "0.5,2"], "alpha_d"),
-    Case("hmm-alpha-text", ["hmm-collapse", "--alpha", "x"], "--alpha"),
-    Case("hmm-alpha-empty", ["hmm-collapse", "--alpha", ""], "--alpha"),
-    Case("hmm-alpha-repeated", ["hmm-collapse", "--alpha", "0.1,0.1"], "alpha"),
-    Case("hmm-models-foo", ["hmm-collapse", "--models", "foo"], "model"),
-    Case("hmm-models-empty", ["hmm-collapse", "--models", ""], "models"),
-    Case("hmm-samples-huge", ["hmm-collapse", "--samples", BIG], "n_samples"),
-    Case("hmm-datasets-zero", ["hmm-collapse", "--datasets", "0"], "n_datasets"),
-    Case("hmm-datasets-huge", ["hmm-collapse", "--datasets", BIG], "n_datasets"),
+    Case("hmm-alpha-d-big", ["hmm-collapse", "--data.alpha-d", "0.5,2"], "alpha_d"),
+    Case("hmm-alpha-text", ["hmm-collapse", "--data.alpha", "x"], "--alpha"),
+    Case("hmm-alpha-empty", ["hmm-collapse", "--data.alpha", ""], "--alpha"),
+    Case("hmm-alpha-repeated", ["hmm-collapse", "--data.alpha", "0.1,0.1"], "alpha"),
+    Case("hmm-models-foo", ["hmm-collapse", "--data.nonlinearity", "foo"], "model"),
+    Case("hmm-models-empty", ["hmm-collapse", "--data.nonlinearity", ""], "models"),
+    Case("hmm-samples-huge", ["hmm-collapse", "--measure.n-queries", BIG], "n_queries"),
+    Case("hmm-datasets-zero", ["hmm-collapse", "--n-datasets", "0"], "n_datasets"),
+    Case("hmm-datasets-huge", ["hmm-collapse", "--n-datasets", BIG], "n_datasets"),
     # ---------------------------------------------------------------- generalization
-    Case("gen-test-few", ["generalization", "--test", "8"], "n_test"),
-    Case("gen-test-huge", ["generalization", "--test", BIG], "n_test"),
-    Case("gen-alpha-ds-zero", ["generalization", "--alpha-ds", "0"], "alpha_d"),
-    Case("gen-alpha-ds-empty", ["generalization", "--alpha-ds", ""], "alpha-ds"),
-    Case("gen-data-mixture", ["generalization", "--data", "mixture"], "data"),
-    Case("gen-dims-empty", ["generalization", "--dims", ""], "dims"),
+    Case("gen-test-few", ["generalization", "--n-test", "8"], "n_test"),
+    Case("gen-test-huge", ["generalization", "--n-test", BIG], "n_test"),
+    Case("gen-alpha-ds-zero", ["generalization", "--data.alpha-d", "0"], "alpha_d"),
+    Case("gen-alpha-ds-empty", ["generalization", "--data.alpha-d", ""], "alpha-ds"),
+    Case("gen-data-mixture", ["generalization", "--data.model", "mixture"], "data"),
+    Case("gen-dims-empty", ["generalization", "--data.dim", ""], "dims"),
     # ---------------------------------------------------------------- denoiser
     Case("den-width-zero", ["denoiser", "--widths", "0"], "width"),
     Case("den-width-huge", ["denoiser", "--widths", "100000000"], "width"),
@@ -210,11 +210,11 @@ CASES = [
     # ---------------------------------------------------------------- memory estimates (sizes an int32 allows)
     Case("mem-collapse-trajectories", ["collapse", "--data.dim", "8", "--measure.n-trajectories", "100000000"], "n_trajectories"),
     Case("mem-collapse-load", ["collapse", "--data.alpha", "2.0", "--data.dim", "400"], "dim"),
-    Case("mem-rem-queries", ["rem", "--queries", "100000000"], "n_queries"),
-    Case("mem-rem-load", ["rem", "--dims", "3000"], "dim"),
-    Case("mem-hmm-samples", ["hmm-collapse", "--samples", "100000000"], "n_samples"),
-    Case("mem-gen-test", ["generalization", "--test", "100000000"], "n_test"),
-    Case("mem-speciation-dims", ["speciation", "--dims", "200000"], "dim=200000"),
+    Case("mem-rem-queries", ["rem", "--measure.n-queries", "100000000"], "n_queries"),
+    Case("mem-rem-load", ["rem", "--data.dim", "3000"], "dim"),
+    Case("mem-hmm-samples", ["hmm-collapse", "--measure.n-queries", "100000000"], "n_queries"),
+    Case("mem-gen-test", ["generalization", "--n-test", "100000000"], "n_test"),
+    Case("mem-speciation-dims", ["speciation", "--data.dim", "200000"], "dim=200000"),
     Case("mem-denoiser-sets", ["denoiser", "--dim", "100000", "--n-train", "10000000"], "dim"),
     Case("mem-guidance", ["guidance", "--data.dim", "4096", "--measure.n-trajectories", "60000"], "n_trajectories"),
     Case("mem-geometry-queries", ["geometry", "--measure.n-queries", "300000000"], "n_"),
@@ -226,8 +226,8 @@ CASES = [
     Case("time-guid-train-steps", ["guidance", "--score", "net", "--train.steps", "2000000000"], "train.steps"),
     Case("time-guid-bootstrap", ["guidance", "--measure.n-bootstrap", "2000000000"], "measure.n_bootstrap"),
     Case("time-guid-n-steps", ["guidance", "--sampling.n-steps", "2000000000"], "sampling.n_steps"),
-    Case("time-hmm-datasets", ["hmm-collapse", "--datasets", "100000000"], "n_datasets"),
-    Case("time-traps-step-size-zero", ["traps", "--step-size", "0"], "step_size"),
+    Case("time-hmm-datasets", ["hmm-collapse", "--n-datasets", "100000000"], "n_datasets"),
+    Case("time-traps-step-size-zero", ["traps", "--measure.step-size", "0"], "step_size"),
     Case("time-swap-steps", ["geometry-swap", "--sampling.n-steps", "2000000000"], "sampling.n_steps"),
     Case("geo-sigmas-huge", ["geometry", "--measure.sigmas", "0.1,1,1e308"], "sigmas"),
     Case("theory-sigma-huge-mixture", ["theory", "collapse", "--data", "mixture", "--dim", "10", "--n-train", "100",
@@ -241,16 +241,16 @@ CASES = [
     run_case("toml-scale-unknown", "--scale", "huge", needle="scale", files=spec()),
     run_case("toml-scale-unknown-no-scales", "--scale", "huge", needle="scale",
              files=COLLAPSE.format(params="")),
-    run_case("toml-grid-duplicate", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, 1.0]")),
-    run_case("toml-grid-duplicate-int", needle="grid.dim", files=COLLAPSE.format(params="").replace("[8, 10]", "[8, 8]")),
-    run_case("toml-grid-empty", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "[]")),
-    run_case("toml-grid-not-list", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "1.0")),
-    run_case("toml-mtilde-negative", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, -1.0]")),
-    run_case("toml-mtilde-huge", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, 1e200]")),
-    run_case("toml-mtilde-nan", needle="grid.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, nan]")),
-    run_case("toml-wrong-type-str", needle="params.n_branch", files=spec().replace("n_branch = 4", 'n_branch = "four"')),
-    run_case("toml-wrong-type-float", needle="params.n_branch", files=spec().replace("n_branch = 4", "n_branch = 4.5")),
-    run_case("toml-wrong-type-bool", needle="params.dim", files=spec().replace("dim = 8", "dim = true")),
+    run_case("toml-grid-duplicate", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, 1.0]")),
+    run_case("toml-grid-duplicate-int", needle="grid.data.dim", files=COLLAPSE.format(params="").replace("[8, 10]", "[8, 8]")),
+    run_case("toml-grid-empty", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "[]")),
+    run_case("toml-grid-not-list", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "1.0")),
+    run_case("toml-mtilde-negative", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, -1.0]")),
+    run_case("toml-mtilde-huge", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, 1e200]")),
+    run_case("toml-mtilde-nan", needle="grid.data.mtilde", files=spec().replace("[1.0, 1.5]", "[1.0, nan]")),
+    run_case("toml-wrong-type-str", needle="params.measure.n_branch", files=spec().replace("n_branch = 4", 'n_branch = "four"')),
+    run_case("toml-wrong-type-float", needle="params.measure.n_branch", files=spec().replace("n_branch = 4", "n_branch = 4.5")),
+    run_case("toml-wrong-type-bool", needle="params.data.dim", files=spec().replace("dim = 8", "dim = true")),
     run_case("toml-unknown-param", needle="params.colour", files=spec(params='colour = "red"')),
     run_case("toml-unknown-top", needle="colour", files=spec(head='colour = "red"\n')),
     run_case("toml-unknown-scale-key", needle="scales.quick.colour", files=spec().replace("[scales.quick]", "[scales.quick]\ncolour = 1")),
@@ -262,26 +262,26 @@ CASES = [
     run_case("toml-seeds-string", needle="seeds", files=spec().replace("seeds = [0]", 'seeds = "0"')),
     run_case("toml-n-steps-huge", needle="n_steps", files=spec().replace("n_steps = 40", "n_steps = 1000000000000")),
     run_case("toml-n-pairs-huge", needle="n_pairs", files=spec().replace("n_pairs = 64", "n_pairs = 100000000")),
-    run_case("toml-zip-unequal", needle="zip", files=COLLAPSE.format(params="") + "[zip]\nsigma = [0.5, 1.0]\nmtilde = [1.0]\n"),
-    run_case("toml-zip-duplicate", needle="zip", files=COLLAPSE.format(params="") + "[zip]\nsigma = [0.5, 0.5]\nmtilde = [1.0, 1.0]\n"),
+    run_case("toml-zip-unequal", needle="zip", files=COLLAPSE.format(params="") + "[zip]\ndata.sigma = [0.5, 1.0]\ndata.mtilde = [1.0]\n"),
+    run_case("toml-zip-duplicate", needle="zip", files=COLLAPSE.format(params="") + "[zip]\ndata.sigma = [0.5, 0.5]\ndata.mtilde = [1.0, 1.0]\n"),
     run_case("toml-name-bad", needle="name", files=spec(head='name = "a b/c"\n')),
-    run_case("toml-collapse-alpha-huge", needle="params.alpha", files=COLLAPSE.format(params="alpha = 1e200")),
+    run_case("toml-collapse-alpha-huge", needle="params.data.alpha", files=COLLAPSE.format(params="data.alpha = 1e200")),
     Case("toml-missing-file", ["run", "nope.toml", "--out", "out"], "nope.toml"),
     Case("toml-config-is-folder", ["run", "afolder", "--out", "out"], "afolder", dirs=("afolder",)),
     # ---------------------------------------------------------------- run: options and overrides
-    run_case("override-bad-type", "n_pairs=abc", needle="n_pairs", files=spec()),
-    run_case("override-negative", "n_pairs=-3", needle="n_pairs", files=spec()),
+    run_case("override-bad-type", "measure.n_pairs=abc", needle="n_pairs", files=spec()),
+    run_case("override-negative", "measure.n_pairs=-3", needle="n_pairs", files=spec()),
     run_case("override-unknown", "colour=red", needle="colour", files=spec()),
-    run_case("override-empty-axis", "mtilde=[]", needle="mtilde", files=spec()),
-    run_case("override-duplicate-axis", "mtilde=[1.0,1.0]", needle="mtilde", files=spec()),
+    run_case("override-empty-axis", "data.mtilde=[]", needle="mtilde", files=spec()),
+    run_case("override-duplicate-axis", "data.mtilde=[1.0,1.0]", needle="mtilde", files=spec()),
     run_case("override-no-key", "=3", needle="override", files=spec()),
-    run_case("override-twice", "n_pairs=8", "n_pairs=16", needle="n_pairs", files=spec()),
+    run_case("override-twice", "measure.n_pairs=8", "measure.n_pairs=16", needle="n_pairs", files=spec()),
     run_case("override-seeds-huge", f"seeds=[{2**40}]", needle="seeds", files=spec()),
     run_case("override-study", "study=rem", needle="study", files=spec()),
-    run_case("override-mtilde-inf", "mtilde=inf", needle="mtilde", files=spec()),
-    run_case("override-int-inf", "n_pairs=inf", needle="n_pairs", files=spec()),
-    run_case("override-dim-nan", "dim=nan", needle="dim", files=spec()),
-    run_case("override-n-steps-huge", "n_steps=2000000", needle="n_steps", files=spec()),
+    run_case("override-mtilde-inf", "data.mtilde=inf", needle="mtilde", files=spec()),
+    run_case("override-int-inf", "measure.n_pairs=inf", needle="n_pairs", files=spec()),
+    run_case("override-dim-nan", "data.dim=nan", needle="dim", files=spec()),
+    run_case("override-n-steps-huge", "measure.n_steps=2000000", needle="n_steps", files=spec()),
     run_case("toml-params-not-table", needle="params", files='study = "speciation"\nparams = 3\n'),
     run_case("shard-out-of-range", "--shard", "3/2", needle="shard", files=spec()),
     run_case("shard-text", "--shard", "abc", needle="shard", files=spec()),

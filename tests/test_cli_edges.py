@@ -29,7 +29,8 @@ TINY = """
 study = "speciation"
 seeds = [0]
 [params]
-dim = 8
+data.dim = 8
+[params.measure]
 n_pairs = 64
 n_branch = 4
 n_steps = 40
@@ -37,10 +38,10 @@ record_every = 2
 clone_steps = 20
 n_bootstrap = 10
 [grid]
-mtilde = [{mtilde}]
+data.mtilde = [{mtilde}]
 [scales.quick]
 [scales.paper]
-params = {{ n_pairs = 4096 }}
+params.measure = {{ n_pairs = 4096 }}
 """
 
 COLLAPSE = """
@@ -130,7 +131,7 @@ def test_dry_run_with_overrides_reports_cells_units_and_writes_nothing(config, t
     assert (base["cells"], base["units"], base["units_done"], base["seeds"]) == (2, 2, 0, [0])
     assert base["directory"] == str(Path("results") / "tiny" / "quick")
 
-    argv = ["run", str(config), "n_pairs=128", "mtilde=[1.0, 2.0, 3.0]", "seeds=[0, 1]", "t_min=0.02",
+    argv = ["run", str(config), "measure.n_pairs=128", "data.mtilde=[1.0, 2.0, 3.0]", "seeds=[0, 1]", "measure.t_min=0.02",
             "--dry-run", "--json", "--out", str(tmp_path / "o")]
     assert main(argv) == 0
     info = _json(capsys)
@@ -138,12 +139,12 @@ def test_dry_run_with_overrides_reports_cells_units_and_writes_nothing(config, t
     assert [c["axes"] for c in info["per_cell"]] == [{"mtilde": v} for v in (1.0, 2.0, 3.0)]
     assert info["config_hash"] != base["config_hash"]
     # a single value fixes an axis (a one-value axis, so the table keeps its column)
-    assert main(["run", str(config), "mtilde=1.25", "--dry-run", "--json"]) == 0
+    assert main(["run", str(config), "data.mtilde=1.25", "--dry-run", "--json"]) == 0
     assert [c["axes"] for c in _json(capsys)["per_cell"]] == [{"mtilde": 1.25}]
     # the override wins over the scale's params
-    assert main(["run", str(config), "--scale", "paper", "n_pairs=100", "--dry-run", "--json"]) == 0
+    assert main(["run", str(config), "--scale", "paper", "measure.n_pairs=100", "--dry-run", "--json"]) == 0
     paper = _json(capsys)
-    assert main(["run", str(config), "n_pairs=100", "--dry-run", "--json"]) == 0
+    assert main(["run", str(config), "measure.n_pairs=100", "--dry-run", "--json"]) == 0
     assert _json(capsys)["config_hash"] == paper["config_hash"]
     _only(tmp_path, "tiny.toml")
 
@@ -164,11 +165,12 @@ def test_dry_run_reports_the_memory_estimate_of_the_config(tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("override, needle", [
-    ("n_pairs=abc", "override n_pairs: n_pairs='abc' has the wrong type"),
-    ("n_pairs=-3", "override n_pairs: n_pairs=-3 is out of range"),
+    ("measure.n_pairs=abc", "override measure.n_pairs: measure.n_pairs='abc' has the wrong type"),
+    ("measure.n_pairs=-3", "override measure.n_pairs: measure.n_pairs=-3 is out of range"),
     ("colour=red", "override colour: unknown parameter 'colour'"),
+    ("n_pairs=3", "override n_pairs: unknown parameter 'n_pairs': did you mean measure.n_pairs?"),
     ("seeds=[-1]", "override seeds[0]: -1 is out of range"),
-    ("mtilde=[]", "override mtilde: expected a non-empty list"),
+    ("data.mtilde=[]", "override data.mtilde: expected a non-empty list"),
     ("study=rem", "override study: 'study' cannot be overridden"),
     ("n_pairs", "override 'n_pairs' is not valid: expected KEY=VALUE"),
 ])

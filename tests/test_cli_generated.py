@@ -92,7 +92,7 @@ def test_a_command_with_no_options_runs_the_config_defaults(path):
 
 def test_options_parse_every_kind_of_field():
     args = cli.parse_args(PARSER, [
-        "traps", "--data.dim", "20,30", "--measure.times", "0.5,0.9", "--measure.no-basin", "--measure.attraction",
+        "traps", "--data.dim", "20,30", "--measure.times", "0.5,0.9", "--no-measure.basin", "--measure.attraction",
         "--data.model", "hmm", "--data.nonlinearity", "tanh", "--data.alpha", "0.15", "--measure.n-bisect", "7",
         "--measure.tol", "1e-4",
     ])

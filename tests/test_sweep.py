@@ -33,7 +33,9 @@ description = "tiny sweep for the tests"
 seeds = [{seeds}]
 
 [params]
-dim = 8
+data.dim = 8
+
+[params.measure]
 n_pairs = 512
 n_branch = 8
 n_steps = 200
@@ -42,16 +44,16 @@ clone_steps = 60
 n_bootstrap = 20
 
 [grid]
-mtilde = [1.0, 1.25, 1.5]
+data.mtilde = [1.0, 1.25, 1.5]
 
 [zip]
-sigma = [0.8, 1.0]
-t_min = [0.01, 0.02]
+data.sigma = [0.8, 1.0]
+measure.t_min = [0.01, 0.02]
 
 [scales.quick]
 
 [scales.paper]
-params = {{ n_pairs = 4096 }}
+params.measure = {{ n_pairs = 4096 }}
 """
 N_UNITS = 3 * 2 * 2  # mtilde x (sigma, t_min) x seeds
 
@@ -102,10 +104,11 @@ def test_cells_are_the_grid_product_crossed_with_zipped_axes_and_scales_override
     raw = {
         "study": "speciation",
         "seeds": [0],
-        "params": {"n_pairs": 64},
-        "grid": {"mtilde": [1.0, 2.0, 3.0], "dim": [8, 16]},
-        "zip": [{"sigma": [0.5, 1.0], "t_min": [0.01, 0.02]}, {"clone_steps": [10, 20]}],
-        "scales": {"quick": {}, "paper": {"seeds": [4, 5], "params": {"n_pairs": 1024}, "grid": {"dim": [32]}}},
+        "params": {"measure": {"n_pairs": 64}},
+        "grid": {"data.mtilde": [1.0, 2.0, 3.0], "data": {"dim": [8, 16]}},  # a dotted key or a sub-table
+        "zip": [{"data.sigma": [0.5, 1.0], "measure.t_min": [0.01, 0.02]}, {"measure.clone_steps": [10, 20]}],
+        "scales": {"quick": {}, "paper": {"seeds": [4, 5], "params": {"measure.n_pairs": 1024},
+                                          "grid": {"data.dim": [32]}}},
     }
     quick = parse_experiment(raw, "quick")
     assert len(quick.cells) == 3 * 2 * 2 * 2
@@ -117,12 +120,14 @@ def test_cells_are_the_grid_product_crossed_with_zipped_axes_and_scales_override
         {"mtilde": 1.0, "dim": 8, "sigma": 1.0, "t_min": 0.02, "clone_steps": 10},
     ]
     last = quick.cells[-1].config
-    assert (last.mtilde, last.dim, last.sigma, last.t_min, last.clone_steps, last.n_pairs) == (3.0, 16, 1.0, 0.02, 20, 64)
+    assert (last.data.mtilde, last.data.dim, last.data.sigma, last.measure.t_min, last.measure.clone_steps,
+            last.measure.n_pairs) == (3.0, 16, 1.0, 0.02, 20, 64)
     assert [c.index for c in quick.cells] == list(range(24))
     paper = parse_experiment(raw, "paper")
     assert paper.seeds == (4, 5) and len(paper.cells) == 3 * 1 * 2 * 2
     assert sweep_units(paper)[:3] == [(0, 4), (0, 5), (1, 4)] and len(sweep_units(paper)) == 24
-    assert {c.config.dim for c in paper.cells} == {32} and {c.config.n_pairs for c in paper.cells} == {1024}
+    assert {c.config.data.dim for c in paper.cells} == {32}
+    assert {c.config.measure.n_pairs for c in paper.cells} == {1024}
     assert quick.hash != paper.hash
     # The hash follows what sets the numbers: same cells and seeds, same hash, whatever the name.
     assert parse_experiment(raw, "quick", name="renamed").hash == quick.hash
@@ -145,21 +150,21 @@ study = "speciation"
 seeds = [0, -1]
 colour = "red"
 
-[params]
+[params.measure]
 n_pairs = "many"
 n_stepz = 100
 n_branch = 1
 
 [grid]
-mtilde = [1.0, -2.0]
-dim = [8, 0]
+data.mtilde = [1.0, -2.0]
+data.dim = [8, 0]
 
 [zip]
-sigma = [1.0, 2.0]
-t_min = [0.01]
+data.sigma = [1.0, 2.0]
+measure.t_min = [0.01]
 
 [scales.quick]
-params = { clone_steps = 1 }
+params.measure = { clone_steps = 1 }
 """
 
 
@@ -173,13 +178,13 @@ def test_invalid_config_reports_every_error_at_once_exit_2_and_writes_nothing(tm
     expected = [
         ("colour", "unknown key"),
         ("seeds[1]", "-1"),
-        ("params.n_pairs", "wrong type"),
-        ("params.n_stepz", "unknown parameter"),
-        ("params.n_branch", "n_branch=1"),
-        ("grid.mtilde[1]", "mtilde=-2.0"),
-        ("grid.dim[1]", "dim=0"),
+        ("params.measure.n_pairs", "wrong type"),
+        ("params.measure.n_stepz", "unknown parameter"),
+        ("params.measure.n_branch", "measure.n_branch=1"),
+        ("grid.data.mtilde[1]", "data.mtilde=-2.0"),
+        ("grid.data.dim[1]", "data.dim=0"),
         ("zip", "equal lengths"),
-        ("scales.quick.params.clone_steps", "clone_steps=1"),
+        ("scales.quick.params.measure.clone_steps", "measure.clone_steps=1"),
     ]
     for path, needle in expected:
         line = next((l for l in err.splitlines() if l.strip().startswith(path + ":")), None)
@@ -380,7 +385,8 @@ def test_long_cells_report_the_studys_own_progress_and_the_same_rows(tmp_path):
 
     from diffsim.sweep import run_experiment
 
-    raw = {"study": "rem", "seeds": [0], "params": {"alpha": 0.2, "dim": 10, "times": [0.3, 0.8], "n_queries": 16}}
+    raw = {"study": "rem", "seeds": [0], "params": {"data": {"alpha": 0.2, "dim": 10},
+                                                       "measure": {"times": [0.3, 0.8], "n_queries": 16}}}
     experiment = parse_experiment(raw, name="rem_progress")
     stream = io.StringIO()
     run_experiment(experiment, tmp_path / "shown", stream=stream)
