@@ -11,7 +11,6 @@ import pkgutil
 import sys
 
 from diffsim._validate import ConfigError
-from diffsim.cli_config import add_generated_commands
 from diffsim.cli_util import FIGURE_FORMATS, OneLineParser, check_output_path
 from diffsim._version import __version__
 
@@ -47,7 +46,8 @@ def build_parser() -> OneLineParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in command_modules():
         importlib.import_module(name).register(sub)
-    add_generated_commands(sub)
+    # loaded like the command modules (cli_config's own `python -m` entry imports this module)
+    importlib.import_module("diffsim.cli_config").add_generated_commands(sub)
     return parser
 
 

@@ -16,7 +16,7 @@ Training times follow :func:`log_sigma_times` (``log sigma_t`` uniform) or a gri
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +38,7 @@ __all__ = [
     "log_sigma_times",
     "time_grid",
     "GRID_KINDS",
+    "GridKind",
 ]
 
 # The linear clock changes keep the kind of their argument (float, NumPy or JAX array).
@@ -111,7 +112,8 @@ def log_sigma_times(key, shape, t_min: float, t_max: float, dtype=jnp.float32):
     return t_from_sigma(jnp.exp(jax.random.uniform(key, shape, dtype, lo, hi)))
 
 
-GRID_KINDS = ("log", "uniform", "edm")
+GridKind = Literal["log", "uniform", "edm"]
+GRID_KINDS: tuple[GridKind, ...] = ("log", "uniform", "edm")
 
 
 def time_grid(t_max: float, t_min: float, n_steps: int, kind: str = "log") -> np.ndarray:

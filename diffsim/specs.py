@@ -38,6 +38,9 @@ from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim._validate import ConfigError
+from diffsim.data import DataName, Nonlinearity
+from diffsim.process import GRID_KINDS, GridKind
+from diffsim.solvers import SOLVERS, SolverName
 
 __all__ = ["DataSpec", "Sampling", "config_json", "Leaf", "leaves", "build", "get_path", "replace_path", "validate_parts", "options_of",
            "is_part", "doc_entries", "MAX_LOAD", "Options"]
@@ -253,8 +256,6 @@ def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[.
 # --------------------------------------------------------------------------------------------
 # the data part
 
-DataModel = typing.Literal["gaussian", "mixture", "hmm"]
-Nonlinearity = typing.Literal["linear", "tanh", "sign", "relu"]
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,7 @@ class DataSpec:
         nonlinearity: hmm: activation phi of the hidden manifold.
     """
 
-    model: DataModel = "gaussian"
+    model: DataName = "gaussian"
     dim: int = 20
     alpha: float = 0.2
     n_train: int | None = None
@@ -319,8 +320,6 @@ class DataSpec:
 # --------------------------------------------------------------------------------------------
 # the sampling part
 
-SolverName = typing.Literal["sde", "ode", "ddim"]
-GridName = typing.Literal["log", "uniform", "edm"]
 
 
 @dataclass(frozen=True)
@@ -340,14 +339,14 @@ class Sampling:
     n_steps: int = 600
     t_max: float = 5.0
     t_min: float = 1e-3
-    grid: GridName = "log"
+    grid: GridKind = "log"
 
     def validate(self, solvers: tuple[str, ...] | None = None, grids: tuple[str, ...] | None = None) -> "Sampling":
-        _validate.choice("solver", self.solver, solvers or typing.get_args(SolverName))
+        _validate.choice("solver", self.solver, solvers or SOLVERS)
         _validate.integer("n_steps", self.n_steps, minimum=2, maximum=_validate.MAX_STEPS)
         _validate.positive("t_max", self.t_max, upper=50.0)
         _validate.positive("t_min", self.t_min, upper=self.t_max)
-        _validate.choice("grid", self.grid, grids or typing.get_args(GridName))
+        _validate.choice("grid", self.grid, grids or GRID_KINDS)
         return self
 
 

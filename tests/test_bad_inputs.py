@@ -148,11 +148,11 @@ CASES = [
     # ---------------------------------------------------------------- hmm-collapse
     Case("hmm-pairs-removed", ["hmm-collapse", "--pairs", "0.1:0.5"], "--pairs"),  # now --alpha A,.. --alpha-d D,..
     Case("hmm-alpha-d-big", ["hmm-collapse", "--data.alpha-d", "0.5,2"], "alpha_d"),
-    Case("hmm-alpha-text", ["hmm-collapse", "--data.alpha", "x"], "--alpha"),
-    Case("hmm-alpha-empty", ["hmm-collapse", "--data.alpha", ""], "--alpha"),
+    Case("hmm-alpha-text", ["hmm-collapse", "--data.alpha", "x"], "--data.alpha"),
+    Case("hmm-alpha-empty", ["hmm-collapse", "--data.alpha", ""], "--data.alpha"),
     Case("hmm-alpha-repeated", ["hmm-collapse", "--data.alpha", "0.1,0.1"], "alpha"),
-    Case("hmm-models-foo", ["hmm-collapse", "--data.nonlinearity", "foo"], "model"),
-    Case("hmm-models-empty", ["hmm-collapse", "--data.nonlinearity", ""], "models"),
+    Case("hmm-nonlinearity-foo", ["hmm-collapse", "--data.nonlinearity", "foo"], "foo"),
+    Case("hmm-nonlinearity-empty", ["hmm-collapse", "--data.nonlinearity", ""], "--data.nonlinearity"),
     Case("hmm-samples-huge", ["hmm-collapse", "--measure.n-queries", BIG], "n_queries"),
     Case("hmm-datasets-zero", ["hmm-collapse", "--n-datasets", "0"], "n_datasets"),
     Case("hmm-datasets-huge", ["hmm-collapse", "--n-datasets", BIG], "n_datasets"),
@@ -160,9 +160,9 @@ CASES = [
     Case("gen-test-few", ["generalization", "--n-test", "8"], "n_test"),
     Case("gen-test-huge", ["generalization", "--n-test", BIG], "n_test"),
     Case("gen-alpha-ds-zero", ["generalization", "--data.alpha-d", "0"], "alpha_d"),
-    Case("gen-alpha-ds-empty", ["generalization", "--data.alpha-d", ""], "alpha-ds"),
+    Case("gen-alpha-ds-empty", ["generalization", "--data.alpha-d", ""], "--data.alpha-d"),
     Case("gen-data-mixture", ["generalization", "--data.model", "mixture"], "data"),
-    Case("gen-dims-empty", ["generalization", "--data.dim", ""], "dims"),
+    Case("gen-dims-empty", ["generalization", "--data.dim", ""], "--data.dim"),
     # ---------------------------------------------------------------- denoiser
     Case("den-width-zero", ["denoiser", "--widths", "0"], "width"),
     Case("den-width-huge", ["denoiser", "--widths", "100000000"], "width"),

@@ -112,16 +112,21 @@ def test_shared_aliases_are_the_validated_tuples():
     from diffsim.data.conditional import CONDITIONAL_DATA
     from diffsim.solvers import SOLVERS
     from diffsim.process import GRID_KINDS
+    from diffsim import specs
     from diffsim.studies import guidance
 
     assert typing.get_args(data.Nonlinearity) == data.NONLINEARITIES == ("linear", "tanh", "sign", "relu")
     assert typing.get_args(data.DataName) == data.DATA_MODELS
-    assert typing.get_args(guidance.ConditionalData) == CONDITIONAL_DATA
-    assert set(typing.get_args(guidance.Sampler)) == set(SOLVERS)
+    assert set(CONDITIONAL_DATA) <= set(data.DATA_MODELS)
+    hints = typing.get_type_hints(specs.Sampling)
+    assert set(typing.get_args(hints["solver"])) == set(SOLVERS)
+    assert typing.get_args(hints["grid"]) == GRID_KINDS
+    assert typing.get_type_hints(specs.DataSpec)["model"] == data.DataName
+    with pytest.raises(ConfigError, match="data.model"):  # the guidance study takes the conditional data only
+        guidance.GuidanceConfig(data=specs.DataSpec(model="gaussian")).validate()
     from diffsim.studies import geometry
 
     assert set(typing.get_args(geometry.Method)) <= set(SOLVERS)
-    assert set(typing.get_args(guidance.GridKind)) == set(GRID_KINDS)
     from diffsim.studies import hmm_collapse
 
     assert hmm_collapse.MODELS == data.NONLINEARITIES + ("gaussian",)  # the models' order keys the seeds

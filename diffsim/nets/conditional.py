@@ -137,9 +137,18 @@ class ConditionalLearnedScore:
 class ConditionalTrainConfig:
     """DSM training with label dropout (module docstring); ``steps`` a multiple of ``steps_per_dispatch``.
 
-    ``class_balanced``: draw a class uniformly, then one of its points (a one-point class is then
-    seen as often as a large one: the toy analogue of a duplicated training image); otherwise draw
-    training points uniformly."""
+    Attributes:
+        steps: training steps (a multiple of steps_per_dispatch).
+        batch_size: training draws per step.
+        learning_rate: Adam learning rate.
+        label_dropout: probability that a draw's label is replaced by the unconditional one.
+        class_balanced: draw a class uniformly, then one of its points (a one-point class is then
+            seen as often as a large one: the toy analogue of a duplicated training image);
+            otherwise draw training points uniformly.
+        t_min: smallest training time (OU time t).
+        t_max: largest training time (OU time t).
+        steps_per_dispatch: training steps per jitted dispatch (one scan).
+    """
 
     steps: int = 3000
     batch_size: int = 64
