@@ -134,8 +134,10 @@ def _literal_names(tree) -> list[tuple[int, str]]:
 
     out = []
     renamed = _renamed_dicts(tree)
+    # the memory check's knobs={"measure.n_queries": ...} name config paths, not quantities
+    knobs = {id(k.value) for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == "knobs"}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and id(node) not in renamed:
+        if isinstance(node, ast.Dict) and id(node) not in renamed and id(node) not in knobs:
             for k, v in zip(node.keys, node.values):
                 key = None if k is None else text(k)
                 if key is not None:

@@ -129,8 +129,8 @@ def test_a_second_run_into_a_locked_directory_is_refused_naming_the_holder(tmp_p
 def test_run_experiment_into_a_locked_directory_writes_nothing(tmp_path):
     from diffsim.sweep import run_experiment
 
-    raw = {"study": "speciation", "seeds": [0], "params": {"dim": 8, "n_pairs": 64, "n_branch": 4, "n_steps": 40,
-                                                            "record_every": 2, "clone_steps": 20, "n_bootstrap": 10}}
+    raw = {"study": "speciation", "seeds": [0], "params": {"data": {"dim": 8}, "measure": {
+        "n_pairs": 64, "n_branch": 4, "n_steps": 40, "record_every": 2, "clone_steps": 20, "n_bootstrap": 10}}}
     experiment = parse_experiment(raw, "quick", name="tiny")
     lock = _plant_lock(tmp_path / "out", pid=os.getpid(), host=socket.gethostname())
     with pytest.raises(ConfigError, match="is in use by pid"):
