@@ -207,13 +207,19 @@ CASES = [
     Case("swap-solver-foo", ["geometry-swap", "--sampling.solver", "foo"], "sampling.solver"),
     Case("swap-samples-huge", ["geometry-swap", "--n-samples", BIG], "n_samples"),
     Case("swap-steps-zero", ["geometry-swap", "--sampling.n-steps", "0"], "sampling.n_steps"),
-    # ---------------------------------------------------------------- separation size
+    # ---------------------------------------------------------------- separation size, prune
     Case("size-dim-zero", ["separation", "size", "--data.dim", "0"], "data.dim"),
     Case("size-model-foo", ["separation", "size", "--data.model", "foo"], "data.model"),
     Case("size-widths-decreasing", ["separation", "size", "--widths", "8,4"], "widths"),
     Case("size-steps-not-multiple", ["separation", "size", "--train.steps", "150"], "train.steps"),
     Case("size-tolerance-negative", ["separation", "size", "--measure.tolerance", "-1"], "measure.tolerance"),
     Case("size-train-repeated", ["separation", "size", "--data.n-train", "4,4"], "data.n_train"),
+    Case("prune-heads-not-divisor", ["separation", "prune", "--net.heads", "3"], "net.heads"),
+    Case("prune-fraction-one", ["separation", "prune", "--measure.prune-fraction", "1"], "measure.prune_fraction"),
+    Case("prune-importance-window", ["separation", "prune", "--measure.importance-t-max", "0.001"],
+         "measure.importance_t_max"),
+    Case("prune-finetune-not-multiple", ["separation", "prune", "--finetune-steps", "150"], "finetune_steps"),
+    Case("prune-token-dim", ["separation", "prune", "--net.token-dim", "3"], "net.token_dim"),
     # ---------------------------------------------------------------- memory estimates (sizes an int32 allows)
     Case("mem-collapse-trajectories", ["collapse", "--data.dim", "8", "--measure.n-trajectories", "100000000"], "n_trajectories"),
     Case("mem-collapse-load", ["collapse", "--data.alpha", "2.0", "--data.dim", "400"], "dim"),

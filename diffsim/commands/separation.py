@@ -19,6 +19,7 @@ import math
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
 from diffsim.cli_util import add_output_flags, emit
 from diffsim.studies.separation import LossGapConfig, gap_decay, run_loss_gap
+from diffsim.studies.separation_pruning import PASSED_ON as PRUNE_PASSED_ON
 from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
 from diffsim.studies._common import not_passed_on
 from diffsim.studies.separation_size import PASSED_ON as SIZE_PASSED_ON
@@ -41,7 +42,8 @@ SIZE = StudyCommand("size", SizeConfig, "smallest MLP width that memorizes / fit
                     "per P", vary={"data.n_train": (4, 8, 16, 32, 64)},
                     hidden=("measure.p_layout", *not_passed_on(SizeConfig, SIZE_PASSED_ON)))
 PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads by importance vs at random vs none, "
-                     "equal fine-tune: memorization and quality", vary={"n_train": (16,)})
+                     "equal fine-tune: memorization and quality", vary={"data.n_train": (16,)},
+                     hidden=not_passed_on(PruneConfig, PRUNE_PASSED_ON))
 
 
 def _fmt(v, spec=".4g"):
@@ -94,8 +96,8 @@ def _size(args) -> int:
 def _prune(args) -> int:
     results = run_points(args, run_prune)
     payload = {"rows": [row for r in results for row in r.summary()],
-               "differences": [dict(P=r.config.n_train, **d) for r in results for d in r.differences("finetuned")],
-               "verdict": [dict(P=r.config.n_train, **r.verdict()) for r in results],
+               "differences": [dict(P=r.config.data.n_points, **d) for r in results for d in r.differences("finetuned")],
+               "verdict": [dict(P=r.config.data.n_points, **r.verdict()) for r in results],
                "definitions": results[0].definitions}
     emit(payload, prune_table(results), args.json)
     return 0
