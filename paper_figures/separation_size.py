@@ -31,9 +31,11 @@ def main() -> None:
               f"P={fit['P']} widths={[round(x, 1) for x in fit['width']]} not found at {fit['not_found_at_P']}, "
               f"at the grid floor at {fit['at_grid_floor_P']}")
     cfg = results.cell_config(0)
-    title = (f"Width vs P: {cfg['data']} data, N = {cfg['dim']}, residual MLP depth {cfg['depth']}, "
-             f"{cfg['steps']} Adam steps, {cfg['n_seeds']} nets per width and target, tolerance {cfg['tolerance']}")
-    fig = separation_size_figure(results.table, fits=fits, mem_threshold=cfg.get("mem_threshold", 0.5), title=title)
+    data, measure = cfg["data"], cfg["measure"]
+    title = (f"Width vs P: {data['model']} data, N = {data['dim']}, residual MLP depth {cfg['net']['depth']}, "
+             f"{cfg['train']['steps']} Adam steps, {measure['n_seeds']} nets per width and target, "
+             f"tolerance {measure['tolerance']}")
+    fig = separation_size_figure(results.table, fits=fits, mem_threshold=measure["mem_threshold"], title=title)
     save(fig, "separation_size", args)
 
 

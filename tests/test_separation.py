@@ -177,11 +177,12 @@ def test_loss_gap_study_rows_json_and_cli(capsys, gaussian_gaps):
 
 
 def _size_result(p, w_mem, w_emp, w_true):
+    from diffsim import specs
     from diffsim.measure.separation_size import SizeMeasurement
     from diffsim.studies.separation_size import SizeConfig, SizeResult
 
     z = np.zeros((2, 1))
-    return SizeResult(SizeConfig(n_train=p, widths=(2, 512)),
+    return SizeResult(specs.build(SizeConfig, {"data.n_train": p, "widths": (2, 512)}),
                       SizeMeasurement((2, 512), p, 4, z, z, z, 0.1, 1.0, w_mem, w_emp, w_true, (0.0, 0.0)), 0.0)
 
 
@@ -211,10 +212,12 @@ def test_width_interpolation_and_scaling_fit():
 def test_size_study_smoke():
     import json
 
+    from diffsim import specs
     from diffsim.studies.separation_size import SizeConfig, run_size
 
-    res = run_size(SizeConfig(dim=2, n_train=4, widths=(2, 32), steps=200, steps_per_dispatch=100, n_seeds=1,
-                              n_eval=256, n_samples=64, sample_steps=20))
+    res = run_size(specs.build(SizeConfig, {
+        "data.dim": 2, "data.n_train": 4, "widths": (2, 32), "train.steps": 200, "train.steps_per_dispatch": 100,
+        "measure.n_seeds": 1, "measure.n_eval": 256, "measure.n_samples": 64, "measure.sample_steps": 20}))
     assert res.measurement.err_empirical.shape == (2, 1) and res.measurement.memorized.shape == (2, 1)
     assert res.measurement.memorized_exact > 0.9  # the exact empirical score memorizes at t_min = 0.01 << t_C
     assert {"memorized_fraction", "memorized_fraction_stderr", "memorized_fraction_exact"} <= set(res.summary()[0])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from diffsim import specs
 from diffsim._validate import ConfigError
 from diffsim.measure.pruning import (
     head_importance, head_masks, lowest_heads, n_pruned_heads, set_head_masks, with_head_masks,
@@ -38,13 +39,15 @@ def _draws(n=256, seed=1):
 
 def test_config_validates_and_counts_pruned_heads():
     c = PruneConfig().validate()
-    assert c.depth * c.heads == 10 and c.n_pruned == 2
+    assert c.net.depth * c.net.heads == 10 and c.n_pruned == 2
     assert n_pruned_heads(1, 4, 0.2) == 1 and n_pruned_heads(3, 5, 0.2) == 3 and n_pruned_heads(2, 4, 0.01) == 1
-    for bad, name in ((dict(heads=3), "heads"), (dict(prune_fraction=1.0), "prune_fraction"),
-                      (dict(finetune_steps=150), "finetune_steps"), (dict(importance_t_max=0.001), "importance_t_max"),
-                      (dict(n_seeds=1), "n_seeds"), (dict(depth=1, heads=1, width=8), "heads")):
-        with pytest.raises(ConfigError, match=name):
-            PruneConfig(**bad).validate()
+    for bad, name in (({"net.heads": 3}, "net.heads"), ({"measure.prune_fraction": 1.0}, "measure.prune_fraction"),
+                      ({"finetune_steps": 150}, "finetune_steps"),
+                      ({"measure.importance_t_max": 0.001}, "measure.importance_t_max"),
+                      ({"n_seeds": 1}, "n_seeds"), ({"net.depth": 1, "net.heads": 1, "net.width": 8}, "net.heads"),
+                      ({"net.embed_dim": 16}, "net.embed_dim"), ({"train.time_law": "uniform"}, "train.time_law")):
+        with pytest.raises(ConfigError, match=name.replace(".", r"\.")):
+            specs.build(PruneConfig, bad).validate()
 
 
 def test_importance_is_first_order_loss_change_and_zero_for_pruned_head():
@@ -107,7 +110,7 @@ def test_headline_pruning_comparison():
     """Default setting (mixture, N = 8, P = 16, 2 x 5 heads): the unpruned net memorizes a substantial
     but not total fraction; the arms are what they claim; the report is strict JSON. The direction
     of the effect is reported, not asserted (NOTES_pruning.md)."""
-    c = PruneConfig(n_samples=256, n_eval=1024)
+    c = specs.build(PruneConfig, {"measure.n_samples": 256, "measure.n_eval": 1024})
     r = run_prune(c)
     assert 0.2 < float(np.mean(r.measurement.base["memorized_fraction"])) < 0.98
     zeros = (np.asarray(r.measurement.masks) == 0).sum(axis=(2, 3))

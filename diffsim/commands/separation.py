@@ -19,7 +19,10 @@ import math
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
 from diffsim.cli_util import add_output_flags, emit
 from diffsim.studies.separation import LossGapConfig, gap_decay, run_loss_gap
+from diffsim.studies.separation_pruning import PASSED_ON as PRUNE_PASSED_ON
 from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
+from diffsim.studies._common import not_passed_on
+from diffsim.studies.separation_size import PASSED_ON as SIZE_PASSED_ON
 from diffsim.studies.separation_size import SizeConfig, run_size, size_table, width_scaling
 
 
@@ -36,9 +39,11 @@ def register(sub) -> None:
 LOSS_GAP = StudyCommand("loss-gap", LossGapConfig, "loss gap of the true vs the exact empirical score = Fisher divergence, "
                         "per (P, t), vs the closed forms", vary={"data.n_train": (64, 512, 4096)})
 SIZE = StudyCommand("size", SizeConfig, "smallest MLP width that memorizes / fits the empirical / fits the true score, "
-                    "per P", vary={"n_train": (4, 8, 16, 32, 64)}, hidden=("p_layout",))
+                    "per P", vary={"data.n_train": (4, 8, 16, 32, 64)},
+                    hidden=("measure.p_layout", *not_passed_on(SizeConfig, SIZE_PASSED_ON)))
 PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads by importance vs at random vs none, "
-                     "equal fine-tune: memorization and quality", vary={"n_train": (16,)})
+                     "equal fine-tune: memorization and quality", vary={"data.n_train": (16,)},
+                     hidden=not_passed_on(PruneConfig, PRUNE_PASSED_ON))
 
 
 def _fmt(v, spec=".4g"):
@@ -81,7 +86,7 @@ def _loss_gap(args) -> int:
 
 def _size(args) -> int:
     # every P's networks share the layout of the largest P (same widths, same padding)
-    results = run_points(args, run_size, p_layout=max(args.n_train))
+    results = run_points(args, run_size, **{"measure.p_layout": max(getattr(args, "data.n_train"))})
     payload = {"rows": [row for r in results for row in r.summary()], "scaling": width_scaling(results),
                "definitions": results[0].definitions}
     emit(payload, size_table(results), args.json)
@@ -91,8 +96,8 @@ def _size(args) -> int:
 def _prune(args) -> int:
     results = run_points(args, run_prune)
     payload = {"rows": [row for r in results for row in r.summary()],
-               "differences": [dict(P=r.config.n_train, **d) for r in results for d in r.differences("finetuned")],
-               "verdict": [dict(P=r.config.n_train, **r.verdict()) for r in results],
+               "differences": [dict(P=r.config.data.n_points, **d) for r in results for d in r.differences("finetuned")],
+               "verdict": [dict(P=r.config.data.n_points, **r.verdict()) for r in results],
                "definitions": results[0].definitions}
     emit(payload, prune_table(results), args.json)
     return 0

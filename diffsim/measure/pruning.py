@@ -43,9 +43,10 @@ from diffsim.nets.train import make_optimizer
 from diffsim.observe import memorized
 from diffsim.process import delta, m, time_grid
 from diffsim.score import TrainingSet
+from diffsim.specs import Options, options_of
 
 __all__ = [
-    "PruningMeasurement", "measure_pruning", "head_masks", "set_head_masks", "with_head_masks", "head_importance",
+    "PruningMeasurement", "PruningOptions", "check_pruning_options", "check_importance_times", "measure_pruning", "head_masks", "set_head_masks", "with_head_masks", "head_importance",
     "lowest_heads", "n_pruned_heads", "PRUNE_QUANTITIES",
 ]
 
@@ -152,6 +153,29 @@ class PruningMeasurement:
     train_seconds: float
 
 
+def check_pruning_options(*, prune_fraction, importance_a, importance_b, importance_t_max, n_importance, n_random,
+                          n_samples, sample_steps, n_eval) -> None:
+    """Range checks of :func:`measure_pruning`'s options (one :class:`~diffsim.ConfigError` naming
+    the first bad option and its range), for the API and for configs before any work; the window
+    of the importance times is :func:`check_importance_times`."""
+    _validate.in_range("prune_fraction", prune_fraction, 0.0, 1.0, closed=False)
+    _validate.positive("importance_a", importance_a, upper=100.0)
+    _validate.positive("importance_b", importance_b, upper=100.0)
+    _validate.positive("importance_t_max", importance_t_max, upper=50.0)
+    _validate.integer("n_importance", n_importance, minimum=1, maximum=2**20)
+    _validate.integer("n_random", n_random, minimum=1, maximum=64)
+    _validate.integer("n_samples", n_samples, minimum=2, maximum=2**20)
+    _validate.integer("sample_steps", sample_steps, minimum=2, maximum=10**5)
+    _validate.integer("n_eval", n_eval, minimum=2, maximum=2**22)
+
+
+def check_importance_times(importance_t_max: float, t_min: float, t_max: float, *, name: str = "importance_t_max") -> None:
+    """``importance_t_max`` in ``(t_min, t_max]``: the importance times lie inside the training range."""
+    _validate.in_range(name, importance_t_max, t_min, t_max)
+    if importance_t_max <= t_min:
+        raise _validate.ConfigError(f"{name}={importance_t_max} is out of range: expected a number in ({t_min}, {t_max}]")
+
+
 def measure_pruning(
     key,
     train_sets: Sequence[TrainingSet],
@@ -187,14 +211,34 @@ def measure_pruning(
         (shared by the arms of a seed), evaluation ``fold_in(key, 6)``.
       train_sets: one training set per seed (S >= 2, the same P and N).
       true_model: the data model (fresh samples, true score, data variance of the network).
-      width, depth, heads, token_dim: the transformer.
-      steps, finetune_steps, batch_size, learning_rate, finetune_learning_rate, steps_per_dispatch:
-        Adam training and fine-tuning (log-sigma times on ``[t_min, t_max]``).
-      prune_fraction: fraction of all heads removed (:func:`n_pruned_heads`).
-      importance_a, importance_b, importance_t_max, n_importance: the importance draws.
-      n_random: random prunings per seed. n_samples, sample_steps: generated samples per network and
-        sampler steps. n_eval: fresh noised points of the score error.
+      width: transformer model width.
+      depth: transformer layers.
+      heads: attention heads per layer (a divisor of width).
+      token_dim: coordinates per token (a divisor of N).
+      steps: training steps (Adam, log-sigma times on ``[t_min, t_max]``; a multiple of
+        steps_per_dispatch).
+      finetune_steps: fine-tuning steps of every arm (a multiple of steps_per_dispatch).
+      batch_size: minibatch size of training and fine-tuning.
+      learning_rate: training learning rate.
+      finetune_learning_rate: fine-tuning learning rate.
+      steps_per_dispatch: training steps per jitted scan.
+      t_min: smallest training and evaluation time, last sampler time (OU time t).
+      t_max: largest training and evaluation time, first sampler time (OU time t).
+      prune_fraction: fraction of all heads removed (rounded up, at least 1 head: :func:`n_pruned_heads`).
+      importance_a: first Beta shape of the importance times u ~ Beta(a, b).
+      importance_b: second Beta shape of the importance times.
+      importance_t_max: importance times t = t_min + (importance_t_max - t_min) u (OU time t, in
+        (t_min, t_max]).
+      n_importance: DSM draws (point, noise, time) of the head importance.
+      n_random: random prunings per seed.
+      n_samples: generated samples per network (and fresh true samples of the Wasserstein).
+      sample_steps: backward SDE steps on a log grid from t_max to t_min.
+      n_eval: fresh noised points of the score error.
     """
+    check_pruning_options(prune_fraction=prune_fraction, importance_a=importance_a, importance_b=importance_b,
+                          importance_t_max=importance_t_max, n_importance=n_importance, n_random=n_random,
+                          n_samples=n_samples, sample_steps=sample_steps, n_eval=n_eval)
+    check_importance_times(importance_t_max, t_min, t_max)
     s = len(train_sets)
     if s < 2 or len({(ts.n_points, ts.dim) for ts in train_sets}) != 1:
         raise _validate.ConfigError(f"train_sets has {s} sets: expected at least 2 of the same P and N")
@@ -269,3 +313,11 @@ def measure_pruning(
     return PruningMeasurement(n_pruned=n_prune, importance=np.asarray(importance), masks=np.asarray(masks), base=base,
                               values=values, sw_floor=sw_floor, train_loss=tuned.losses[-1],
                               train_seconds=trained.seconds)
+
+
+@options_of(measure_pruning, exclude=("width", "depth", "heads", "token_dim", "steps", "finetune_steps", "batch_size",
+                                      "learning_rate", "finetune_learning_rate", "steps_per_dispatch", "t_min", "t_max"),
+            check=check_pruning_options)
+class PruningOptions(Options):
+    """The options of :func:`measure_pruning` besides the network and its training and fine-tuning
+    (a study's ``net``, ``train``, ``finetune_steps`` and ``finetune_learning_rate``)."""

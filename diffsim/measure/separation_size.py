@@ -34,9 +34,10 @@ from diffsim.observe import memorized
 from diffsim.process import delta, log_sigma_times, m, time_grid
 from diffsim.sample import sample
 from diffsim.score import EmpiricalScore, TrainingSet, empirical_score, masked_training_set
+from diffsim.specs import Options, options_of
 
-__all__ = ["SizeMeasurement", "ScoreRegression", "measure_size", "interpolated_width",
-           "tweedie_samples"]
+__all__ = ["SizeMeasurement", "SizeOptions", "ScoreRegression", "check_size_options", "measure_size",
+           "interpolated_width", "tweedie_samples"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,18 @@ def _generate(params, rest, keys, x_init, times, *, graphdef):
         params, rest, keys)
 
 
+def check_size_options(*, n_seeds, tolerance, mem_threshold, n_eval, n_samples, sample_steps, p_layout) -> None:
+    """Range checks of :func:`measure_size`'s options (one :class:`~diffsim.ConfigError` naming the
+    first bad option and its range), for the API and for configs before any work."""
+    _validate.integer("n_seeds", n_seeds, minimum=1, maximum=256)
+    _validate.positive("tolerance", tolerance)
+    _validate.in_range("mem_threshold", mem_threshold, 0.0, 1.0)
+    _validate.integer("n_eval", n_eval, minimum=2)
+    _validate.integer("n_samples", n_samples, minimum=2)
+    _validate.integer("sample_steps", sample_steps, minimum=2)
+    _validate.integer("p_layout", p_layout, minimum=0, maximum=2**20)
+
+
 def measure_size(
     key,
     train: TrainingSet,
@@ -191,18 +204,25 @@ def measure_size(
       train: the P training points.
       true_model: the data model (its ``score`` is the true target, its ``covariance_spectrum``
         sets the network's data variance).
-      widths: increasing MLP widths; depth: residual blocks.
-      steps, batch_size, learning_rate, steps_per_dispatch: Adam steps (cosine-decayed learning
-        rate from ``learning_rate``), minibatch, steps per jitted scan.
+      widths: increasing MLP widths.
+      depth: residual blocks of the MLP.
+      steps: Adam steps of the fixed budget (cosine-decayed learning rate from ``learning_rate``).
+      batch_size: minibatch size.
+      learning_rate: peak learning rate.
+      steps_per_dispatch: training steps per jitted scan.
       n_seeds: seeds per (width, target).
-      t_min, t_max: the range of the log-sigma law, and the sampler's last and first time.
-      tolerance: seed-mean score error at or below which a width fits its target.
+      t_min: smallest time of the fit (log-sigma law) and last sampler time (OU time t).
+      t_max: largest time of the fit and first sampler time (OU time t).
+      tolerance: seed-mean score error E|eps - eps*|^2/N at or below which a width fits its target.
       mem_threshold: seed-mean memorized fraction at which a width memorizes.
-      n_eval: fresh draws of the score error; n_samples: generated samples per network;
-        sample_steps: sampler steps on a log grid from ``t_max`` to ``t_min``.
+      n_eval: fresh draws of the score error.
+      n_samples: generated samples per network (the memorization test).
+      sample_steps: backward SDE steps on a log grid from t_max to t_min.
       p_layout: pad the training set to this many slots (at least P) so that measurements at
         several P share compiles (0: P).
     """
+    check_size_options(n_seeds=n_seeds, tolerance=tolerance, mem_threshold=mem_threshold, n_eval=n_eval,
+                       n_samples=n_samples, sample_steps=sample_steps, p_layout=p_layout)
     n_real_int, n = train.n_points, train.dim
     layout = p_layout or n_real_int
     if layout < n_real_int:
@@ -252,3 +272,10 @@ def measure_size(
         width_fit_true=interpolated_width(widths, err_t.mean(1), tolerance, below=True),
         train_seconds=tuple(seconds),
     )
+
+
+@options_of(measure_size, exclude=("widths", "depth", "steps", "batch_size", "learning_rate", "steps_per_dispatch",
+                                   "t_min", "t_max"), check=check_size_options)
+class SizeOptions(Options):
+    """The options of :func:`measure_size` besides the width grid, the network and its training
+    (a study's ``widths``, ``net`` and ``train``)."""

@@ -1,5 +1,7 @@
-"""Pieces shared by the hidden-manifold studies (rem, traps, generalization): the data models they
-accept, their data checks and the training set with its theory spectrum."""
+"""Pieces shared by the studies: for the hidden-manifold studies (rem, traps, generalization) the
+data models they accept, their data checks and the training set with its theory spectrum; for the
+studies that pass on only some fields of a shared part (``net``, ``train``) the check that the rest
+keep the study's defaults, and their paths."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec, config_json
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "measure_options"]
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "measure_options",
+           "check_passed_on", "not_passed_on"]
 
 LandscapeData = Literal["gaussian", "hmm"]
 """Data models with a closed-form spectrum for the landscape studies: isotropic Gaussian or HMM."""
@@ -46,3 +49,27 @@ def measure_options(measure: Callable, config) -> dict:
     """The keyword arguments of ``measure`` that ``config`` sets: its fields named like them."""
     fields = {f.name for f in dataclasses.fields(config)}
     return {name: getattr(config, name) for name in inspect.signature(measure).parameters if name in fields}
+
+
+def _part_fields(config_type: type, part: str):
+    """``(default part, its field names)`` of the part field ``part`` of a study config type."""
+    default = next(f.default for f in dataclasses.fields(config_type) if f.name == part)
+    assert dataclasses.is_dataclass(default), f"{config_type.__name__}.{part} is not a part"
+    return default, [f.name for f in dataclasses.fields(default)]
+
+
+def not_passed_on(config_type: type, passed_on: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The paths of the fields of the parts in ``passed_on`` (part -> the field names the study
+    passes on) that the study does not pass on (``net.embed_dim``, ...): fixed at its defaults."""
+    return tuple(f"{part}.{name}" for part, used in passed_on.items()
+                 for name in _part_fields(config_type, part)[1] if name not in used)
+
+
+def check_passed_on(config, passed_on: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a field of a part that the study does not pass on (:func:`not_passed_on`) set to
+    another value than the study's default: it would be ignored."""
+    for path in not_passed_on(type(config), passed_on):
+        part, _, name = path.partition(".")
+        value, default = getattr(getattr(config, part), name), getattr(_part_fields(type(config), part)[0], name)
+        if value != default:
+            raise _validate.ConfigError(f"{path}={value!r} is out of range: expected {default!r} (the study does not use it)")

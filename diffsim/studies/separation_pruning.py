@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -44,15 +45,19 @@ import numpy as np
 from scipy import stats
 
 from diffsim import _validate
-from diffsim.data import DataName
-from diffsim.measure.pruning import PRUNE_QUANTITIES, PruningMeasurement, measure_pruning, n_pruned_heads
+from diffsim.measure.pruning import (PRUNE_QUANTITIES, PruningMeasurement, PruningOptions, check_importance_times,
+                                    measure_pruning, n_pruned_heads)
+from diffsim.nets.models import ModelConfig
+from diffsim.nets.train import TrainConfig
 from diffsim.results import finite_or_none
 from diffsim.score import TrainingSet
-from diffsim.specs import DataSpec
+from diffsim.specs import DataSpec, config_json, validate_parts
+from diffsim.studies._common import check_passed_on
 from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 from diffsim.studies._registry import register_study
 
-__all__ = ["PruneConfig", "PruneResult", "run_prune", "prune_table", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS"]
+__all__ = ["PruneConfig", "PruneResult", "run_prune", "prune_table", "PRUNE_ARMS", "PRUNE_QUANTITIES", "PRUNE_DEFINITIONS",
+           "PASSED_ON"]
 
 PRUNE_ARMS = ("none", "importance", "random")
 PRUNE_DEFINITIONS = {
@@ -67,142 +72,90 @@ PRUNE_DEFINITIONS = {
 }
 
 
+PASSED_ON = {"net": ("width", "depth", "heads", "token_dim"),
+             "train": ("steps", "batch_size", "learning_rate", "steps_per_dispatch", "t_min", "t_max")}
+"""The fields of the shared parts that :func:`run_prune` passes to :func:`measure_pruning`; the others
+keep the defaults below (a transformer in the ``edm`` parameterisation, Adam, the log-sigma law)."""
+
+
 @dataclass(frozen=True)
 class PruneConfig:
     """One point of the pruning study: data model, N, P, network, budgets, seeds.
 
     Attributes:
-        data: data model with an exact score: gaussian (isotropic), mixture or hmm (linear,
-            D = round(N/2)).
-        dim: dimension N.
-        n_train: training-set size P.
+        data: data model with an exact score: gaussian (isotropic), mixture or hmm (linear), N and
+            P (data.n_train); mixture: data.mtilde sets |v|^2 = N mtilde^2 (two clusters) or the
+            means mtilde sqrt(N) e_k.
         n_components: mixture: number of clusters K (at most N; K > 2: means mtilde sqrt(N) e_k).
-        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
-        mtilde: mixture: separation, |v|^2 = N mtilde^2 (two clusters) or means mtilde sqrt(N) e_k.
-        width: transformer model width.
-        depth: transformer layers.
-        heads: attention heads per layer (a divisor of width; depth * heads >= 2).
-        token_dim: coordinates per token (a divisor of N).
-        steps: training steps (Adam, log-sigma times; a multiple of steps_per_dispatch).
-        finetune_steps: fine-tuning steps of every arm (a multiple of steps_per_dispatch).
-        batch_size: minibatch size of training and fine-tuning.
-        learning_rate: training learning rate.
+        net: the transformer (edm parameterisation): width, layers (depth), heads per layer (a
+            divisor of width; depth * heads >= 2) and token_dim (a divisor of N).
+        train: training by DSM: Adam steps (a multiple of steps_per_dispatch), minibatch (also of
+            the fine-tune), learning rate, and the range [t_min, t_max] of the log-sigma law, also
+            of the evaluation and the sampler.
+        finetune_steps: fine-tuning steps of every arm (a multiple of train.steps_per_dispatch).
         finetune_learning_rate: fine-tuning learning rate.
-        steps_per_dispatch: training steps per jitted scan.
-        t_min: smallest training and evaluation time, last sampler time (OU time t).
-        t_max: largest training and evaluation time, first sampler time (OU time t).
-        prune_fraction: fraction of all heads removed (rounded up, at least 1 head).
-        importance_a: first Beta shape of the importance times u ~ Beta(a, b).
-        importance_b: second Beta shape of the importance times.
-        importance_t_max: importance times t = t_min + (importance_t_max - t_min) u (OU time t, in
-            (t_min, t_max]).
-        n_importance: DSM draws (point, noise, time) of the head importance.
+        measure: the options of measure_pruning (pruned fraction, importance draws, random
+            prunings, samples, sampler steps, score-error draws).
         n_seeds: networks (training set, initialisation, training noise) per point.
-        n_random: random prunings per seed.
-        n_samples: generated samples per network (and fresh true samples of the Wasserstein).
-        sample_steps: backward SDE steps on a log grid from t_max to t_min.
-        n_eval: fresh noised points of the score error.
         seed: random seed.
     """
 
-    data: DataName = "mixture"
-    dim: int = 8
-    n_train: int = 16
+    data: DataSpec = DataSpec(model="mixture", dim=8, n_train=16, mtilde=2.0)
     n_components: int = 2
-    sigma: float = 1.0
-    mtilde: float = 2.0
-    width: int = 40
-    depth: int = 2
-    heads: int = 5
-    token_dim: int = 1
-    steps: int = 3000
+    net: ModelConfig = ModelConfig(architecture="transformer", width=40, depth=2, heads=5, token_dim=1,
+                                   parameterisation="edm")
+    train: TrainConfig = TrainConfig(steps=3000, batch_size=128, learning_rate=1e-3, time_law="log_sigma", t_min=1e-2,
+                                     t_max=5.0, steps_per_dispatch=100, n_checkpoints=1)
     finetune_steps: int = 500
-    batch_size: int = 128
-    learning_rate: float = 1e-3
     finetune_learning_rate: float = 3e-4
-    steps_per_dispatch: int = 100
-    t_min: float = 1e-2
-    t_max: float = 5.0
-    prune_fraction: float = 0.2
-    importance_a: float = 0.8
-    importance_b: float = 2.0
-    importance_t_max: float = 1.0
-    n_importance: int = 4096
+    measure: PruningOptions = PruningOptions()
     n_seeds: int = 4
-    n_random: int = 3
-    n_samples: int = 256
-    sample_steps: int = 100
-    n_eval: int = 1024
     seed: int = 0
 
     def validate(self) -> "PruneConfig":
-        _validate.choice("data", self.data, SEPARATION_DATA)
-        _validate.integer("dim", self.dim, minimum=1, maximum=4096)
-        _validate.integer("n_train", self.n_train, minimum=2, maximum=2**20)
+        validate_parts(self)
+        d, net, tc, m = self.data, self.net, self.train, self.measure
+        _validate.choice("data.model", d.model, SEPARATION_DATA)
+        if d.model == "hmm":
+            _validate.choice("data.nonlinearity", d.nonlinearity, ("linear",))
+        _validate.integer("data.dim", d.dim, minimum=1, maximum=4096)
+        _validate.integer("data.n_train", d.n_points, minimum=2, maximum=2**20)
         _validate.integer("n_components", self.n_components, minimum=2,
-                          maximum=max(2, self.dim) if self.data == "mixture" else None)
-        _validate.positive("sigma", self.sigma)
-        _validate.positive("mtilde", self.mtilde)
-        _validate.integer("width", self.width, minimum=1, maximum=4096)
-        _validate.integer("depth", self.depth, minimum=1, maximum=64)
-        _validate.integer("heads", self.heads, minimum=1, maximum=self.width)
-        if self.width % self.heads:
-            raise _validate.ConfigError(f"heads={self.heads} is out of range: expected a divisor of width={self.width}")
-        if self.depth * self.heads < 2:
+                          maximum=max(2, d.dim) if d.model == "mixture" else None)
+        check_passed_on(self, PASSED_ON)
+        _validate.integer("net.width", net.width, minimum=1, maximum=4096)
+        if net.depth * net.heads < 2:
             raise _validate.ConfigError(
-                f"heads={self.heads} is out of range: expected depth * heads >= 2 (depth={self.depth}) so that one head can go")
-        _validate.integer("token_dim", self.token_dim, minimum=1, maximum=self.dim)
-        if self.dim % self.token_dim:
-            raise _validate.ConfigError(f"token_dim={self.token_dim} is out of range: expected a divisor of dim={self.dim}")
-        _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1, maximum=10**6)
-        for name in ("steps", "finetune_steps"):
-            v = _validate.integer(name, getattr(self, name), minimum=self.steps_per_dispatch, maximum=10**8)
-            if v % self.steps_per_dispatch:
-                raise _validate.ConfigError(
-                    f"{name}={v} is out of range: expected a multiple of steps_per_dispatch={self.steps_per_dispatch}")
-        _validate.integer("batch_size", self.batch_size, minimum=1, maximum=2**16)
-        _validate.positive("learning_rate", self.learning_rate, upper=1.0)
+                f"net.heads={net.heads} is out of range: expected depth * heads >= 2 (depth={net.depth}) so that one head can go")
+        _validate.integer("net.token_dim", net.token_dim, minimum=1, maximum=d.dim)
+        if d.dim % net.token_dim:
+            raise _validate.ConfigError(f"net.token_dim={net.token_dim} is out of range: expected a divisor of data.dim={d.dim}")
+        v = _validate.integer("finetune_steps", self.finetune_steps, minimum=tc.steps_per_dispatch, maximum=10**8)
+        if v % tc.steps_per_dispatch:
+            raise _validate.ConfigError(
+                f"finetune_steps={v} is out of range: expected a multiple of train.steps_per_dispatch={tc.steps_per_dispatch}")
         _validate.positive("finetune_learning_rate", self.finetune_learning_rate, upper=1.0)
-        _validate.positive("t_max", self.t_max, upper=20.0)
-        _validate.positive("t_min", self.t_min, upper=self.t_max)
-        if self.t_min >= self.t_max:
-            raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
-        _validate.in_range("prune_fraction", self.prune_fraction, 0.0, 1.0, closed=False)
-        _validate.positive("importance_a", self.importance_a, upper=100.0)
-        _validate.positive("importance_b", self.importance_b, upper=100.0)
-        _validate.in_range("importance_t_max", self.importance_t_max, self.t_min, self.t_max)
-        if self.importance_t_max <= self.t_min:
-            raise _validate.ConfigError(
-                f"importance_t_max={self.importance_t_max} is out of range: expected a number in ({self.t_min}, {self.t_max}]")
-        _validate.integer("n_importance", self.n_importance, minimum=1, maximum=2**20)
+        check_importance_times(m.importance_t_max, tc.t_min, tc.t_max, name="measure.importance_t_max")
         _validate.integer("n_seeds", self.n_seeds, minimum=2, maximum=256)
-        _validate.integer("n_random", self.n_random, minimum=1, maximum=64)
-        _validate.integer("n_samples", self.n_samples, minimum=2, maximum=2**20)
-        _validate.integer("sample_steps", self.sample_steps, minimum=2, maximum=10**5)
-        _validate.integer("n_eval", self.n_eval, minimum=2, maximum=2**22)
         _validate.integer("seed", self.seed, minimum=0)
-        tokens = self.dim // self.token_dim
+        tokens = d.dim // net.token_dim
         members = self.n_seeds * self.n_arms
-        per_query = 4.0 * tokens * (12 * self.width + self.heads * tokens) * self.depth
+        per_query = 4.0 * tokens * (12 * net.width + net.heads * tokens) * net.depth
         _validate.memory(
-            f"pruning study ({members} networks of width {self.width}, {self.n_samples} samples, "
-            f"{self.n_importance} importance draws)",
-            members * per_query * max(self.batch_size * 4, self.n_samples, self.n_eval)
-            + per_query * self.n_importance * 4 + 4.0 * members * 20 * self.width**2 * self.depth,
+            f"pruning study ({members} networks of width {net.width}, {m.n_samples} samples, "
+            f"{m.n_importance} importance draws)",
+            members * per_query * max(tc.batch_size * 4, m.n_samples, m.n_eval)
+            + per_query * m.n_importance * 4 + 4.0 * members * 20 * net.width**2 * net.depth,
         )
         return self
 
     @property
     def n_arms(self) -> int:
-        return 2 + self.n_random
+        return 2 + self.measure.n_random
 
     @property
     def n_pruned(self) -> int:
-        return n_pruned_heads(self.depth, self.heads, self.prune_fraction)
-
-    @property
-    def arm_names(self) -> tuple[str, ...]:
-        return ("none", "importance") + tuple(f"random_{r}" for r in range(self.n_random))
+        return n_pruned_heads(self.net.depth, self.net.heads, self.measure.prune_fraction)
 
 
 # ----------------------------------------------------------------------------- result
@@ -266,12 +219,13 @@ class PruneResult:
         """Wide rows: per stage and arm (``none``, ``importance``, ``random``), the seed mean and stderr
         of every quantity; plus the trained (unpruned, not fine-tuned) networks as ``stage = "trained"``."""
         c = self.config
-        base = {"data": c.data, "N": c.dim, "P": c.n_train, "n_pruned": c.n_pruned, "heads_total": c.depth * c.heads}
+        base = {"data": c.data.model, "N": c.data.dim, "P": c.data.n_points, "n_pruned": c.n_pruned,
+                "heads_total": c.net.depth * c.net.heads}
         rows = [{**base, "stage": "trained", "arm": "none",
                  **{k: v for q in PRUNE_QUANTITIES for k, v in zip((q, f"{q}_stderr"), _mean_se(self.measurement.base[q]))}}]
         for stage in ("pruned", "finetuned"):
             for arm in PRUNE_ARMS:
-                row = {**base, "stage": stage, "arm": arm}
+                row: dict[str, Any] = {**base, "stage": stage, "arm": arm}
                 for q in PRUNE_QUANTITIES:
                     row[q], row[f"{q}_stderr"] = _mean_se(self.arm_values(stage, q)[arm])
                 rows.append(row)
@@ -281,7 +235,7 @@ class PruneResult:
         """Tidy: ``N, P, t (None), stage, arm, quantity, value, stderr`` (+ ``low95, high95`` on the
         paired differences, ``arm = "a-b"``)."""
         c = self.config
-        base = {"N": c.dim, "P": c.n_train, "t": None}
+        base = {"N": c.data.dim, "P": c.data.n_points, "t": None}
         out = []
         for row in self.summary():
             for q in PRUNE_QUANTITIES:
@@ -296,7 +250,7 @@ class PruneResult:
         return out
 
     def to_json(self) -> dict:
-        return {"config": asdict(self.config), "rows": self.summary(),
+        return {"config": config_json(self.config), "rows": self.summary(),
                 "differences": self.differences("pruned") + self.differences("finetuned"),
                 "verdict": self.verdict(), "importance": np.asarray(self.measurement.importance).tolist(),
                 "masks": np.asarray(self.measurement.masks).tolist(), "sw_floor": self.measurement.sw_floor,
@@ -315,11 +269,6 @@ def _mean_se(values) -> tuple[float | None, float | None]:
 # ----------------------------------------------------------------------------- run
 
 
-def _data_model(config: PruneConfig):
-    spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
-    return loss_gap_model(spec, config.n_components)[0]
-
-
 @register_study("separation_pruning", PruneConfig,
                 description="importance vs random vs no head pruning of a trained transformer: memorized fraction, "
                 "quality",
@@ -330,20 +279,16 @@ def run_prune(config: PruneConfig, key=None, *, progress=None) -> PruneResult:
     config.validate()
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    c = config
-    model = _data_model(config)
-    train_sets = [TrainingSet.from_points(jnp.asarray(model.sample(k, c.n_train), jnp.float32))
+    c, p = config, config.data.n_points
+    model = loss_gap_model(c.data, c.n_components)[0]
+    train_sets = [TrainingSet.from_points(jnp.asarray(model.sample(k, p), jnp.float32))
                   for k in jax.random.split(jax.random.fold_in(key, 1), c.n_seeds)]
-    res = measure_pruning(
-        key, train_sets, model, width=c.width, depth=c.depth, heads=c.heads, token_dim=c.token_dim, steps=c.steps,
-        finetune_steps=c.finetune_steps, batch_size=c.batch_size, learning_rate=c.learning_rate,
-        finetune_learning_rate=c.finetune_learning_rate, steps_per_dispatch=c.steps_per_dispatch, t_min=c.t_min,
-        t_max=c.t_max, prune_fraction=c.prune_fraction, importance_a=c.importance_a, importance_b=c.importance_b,
-        importance_t_max=c.importance_t_max, n_importance=c.n_importance, n_random=c.n_random,
-        n_samples=c.n_samples, sample_steps=c.sample_steps, n_eval=c.n_eval)
+    parts = {name: getattr(getattr(c, part), name) for part, names in PASSED_ON.items() for name in names}
+    res = measure_pruning(key, train_sets, model, **parts, finetune_steps=c.finetune_steps,
+                          finetune_learning_rate=c.finetune_learning_rate, **c.measure.as_kwargs())
     if callable(progress):
-        progress(f"P={c.n_train}: trained {c.n_seeds} networks ({res.train_seconds:.0f}s), pruned {c.n_pruned}/"
-                 f"{c.depth * c.heads} heads, fine-tuned {c.n_seeds * c.n_arms} networks ({time.time() - start:.0f}s in all)")
+        progress(f"P={p}: trained {c.n_seeds} networks ({res.train_seconds:.0f}s), pruned {c.n_pruned}/"
+                 f"{c.net.depth * c.net.heads} heads, fine-tuned {c.n_seeds * c.n_arms} networks ({time.time() - start:.0f}s in all)")
     return PruneResult(config, res, time.time() - start)
 
 
@@ -357,11 +302,12 @@ def prune_table(results: list[PruneResult]) -> str:
         return "-" if v is None else format(v, spec)
 
     c0 = results[0].config
-    lines = [f"Pruning mitigation: {c0.data} data, N = {c0.dim}, transformer {c0.depth} layers x {c0.heads} heads "
-             f"(width {c0.width}), {c0.steps} training steps, remove {c0.n_pruned} heads "
-             f"(fraction {c0.prune_fraction:g}), fine-tune {c0.finetune_steps} steps (lr {c0.finetune_learning_rate:g}); "
-             f"{c0.n_seeds} seeds, {c0.n_random} random draws; importance |dL/dm * m| at t = {c0.t_min:g} + "
-             f"({c0.importance_t_max:g} - {c0.t_min:g}) Beta({c0.importance_a:g}, {c0.importance_b:g}) (our clock)"]
+    net, m, t_min = c0.net, c0.measure, c0.train.t_min
+    lines = [f"Pruning mitigation: {c0.data.model} data, N = {c0.data.dim}, transformer {net.depth} layers x {net.heads} heads "
+             f"(width {net.width}), {c0.train.steps} training steps, remove {c0.n_pruned} heads "
+             f"(fraction {m.prune_fraction:g}), fine-tune {c0.finetune_steps} steps (lr {c0.finetune_learning_rate:g}); "
+             f"{c0.n_seeds} seeds, {m.n_random} random draws; importance |dL/dm * m| at t = {t_min:g} + "
+             f"({m.importance_t_max:g} - {t_min:g}) Beta({m.importance_a:g}, {m.importance_b:g}) (our clock)"]
     head = f"{'P':>5} {'stage':>9} {'arm':>10} {'memorized':>15} {'score error':>15} {'sliced_W2':>15}"
     for r in results:
         lines += ["", head, "-" * len(head)]

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,18 +40,20 @@ import numpy as np
 from scipy import stats
 
 from diffsim import _validate
-from diffsim.data import DataName
-from diffsim.measure.separation_size import SizeMeasurement, measure_size
+from diffsim.measure.separation_size import SizeMeasurement, SizeOptions, measure_size
+from diffsim.nets.models import ModelConfig
+from diffsim.nets.train import TrainConfig
 from diffsim.observe import fit_power_law
-from diffsim.score import TrainingSet
-from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
 from diffsim.results import finite_or_none
-from diffsim.specs import DataSpec
+from diffsim.score import TrainingSet
+from diffsim.studies._common import check_passed_on
+from diffsim.studies.separation import SEPARATION_DATA, loss_gap_model
+from diffsim.specs import DataSpec, config_json, validate_parts
 from diffsim.studies._registry import register_study
 
 __all__ = [
     "SizeConfig", "SizeResult", "run_size", "width_scaling", "width_scaling_from_rows", "size_table",
-    "SIZE_DEFINITIONS", "WIDTH_CRITERIA",
+    "SIZE_DEFINITIONS", "WIDTH_CRITERIA", "PASSED_ON",
 ]
 
 SIZE_DEFINITIONS = {
@@ -65,97 +68,61 @@ SIZE_DEFINITIONS = {
 }
 
 
+PASSED_ON = {"net": ("depth",),
+             "train": ("steps", "batch_size", "learning_rate", "steps_per_dispatch", "t_min", "t_max")}
+"""The fields of the shared parts that :func:`run_size` passes to :func:`measure_size`; the others
+keep the defaults below (an MLP in the ``eps`` parameterisation, Adam, the log-sigma law)."""
+
+
 @dataclass(frozen=True)
 class SizeConfig:
     """One point of the size study: data model, N, P, and the width grid searched at that point.
 
     Attributes:
         data: data model with an exact score: gaussian (isotropic), mixture (two clusters) or hmm
-            (linear, D = round(N/2)).
-        dim: dimension N.
-        n_train: training-set size P.
+            (linear), N and P (data.n_train).
         widths: increasing MLP widths searched.
-        depth: residual blocks of the MLP.
-        steps: Adam steps of the fixed budget (cosine-decayed learning rate; a multiple of
-            steps_per_dispatch).
-        batch_size: minibatch size.
-        learning_rate: peak learning rate.
-        steps_per_dispatch: training steps per jitted scan.
-        n_seeds: seeds per (width, target).
-        t_min: smallest time of the fit (log-sigma law) and last sampler time (OU time t).
-        t_max: largest time of the fit and first sampler time (OU time t).
-        tolerance: score error E|eps - eps*|^2/N at or below which a width fits its target.
-        mem_threshold: seed-mean memorized fraction at which a width memorizes.
-        n_eval: fresh draws of the score error.
-        n_samples: generated samples per network (the memorization test).
-        sample_steps: backward SDE steps on a log grid from t_max to t_min.
+        net: the residual MLP (eps parameterisation): its depth (the widths are the grid).
+        train: the fixed budget: Adam steps with a cosine-decayed learning rate (a multiple of
+            steps_per_dispatch), minibatch, and the range [t_min, t_max] of the log-sigma law, also
+            the sampler's last and first time.
+        measure: the options of measure_size (seeds, tolerance, memorization threshold, draws,
+            sampler steps, layout).
         seed: random seed.
-        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
-        mtilde: mixture: separation, |v|^2 = N mtilde^2 for the centres +-v.
-        p_layout: pad the training set to this many slots (at least P) so that runs at several P
-            share compiles (0: P).
     """
 
-    data: DataName = "gaussian"
-    dim: int = 4
-    n_train: int = 16
+    data: DataSpec = DataSpec(model="gaussian", dim=4, n_train=16, mtilde=2.0)
     widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128)
-    depth: int = 1
-    steps: int = 2000
-    batch_size: int = 128
-    learning_rate: float = 3e-3
-    steps_per_dispatch: int = 100
-    n_seeds: int = 2
-    t_min: float = 1e-2
-    t_max: float = 5.0
-    tolerance: float = 0.02
-    mem_threshold: float = 0.5
-    n_eval: int = 2048
-    n_samples: int = 256
-    sample_steps: int = 100
+    net: ModelConfig = ModelConfig(architecture="mlp", depth=1, parameterisation="eps")
+    train: TrainConfig = TrainConfig(steps=2000, batch_size=128, learning_rate=3e-3, time_law="log_sigma", t_min=1e-2,
+                                     t_max=5.0, steps_per_dispatch=100, n_checkpoints=1)
+    measure: SizeOptions = SizeOptions()
     seed: int = 0
-    sigma: float = 1.0
-    mtilde: float = 2.0
-    p_layout: int = 0
 
     def validate(self) -> "SizeConfig":
-        _validate.choice("data", self.data, SEPARATION_DATA)
-        _validate.integer("dim", self.dim, minimum=1, maximum=4096)
-        _validate.integer("n_train", self.n_train, minimum=2, maximum=2**20)
+        validate_parts(self)
+        d, m = self.data, self.measure
+        _validate.choice("data.model", d.model, SEPARATION_DATA)
+        if d.model == "hmm":
+            _validate.choice("data.nonlinearity", d.nonlinearity, ("linear",))
+        _validate.integer("data.dim", d.dim, minimum=1, maximum=4096)
+        _validate.integer("data.n_train", d.n_points, minimum=2, maximum=2**20)
         if not self.widths:
             raise _validate.ConfigError("widths=() is out of range: expected at least one width")
         for w in self.widths:
             _validate.integer("widths", w, minimum=1, maximum=8192)
         _validate.increasing("widths", self.widths)
-        _validate.integer("depth", self.depth, minimum=0, maximum=16)
-        _validate.integer("steps", self.steps, minimum=1, maximum=10**8)
-        _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1, maximum=self.steps)
-        if self.steps % self.steps_per_dispatch:
-            raise _validate.ConfigError(
-                f"steps={self.steps} is out of range: expected a multiple of steps_per_dispatch={self.steps_per_dispatch}")
-        _validate.integer("batch_size", self.batch_size, minimum=1, maximum=2**16)
-        _validate.positive("learning_rate", self.learning_rate, upper=1.0)
-        _validate.integer("n_seeds", self.n_seeds, minimum=1, maximum=256)
-        _validate.positive("t_max", self.t_max, upper=20.0)
-        _validate.positive("t_min", self.t_min, upper=self.t_max)
-        if self.t_min >= self.t_max:
-            raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
-        _validate.positive("tolerance", self.tolerance)
-        _validate.in_range("mem_threshold", self.mem_threshold, 0.0, 1.0)
-        _validate.integer("n_eval", self.n_eval, minimum=2)
-        _validate.integer("n_samples", self.n_samples, minimum=2)
-        _validate.integer("sample_steps", self.sample_steps, minimum=2)
+        check_passed_on(self, PASSED_ON)
+        _validate.integer("net.depth", self.net.depth, minimum=0, maximum=16)
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.positive("sigma", self.sigma)
-        _validate.positive("mtilde", self.mtilde)
-        if self.p_layout:
-            _validate.integer("p_layout", self.p_layout, minimum=self.n_train, maximum=2**20)
-        members = 2 * self.n_seeds
+        if m.p_layout:
+            _validate.integer("measure.p_layout", m.p_layout, minimum=d.n_points, maximum=2**20)
+        members, batch = 2 * m.n_seeds, self.train.batch_size
         _validate.memory(
-            f"size study (widths up to {max(self.widths)}, {members} members, P={self.n_train})",
-            4.0 * members * (self.depth + 2) * max(self.widths) ** 2 * 4
-            + 4.0 * members * self.batch_size * max(self.widths) * (self.depth + 2) * 8
-            + 4.0 * self.batch_size * self.n_train * 4 + 8.0 * self.n_train * self.dim,
+            f"size study (widths up to {max(self.widths)}, {members} members, P={d.n_points})",
+            4.0 * members * (self.net.depth + 2) * max(self.widths) ** 2 * 4
+            + 4.0 * members * batch * max(self.widths) * (self.net.depth + 2) * 8
+            + 4.0 * batch * d.n_points * 4 + 8.0 * d.n_points * d.dim,
         )
         return self
 
@@ -179,7 +146,7 @@ class SizeResult:
         c, r = self.config, self.measurement
         rows = []
         for i, w in enumerate(c.widths):
-            row = {"data": c.data, "N": c.dim, "P": c.n_train, "width": w}
+            row: dict[str, Any] = {"data": c.data.model, "N": c.data.dim, "P": c.data.n_points, "width": w}
             for name, arr in (("score_error_empirical", r.err_empirical), ("score_error_true", r.err_true),
                               ("memorized_fraction", r.memorized)):
                 row[name], row[f"{name}_stderr"] = _mean_err(arr[i])
@@ -195,7 +162,7 @@ class SizeResult:
 
     def rows(self) -> list[dict]:
         """Tidy table: ``N, P, quantity, width, value, stderr`` (``t`` is None: averaged over the law)."""
-        base, r = {"N": self.config.dim, "P": self.config.n_train, "t": None}, self.measurement
+        base, r = {"N": self.config.data.dim, "P": self.config.data.n_points, "t": None}, self.measurement
         out = [{**base, "quantity": k, "width": None, "value": v, "stderr": None} for k, v in
                {**self.widths_found(), "target_gap": r.target_gap, "memorized_fraction_exact": r.memorized_exact}.items()]
         for row in self.summary():
@@ -204,7 +171,7 @@ class SizeResult:
         return out
 
     def to_json(self) -> dict:
-        return {"config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()},
+        return {"config": config_json(self.config),
                 "rows": self.summary(), "widths": self.widths_found(), "definitions": self.definitions,
                 "seconds": self.seconds}
 
@@ -217,12 +184,6 @@ def _mean_err(values) -> tuple[float | None, float | None]:
     return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else None)
 
 
-def _model(config: SizeConfig):
-
-    spec = DataSpec(model=config.data, dim=config.dim, n_train=config.n_train, sigma=config.sigma, mtilde=config.mtilde)
-    return loss_gap_model(spec)[0]
-
-
 @register_study("separation_size", SizeConfig,
                 description="smallest MLP width that memorizes / fits s_e / fits s_true at one (data, N, P)",
                 page="separation")
@@ -232,17 +193,14 @@ def run_size(config: SizeConfig, key=None, *, progress=None) -> SizeResult:
     config.validate()
     start = time.time()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    model = _model(config)
-    real = jnp.asarray(model.sample(jax.random.fold_in(key, 1), config.n_train), jnp.float32)
-    c = config
-    res = measure_size(key, TrainingSet.from_points(real), model, widths=c.widths, depth=c.depth, steps=c.steps,
-                       batch_size=c.batch_size, learning_rate=c.learning_rate, steps_per_dispatch=c.steps_per_dispatch,
-                       n_seeds=c.n_seeds, t_min=c.t_min, t_max=c.t_max, tolerance=c.tolerance,
-                       mem_threshold=c.mem_threshold, n_eval=c.n_eval, n_samples=c.n_samples,
-                       sample_steps=c.sample_steps, p_layout=c.p_layout)
+    model = loss_gap_model(config.data)[0]
+    p, tc = config.data.n_points, config.train
+    real = jnp.asarray(model.sample(jax.random.fold_in(key, 1), p), jnp.float32)
+    res = measure_size(key, TrainingSet.from_points(real), model, widths=config.widths, depth=config.net.depth,
+                       **{name: getattr(tc, name) for name in PASSED_ON["train"]}, **config.measure.as_kwargs())
     if callable(progress):
-        timings = ", ".join(f"{w}:{t:.0f}s" for w, t in zip(c.widths, res.train_seconds))
-        progress(f"P={c.n_train} (training time per width {timings})")
+        timings = ", ".join(f"{w}:{t:.0f}s" for w, t in zip(config.widths, res.train_seconds))
+        progress(f"P={p} (training time per width {timings})")
     return SizeResult(config, res, time.time() - start)
 
 
@@ -298,9 +256,10 @@ def size_table(results: list[SizeResult]) -> str:
         return "-" if v is None else format(v, spec)
 
     c0 = results[0].config
-    lines = [f"Network width vs P: {c0.data} data, N = {c0.dim}, residual MLP depth {c0.depth}, {c0.steps} Adam steps "
-             f"(cosine lr from {c0.learning_rate:g}), batch {c0.batch_size}, {c0.n_seeds} seeds; tolerance "
-             f"{c0.tolerance:g} (noise units / N), memorization threshold {c0.mem_threshold:g}"]
+    d, tc, m = c0.data, c0.train, c0.measure
+    lines = [f"Network width vs P: {d.model} data, N = {d.dim}, residual MLP depth {c0.net.depth}, {tc.steps} Adam steps "
+             f"(cosine lr from {tc.learning_rate:g}), batch {tc.batch_size}, {m.n_seeds} seeds; tolerance "
+             f"{m.tolerance:g} (noise units / N), memorization threshold {m.mem_threshold:g}"]
     head = f"{'P':>6} {'width':>6} {'err_emp':>9} {'err_true':>9} {'memorized':>9}"
     for r in results:
         lines += ["", head, "-" * len(head)]
@@ -308,7 +267,7 @@ def size_table(results: list[SizeResult]) -> str:
             lines.append(f"{row['P']:>6} {row['width']:>6} {f(row['score_error_empirical']):>9} {f(row['score_error_true']):>9} "
                          f"{f(row['memorized_fraction'], '.2f'):>9}")
         res = r.measurement
-        lines.append(f"P = {r.config.n_train}: width to memorize {f(res.width_memorize)}, to fit s_e "
+        lines.append(f"P = {r.config.data.n_points}: width to memorize {f(res.width_memorize)}, to fit s_e "
                      f"{f(res.width_fit_empirical)}, to fit s_true {f(res.width_fit_true)}; target gap "
                      f"{res.target_gap:.3g}; exact s_e memorizes {res.memorized_exact:.2f} ({r.seconds:.0f}s)")
     lines.append("")
