@@ -110,7 +110,7 @@ def with_head_masks(graphdef, params, rest, masks):
     """``rest`` of every member (leading ``[M]``) with its head masks replaced by ``masks [M, depth, heads]``."""
 
     def one(p, r, mk):
-        return nnx.split(set_head_masks(nnx.merge(graphdef, p, r), mk), nnx.Param, ...)[2]
+        return nnx.split(set_head_masks(nnx.merge(graphdef, p, r), mk), nnx.Param, ...)[2]  # type: ignore[misc]  # two filters: three parts
 
     return jax.vmap(one)(params, rest, masks)
 

@@ -245,7 +245,10 @@ def measure_size(
     tx = _cosine_adam(learning_rate, steps)
     data_variance = float(np.mean(true_model.covariance_spectrum()))
 
-    err_e, err_t, mem, seconds = [], [], [], []
+    err_e_list: list[np.ndarray] = []
+    err_t_list: list[np.ndarray] = []
+    mem_list: list[list[float]] = []
+    seconds: list[float] = []
     for w in widths:
         mc = ModelConfig(architecture="mlp", width=w, depth=depth, parameterisation="eps", data_variance=data_variance)
         member_keys = [jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, 4), w), i) for i in range(2 * s)]
@@ -257,13 +260,13 @@ def measure_size(
         state = fit(graphdef, state, objective, tx, target_ids, steps=steps, steps_per_dispatch=steps_per_dispatch).state
         seconds.append(time.time() - t0)
         errs = np.asarray(_errors(state.params, state.rest, x_eval, t_eval, targets_eval, target_ids, graphdef=graphdef))
-        err_e.append(errs[0::2])
-        err_t.append(errs[1::2])
+        err_e_list.append(errs[0::2])
+        err_t_list.append(errs[1::2])
         fitted_e = jax.tree_util.tree_map(lambda a: a[0::2], (state.params, state.rest))  # the members fitted to s_e
         samples = _generate(*fitted_e, jax.random.split(jax.random.fold_in(k_sample, w), s), x_init, sample_times,
                             graphdef=graphdef)
-        mem.append([float(jnp.mean(memorized(samples[i], train))) for i in range(s)])
-    err_e, err_t, mem = np.array(err_e), np.array(err_t), np.array(mem)
+        mem_list.append([float(jnp.mean(memorized(samples[i], train))) for i in range(s)])
+    err_e, err_t, mem = np.array(err_e_list), np.array(err_t_list), np.array(mem_list)
     return SizeMeasurement(
         widths=tuple(widths), n_points=n_real_int, dim=n, err_empirical=err_e, err_true=err_t, memorized=mem,
         target_gap=target_gap, memorized_exact=memorized_exact,
