@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Callable, Literal, get_args
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, get_args
 
 import jax
 
@@ -16,12 +17,32 @@ from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec, config_json
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "measure_options",
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "LandscapeResult", "validate_data", "build", "config_json", "measure_options",
            "check_passed_on", "not_passed_on"]
 
 LandscapeData = Literal["gaussian", "hmm"]
 """Data models with a closed-form spectrum for the landscape studies: isotropic Gaussian or HMM."""
 LANDSCAPE_DATA: tuple[LandscapeData, ...] = get_args(LandscapeData)
+
+
+@dataclass(frozen=True)
+class LandscapeResult:
+    """One point of a landscape study (rem, traps): its config, the measurement, and the theory with
+    the ``N -> inf`` spectrum at ``alpha`` (``theory``) and with the draw's finite-N spectrum at
+    ``log(P)/N`` (``theory_spectrum``)."""
+
+    config: Any
+    measurement: Any
+    theory: dict
+    theory_spectrum: dict
+
+    @property
+    def n(self) -> int:
+        return self.config.data.dim
+
+    @property
+    def p(self) -> int:
+        return self.measurement.n_points
 
 
 def validate_data(spec: DataSpec, models: tuple[str, ...] = LANDSCAPE_DATA) -> None:

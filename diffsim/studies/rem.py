@@ -24,7 +24,7 @@ import numpy as np
 from diffsim import _validate
 from diffsim.measure.rem import QUERY_KINDS, RemMeasurement, RemOptions, measure_rem
 from diffsim.specs import DataSpec, config_json, validate_parts
-from diffsim.studies._common import build, validate_data
+from diffsim.studies._common import LandscapeResult, build, validate_data
 from diffsim.results import finite_or_none
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.rem import rem_theory
@@ -60,19 +60,9 @@ class RemConfig:
 
 
 @dataclass(frozen=True)
-class RemResult:
+class RemResult(LandscapeResult):
     config: RemConfig
     measurement: RemMeasurement
-    theory: dict  # rem_theory with the N -> inf spectrum at alpha
-    theory_spectrum: dict  # rem_theory with the finite-N spectrum at log(P) / N
-
-    @property
-    def n(self) -> int:
-        return self.config.data.dim
-
-    @property
-    def p(self) -> int:
-        return self.measurement.n_points
 
     def rows(self) -> list[dict]:
         """One row per (t, query kind). ``theory/mean_y2`` is the ``N -> inf`` value (``1 - k_c`` for

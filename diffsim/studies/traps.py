@@ -19,7 +19,7 @@ from diffsim import _validate
 from diffsim.landscape import check_times
 from diffsim.measure.traps import TrapsMeasurement, TrapsOptions, measure_traps
 from diffsim.specs import DataSpec, config_json, validate_parts
-from diffsim.studies._common import build, validate_data
+from diffsim.studies._common import LandscapeResult, build, validate_data
 from diffsim.results import finite_or_none
 from diffsim.theory.hmm import asymptotic_spectrum
 from diffsim.theory.traps import traps_theory
@@ -61,19 +61,9 @@ class TrapsConfig:
 
 
 @dataclass(frozen=True)
-class TrapsResult:
+class TrapsResult(LandscapeResult):
     config: TrapsConfig
     measurement: TrapsMeasurement
-    theory: dict  # traps_theory with the N -> inf spectrum at alpha
-    theory_spectrum: dict  # traps_theory with the finite-N spectrum at log(P) / N
-
-    @property
-    def n(self) -> int:
-        return self.config.data.dim
-
-    @property
-    def p(self) -> int:
-        return self.measurement.n_points
 
     def rows(self) -> list[dict]:
         """One row per t: measured fractions and radii with the theory (``theory/t_onset``,
