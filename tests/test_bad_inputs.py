@@ -183,6 +183,15 @@ CASES = [
     Case("den-checkpoint-dir-file", ["denoiser", "--measure.checkpoint-dir", "afile"], "--measure.checkpoint-dir",
          files={"afile": "x"}),
     Case("den-figure-txt", ["denoiser", "--figure", "out.txt"], "--figure"),
+    # ---------------------------------------------------------------- net swap, mitigation
+    Case("netswap-dim-zero", ["geometry-net-swap", "--data.dim", "0"], "data.dim"),
+    Case("netswap-few-above-many", ["geometry-net-swap", "--n-few", "40"], "data.n_train"),
+    Case("netswap-solver-ddim", ["geometry-net-swap", "--sampling.solver", "ddim"], "sampling.solver"),
+    Case("netswap-families-foo", ["geometry-net-swap", "--measure.families", "foo"], "measure.families"),
+    Case("mitig-solver-ode", ["geometry-mitigation", "--sampling.solver", "ode"], "sampling.solver"),
+    Case("mitig-zone-foo", ["geometry-mitigation", "--measure.zone", "foo"], "measure.zone"),
+    Case("mitig-train-zone", ["geometry-mitigation", "--train.zone-weight", "0.5"], "train.zone_weight"),
+    Case("mitig-eval-above-tmax", ["geometry-mitigation", "--measure.t-eval-max", "9"], "measure.t_eval_max"),
     # ---------------------------------------------------------------- guidance
     Case("guid-score-foo", ["guidance", "--score", "foo"], "score"),
     Case("guid-score-empty", ["guidance", "--score", ""], "score"),
