@@ -3,9 +3,7 @@ accept, their data checks and the training set with its theory spectrum."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-from typing import Callable, Literal, get_args
+from typing import Literal, get_args
 
 import jax
 
@@ -14,7 +12,7 @@ from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec, config_json
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json", "measure_options"]
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "validate_data", "build", "config_json"]
 
 LandscapeData = Literal["gaussian", "hmm"]
 """Data models with a closed-form spectrum for the landscape studies: isotropic Gaussian or HMM."""
@@ -41,8 +39,3 @@ def build(spec: DataSpec, key):
     spectrum = Spectrum.from_eigenvalues(model.covariance_spectrum())
     return model, train, spectrum, spec.load
 
-
-def measure_options(measure: Callable, config) -> dict:
-    """The keyword arguments of ``measure`` that ``config`` sets: its fields named like them."""
-    fields = {f.name for f in dataclasses.fields(config)}
-    return {name: getattr(config, name) for name in inspect.signature(measure).parameters if name in fields}
