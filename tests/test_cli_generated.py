@@ -105,8 +105,8 @@ def test_options_parse_every_kind_of_field():
                                    "--data.dim", "12"])
     (c,) = configs_from_args(args)
     assert c.measure.clone_window == (0.5, 1.5) and c.measure.estimators == ("clones", "entropy")
-    args = cli.parse_args(PARSER, ["denoiser", "--checkpoint-dir", "none"])
-    assert configs_from_args(args)[0].checkpoint_dir is None
+    args = cli.parse_args(PARSER, ["denoiser", "--measure.checkpoint-dir", "none"])
+    assert configs_from_args(args)[0].measure.checkpoint_dir is None
 
 
 def test_varied_fields_make_one_point_per_combination_in_order():

@@ -10,11 +10,17 @@ import pytest
 
 from diffsim import data
 from diffsim.measure.geometry import measure_memorization, window_swap
+from diffsim.measure.geometry_nets import NetSwapOptions
+from diffsim.nets import ModelConfig, TrainConfig
+from diffsim.specs import DataSpec, Sampling
 from diffsim.studies.geometry_nets import NetSwapConfig, calm_ends, run_net_swap
 
-TINY = NetSwapConfig(dim=8, n_few=4, n_many=16, width=16, depth=0, steps=200, steps_per_dispatch=100, n_queries=32,
-                     n_samples=64, n_steps=30, families=("nets",), n_boot=50,
-                     sigmas=tuple(np.exp(np.linspace(np.log(0.05), np.log(5.0), 13))))
+TINY = NetSwapConfig(data=DataSpec(model="gaussian", dim=8, n_train=16), n_few=4,
+                     net=ModelConfig(width=16, depth=0, parameterisation="eps"),
+                     train=TrainConfig(steps=200, batch_size=64, learning_rate=3e-3, steps_per_dispatch=100, n_checkpoints=2),
+                     sampling=Sampling(n_steps=30, t_max=5.0, t_min=1e-3),
+                     measure=NetSwapOptions(n_queries=32, n_samples=64, families=("nets",), n_boot=50,
+                                            sigmas=tuple(np.exp(np.linspace(np.log(0.05), np.log(5.0), 13)))))
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +41,14 @@ def test_net_swap_structure(tiny):
     from diffsim import data
 
     key = jax.random.PRNGKey(TINY.seed)
-    points = data.make("gaussian", TINY.dim, key=jax.random.fold_in(key, 0)).sample(jax.random.fold_in(key, 1), TINY.n_many)
+    points = data.make("gaussian", TINY.data.dim, key=jax.random.fold_in(key, 0)).sample(jax.random.fold_in(key, 1),
+                                                                                        TINY.data.n_train)
     few = TrainingSet.from_points(points[: TINY.n_few])
 
     def run(drift):
-        return measure_memorization(r.sampler_key, few, drift, n_samples=TINY.n_samples, n_steps=TINY.n_steps,
-                                    t_max=TINY.t_max, t_min=TINY.t_min, n_boot=2)
+        return measure_memorization(r.sampler_key, few, drift, n_samples=TINY.measure.n_samples,
+                                    n_steps=TINY.sampling.n_steps, t_max=TINY.sampling.t_max, t_min=TINY.sampling.t_min,
+                                    n_boot=2)
 
     alone = run(mem)
     everywhere = run(window_swap(mem, gen, 0.0, 1e30))
@@ -137,11 +145,12 @@ def test_mitigation_medium_zone_lowers_memorization():
     """P = 8, N = 8: zeroing the DSM loss in the danger zone [sigma_cov, sigma_w] lowers the memorized
     fraction at equal steps (paired over 4 seeds, beyond 3 stderr), and zeroing it in the width-matched
     window just above the zone does not (within 3 stderr + 0.02)."""
+    from diffsim.measure.geometry_nets import MitigationOptions
     from diffsim.studies.geometry_nets import MitigationConfig, run_mitigation
 
-    med = run_mitigation(MitigationConfig(zone="medium")).measurement.summary()
+    med = run_mitigation(MitigationConfig(measure=MitigationOptions(zone="medium"))).measurement.summary()
     d, se = med[("difference", "memorized_fraction")]
     assert d < -3 * se and d < -0.03
-    above = run_mitigation(MitigationConfig(zone="control_above")).measurement.summary()
+    above = run_mitigation(MitigationConfig(measure=MitigationOptions(zone="control_above"))).measurement.summary()
     d2, se2 = above[("difference", "memorized_fraction")]
     assert abs(d2) < 3 * se2 + 0.02

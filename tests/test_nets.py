@@ -29,6 +29,8 @@ from diffsim.process import delta, m, sigma_from_t
 from diffsim.score import TrainingSet, empirical_score
 from diffsim.observe import crossing_step, descent_step, fit_power_law
 from diffsim.score import masked_training_set
+from diffsim.measure.denoiser import DenoiserOptions
+from diffsim.specs import DataSpec
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 
 # ----------------------------------------------------------------------------- models
@@ -212,9 +214,9 @@ def test_large_P_mlp_learns_the_true_score_not_a_small_sets_empirical_score(gaus
 
 
 STUDY = DenoiserConfig(
-    data="mixture", dim=8, n_train=(4, 8, 16, 512), widths=(128,), parameterisation="eps", steps=4000,
-    batch_size=64, learning_rate=3e-3, steps_per_dispatch=25, n_checkpoints=14, eval_times=6, eval_batch=64,
-    n_samples=128, sample_steps=40, seed=0,
+    data=DataSpec(model="mixture", dim=8), n_train=(4, 8, 16, 512), widths=(128,), net=ModelConfig(parameterisation="eps"),
+    train=TrainConfig(steps=4000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=25, n_checkpoints=14),
+    measure=DenoiserOptions(eval_times=6, eval_batch=64, n_samples=128, sample_steps=40), seed=0,
 )
 
 
@@ -274,7 +276,7 @@ def test_study_tables_are_tidy_and_serialisable(study):
         assert key in rows[0]
     payload = json.loads(json.dumps(study.to_json()))
     assert set(payload["definitions"]) >= {"tau_mem", "tau_gen"}
-    assert len(payload["members"]) == 4 and len(payload["members"][0]["steps"]) == len(STUDY.train_config().checkpoint_steps)
+    assert len(payload["members"]) == 4 and len(payload["members"][0]["steps"]) == len(STUDY.train.checkpoint_steps)
     tidy = study.rows()
     assert {"width", "P", "seed", "step", "quantity", "t", "value"} <= set(tidy[0])
 
@@ -306,8 +308,11 @@ def test_result_rebuilds_exactly_from_its_rows_and_from_a_sweep_table(study, tmp
     assert rebuilt.summary() == study.summary() and rebuilt.fits() == study.fits()
     assert rebuilt.theory == study.theory and rebuilt.members[0].train_loss.size == 0 and rebuilt.measurement.reference == {}
 
-    params = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(STUDY).items()
-              if k != "seed" and v is not None}
+    def table(values):  # a config dict as TOML params: tuples as lists, parts as sub-tables, no None
+        return {k: table(v) if isinstance(v, dict) else list(v) if isinstance(v, tuple) else v
+                for k, v in values.items() if v is not None}
+
+    params = {k: v for k, v in table(dataclasses.asdict(STUDY)).items() if k != "seed"}
     experiment = parse_experiment({"study": "denoiser", "seeds": [0], "params": params}, "quick", name="tiny")
     out = tmp_path / "tiny" / "quick"
     results.write_part(out, experiment.hash, 0, 0, {}, study.rows(), study.measurement.seconds)
@@ -405,7 +410,7 @@ def test_cli_rejects_bad_input_with_exit_code_2():
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        assert main(["denoiser", "--data", "gaussian", "--n-train", "8,4", "--quiet"]) == 2
+        assert main(["denoiser", "--data.model", "gaussian", "--n-train", "8,4", "--quiet"]) == 2
     assert "n_train" in err.getvalue()
 
 
@@ -417,9 +422,10 @@ def test_tau_mem_is_roughly_linear_in_P_over_a_decade_with_seeds():
     """Five P spanning 16x, three seeds: tau_mem grows like P^b with b in [0.8, 2.2] (Bonnaire et al.
     report b = 1 for large networks), while tau_gen grows with an exponent below 0.4."""
     cfg = DenoiserConfig(
-        data="mixture", dim=8, n_train=(4, 8, 16, 32, 64), widths=(128,), n_seeds=3, parameterisation="eps",
-        steps=16_000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=50, n_checkpoints=24, eval_times=6,
-        eval_batch=64, n_samples=128, sample_steps=40, seed=1,
+        data=DataSpec(model="mixture", dim=8), n_train=(4, 8, 16, 32, 64), widths=(128,), n_seeds=3,
+        net=ModelConfig(parameterisation="eps"),
+        train=TrainConfig(steps=16_000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=50, n_checkpoints=24),
+        measure=DenoiserOptions(eval_times=6, eval_batch=64, n_samples=128, sample_steps=40), seed=1,
     )
     result = run_denoiser(cfg)
     fit = result.fits()["128"]
@@ -433,9 +439,10 @@ def test_tau_mem_is_roughly_linear_in_P_over_a_decade_with_seeds():
 @pytest.mark.slow
 def test_memorization_grows_with_width_at_fixed_P():
     cfg = DenoiserConfig(
-        data="mixture", dim=8, n_train=(16,), widths=(16, 256), n_seeds=2, parameterisation="eps", steps=4000,
-        batch_size=64, learning_rate=3e-3, steps_per_dispatch=50, n_checkpoints=6, eval_times=4, eval_batch=64,
-        n_samples=128, sample_steps=40,
+        data=DataSpec(model="mixture", dim=8), n_train=(16,), widths=(16, 256), n_seeds=2,
+        net=ModelConfig(parameterisation="eps"),
+        train=TrainConfig(steps=4000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=50, n_checkpoints=6),
+        measure=DenoiserOptions(eval_times=4, eval_batch=64, n_samples=128, sample_steps=40),
     )
     rows = {r["width"]: r for r in run_denoiser(cfg).summary()}
     assert rows[256]["memorized_fraction"] > rows[16]["memorized_fraction"] + 0.3
@@ -445,9 +452,10 @@ def test_memorization_grows_with_width_at_fixed_P():
 @pytest.mark.parametrize("nonlinearity", ["linear", "tanh"])
 def test_study_runs_on_the_hidden_manifold(nonlinearity):
     cfg = DenoiserConfig(
-        data="hmm", dim=8, alpha_d=0.5, nonlinearity=nonlinearity, n_train=(4, 256), widths=(128,),
-        parameterisation="eps", steps=6000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=50,
-        n_checkpoints=6, eval_times=4, eval_batch=64, n_samples=128, sample_steps=40,
+        data=DataSpec(model="hmm", dim=8, alpha_d=0.5, nonlinearity=nonlinearity), n_train=(4, 256), widths=(128,),
+        net=ModelConfig(parameterisation="eps"),
+        train=TrainConfig(steps=6000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=50, n_checkpoints=6),
+        measure=DenoiserOptions(eval_times=4, eval_batch=64, n_samples=128, sample_steps=40),
     )
     result = run_denoiser(cfg)
     rows = {r["P"]: r for r in result.summary()}

@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 from diffsim.plot import guidance as gplot
 from diffsim.plot import nets
 from diffsim.measure.denoiser import DenoiserMeasurement
+from diffsim.nets import TrainConfig
+from diffsim.specs import DataSpec
 from diffsim.studies.denoiser import DenoiserConfig, DenoiserResult, MemberCurves
 
 STEPS = np.array([0, 10, 20, 40, 80, 160, 320, 640])
@@ -42,8 +44,9 @@ def _result(jumps, *, widths=(16, 64), learning_rate=3e-3, data="mixture"):
     """Two seeds per (width, P); ``jumps[P]`` the checkpoint after which P memorizes (None: never).
     With jumps 1, 2, 3 at P = 4, 8, 16, tau_mem = 10 sqrt(2) P / 4: exactly proportional to P."""
     n_train = tuple(jumps)
-    cfg = DenoiserConfig(data=data, dim=DIM, n_train=n_train, widths=widths, n_seeds=2, steps=640,
-                         learning_rate=learning_rate)
+    cfg = DenoiserConfig(data=DataSpec(model=data, dim=DIM), n_train=n_train, widths=widths, n_seeds=2,
+                         train=TrainConfig(steps=640, batch_size=64, learning_rate=learning_rate,
+                                           steps_per_dispatch=25, n_checkpoints=16))
     members = tuple(_member(w, p, s, jumps[p]) for w in widths for p in n_train for s in (0, 1))
     measurement = DenoiserMeasurement(widths, n_train, members, {}, float("nan"))
     return DenoiserResult(cfg, measurement, {"t_collapse": {p: None for p in n_train}})

@@ -133,11 +133,10 @@ def _literal_names(tree) -> list[tuple[int, str]]:
         return None
 
     out = []
-    renamed = _renamed_dicts(tree)
     # the memory check's knobs={"measure.n_queries": ...} name config paths, not quantities
     knobs = {id(k.value) for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == "knobs"}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and id(node) not in renamed and id(node) not in knobs:
+        if isinstance(node, ast.Dict) and id(node) not in knobs:
             for k, v in zip(node.keys, node.values):
                 key = None if k is None else text(k)
                 if key is not None:
@@ -177,21 +176,13 @@ NOT_THE_FRACTION = {  # names with "memoriz" in them that are not the memorized 
 }
 
 
-def _renamed_dicts(tree) -> set[int]:
-    """The dict literals assigned to ``RENAMED_QUANTITIES`` (old name -> new, read from old tables)."""
-    return {id(node.value) for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
-            and isinstance(node.value, ast.Dict)
-            and any(isinstance(t, ast.Name) and t.id == "RENAMED_QUANTITIES"
-                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target]))}
-
-
 def _name_constants(tree) -> list[tuple[int, str]]:
     """Every string constant that reads as a name (no space), outside f-strings (display text),
-    docstrings, ``__all__`` and the ``RENAMED_QUANTITIES`` map: the names a module can write,
+    docstrings and ``__all__``: the names a module can write,
     including those in tuples such as ``QUANTITIES`` that rows are built from."""
-    skip, renamed = set(), _renamed_dicts(tree)
+    skip = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.JoinedStr) or id(node) in renamed:
+        if isinstance(node, ast.JoinedStr):
             skip.update(id(n) for n in ast.walk(node))
         elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
             skip.update(id(n) for n in ast.walk(node.value))
@@ -222,7 +213,6 @@ def test_no_study_or_measurement_writes_a_retired_name(path):
 def test_the_retired_name_check_catches_them():
     tree = ast.parse('''
 QUANTITIES = ("D1", "collapse_time")
-RENAMED_QUANTITIES = {"memorization": "memorized_fraction"}
 def rows(r):
     """memorized"""
     label = f"{'memorized':>9}"
@@ -230,8 +220,8 @@ def rows(r):
             "memorized_condition": True}
 ''')
     assert sorted(retired_or_misspelled(_name_constants(tree))) == [
-        "2: 'collapse_time' is retired", "7: 'memorize_rate': the memorized fraction is memorized_fraction[_<qualifier>]",
-        "7: 'memorized_own_stderr' is retired"]
+        "2: 'collapse_time' is retired", "6: 'memorize_rate': the memorized fraction is memorized_fraction[_<qualifier>]",
+        "6: 'memorized_own_stderr' is retired"]
 
 
 def test_guidance_names_its_collapse_time_t_collapse():
@@ -244,24 +234,20 @@ def test_guidance_names_its_collapse_time_t_collapse():
     assert guidance_trend(rows)["value"] == pytest.approx([0.1, 0.2])  # the default quantity
 
 
-def test_denoiser_from_rows_reads_tables_written_before_the_renames():
-    """Old names (``memorization``, ``t_collapse_theory``) give the same result as the new ones."""
+def test_denoiser_from_rows_reads_its_quantity_names():
+    """``memorized_fraction`` curves and ``theory/t_collapse`` rows give the members' curves and the
+    theory (a table with the names before the renames is refused by its schema)."""
     from diffsim.studies.denoiser import DenoiserConfig, DenoiserResult
 
     config = DenoiserConfig(widths=(16,), n_train=(4, 8), n_seeds=1)
     curve = [0.0, 0.25, 0.5, 1.0]
-
-    def rows(mem, theory):
-        out = [{"width": 16, "P": p, "seed": 0, "step": 10 * 2**i, "quantity": mem, "t": None, "value": v}
-               for p in config.n_train for i, v in enumerate(curve)]
-        return out + [{"width": None, "P": p, "seed": None, "step": None, "quantity": theory, "t": None,
-                       "value": 0.1 * p} for p in config.n_train]
-
-    new = DenoiserResult.from_rows(config, rows("memorized_fraction", "theory/t_collapse"))
-    old = DenoiserResult.from_rows(config, rows("memorization", "t_collapse_theory"))
-    for r in (new, old):
-        assert r.theory["t_collapse"] == {4: pytest.approx(0.4), 8: pytest.approx(0.8)}
-        assert [list(m.curves) for m in r.members] == [["memorized_fraction"]] * 2
-        np.testing.assert_array_equal(r.members[1].curves["memorized_fraction"], curve)
+    rows = [{"width": 16, "P": p, "seed": 0, "step": 10 * 2**i, "quantity": "memorized_fraction", "t": None, "value": v}
+            for p in config.n_train for i, v in enumerate(curve)]
+    rows += [{"width": None, "P": p, "seed": None, "step": None, "quantity": "theory/t_collapse", "t": None,
+              "value": 0.1 * p} for p in config.n_train]
+    result = DenoiserResult.from_rows(config, rows)
+    assert result.theory["t_collapse"] == {4: pytest.approx(0.4), 8: pytest.approx(0.8)}
+    assert [list(m.curves) for m in result.members] == [["memorized_fraction"]] * 2
+    np.testing.assert_array_equal(result.members[1].curves["memorized_fraction"], curve)
     # the crossing of 1/2 is the third checkpoint, step 40
-    assert [s["tau_mem"] for s in old.tau_mem_scaling((0.5,))] == [{4: pytest.approx(40.0), 8: pytest.approx(40.0)}]
+    assert [s["tau_mem"] for s in result.tau_mem_scaling((0.5,))] == [{4: pytest.approx(40.0), 8: pytest.approx(40.0)}]

@@ -22,8 +22,9 @@ DENOISER = StudyCommand(
 
 def _denoiser(args) -> int:
     """One study point (its lists of P and widths train as one vmapped ensemble)."""
-    if args.checkpoint_dir:
-        check_output_path(args.checkpoint_dir, "--checkpoint-dir", kind="dir")
+    checkpoint_dir = getattr(args, "measure.checkpoint_dir")
+    if checkpoint_dir:
+        check_output_path(checkpoint_dir, "--measure.checkpoint-dir", kind="dir")
     (result,) = run_points(args, run_denoiser)
     payload = result.to_json()
     if args.figure:
@@ -50,8 +51,8 @@ def denoiser_table(result, figures=None) -> str:
     head = (f"{'width':>6} {'P':>7} {'memorized':>10} {'err_true':>9} {'err_emp':>9} {'SW':>7} "
             f"{'tau_gen':>9} {'tau_mem':>9} {'t_cond':>7} {'t_C':>7}")
     lines = [
-        f"Denoisers on {cfg.data} data, N = {cfg.dim}, {cfg.architecture} depth {cfg.depth}, "
-        f"{cfg.parameterisation} parameterisation, {cfg.steps} steps, {cfg.n_seeds} seed(s) "
+        f"Denoisers on {cfg.data.model} data, N = {cfg.data.dim}, {cfg.net.architecture} depth {cfg.net.depth}, "
+        f"{cfg.net.parameterisation} parameterisation, {cfg.train.steps} steps, {cfg.n_seeds} seed(s) "
         f"({result.measurement.seconds:.1f}s)",
         head,
         "-" * len(head),

@@ -30,7 +30,7 @@ NET_SWAP = StudyCommand(
 MITIGATION = StudyCommand(
     "geometry-mitigation", MitigationConfig,
     "training-time mitigation: down-weight the DSM loss inside a noise window, paired against standard training",
-    vary={"zone": ("medium",)})
+    vary={"measure.zone": ("medium",)})
 
 
 def _geometry(args) -> int:
@@ -82,7 +82,7 @@ def net_swap_table(result) -> str:
     """The memorized fraction (against the few-point set, and against the many-point set) per
     family, direction and window, and the calm-end verdicts."""
     c, m = result.config, result.measurement
-    lines = [f"N={c.dim}  P_few={c.n_few}  P_many={c.n_many}  seed={c.seed}  sigma_cov={m.sigma_cov.value:.3f}"
+    lines = [f"N={c.data.dim}  P_few={c.n_few}  P_many={c.data.n_train}  seed={c.seed}  sigma_cov={m.sigma_cov.value:.3f}"
              f"  sigma_w={m.sigma_w.value:.3f}  final loss mem {m.final_loss[0]:.3f} gen {m.final_loss[1]:.3f}",
              "family direction  window         sigma_lo sigma_hi  memorized (few) [95% CI]       own (many)"]
     for r in result.rows():
@@ -101,8 +101,8 @@ def _mitigation(args) -> int:
     lines = []
     for r in results:
         c, m = r.config, r.measurement
-        lines.append(f"N={c.dim} P={c.n_train} zone={c.zone} [{m.zone[0]:.3f}, {m.zone[1]:.3g}] weight={c.zone_weight:g} "
-                     f"seeds={c.n_seeds} (sigma_cov={m.sigma_cov.value:.3f}, sigma_w={m.sigma_w.value:.3f}); "
+        lines.append(f"N={c.data.dim} P={c.data.n_train} zone={c.measure.zone} [{m.zone[0]:.3f}, {m.zone[1]:.3g}] "
+                     f"weight={c.measure.zone_weight:g} seeds={c.measure.n_seeds} (sigma_cov={m.sigma_cov.value:.3f}, sigma_w={m.sigma_w.value:.3f}); "
                      f"SW floor (fresh vs fresh) {m.sw_floor:.3f}")
         summ = m.summary()
         for q in ("memorized_fraction", "score_error_true", "sliced_wasserstein"):

@@ -37,7 +37,7 @@ import math
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -59,12 +59,16 @@ from diffsim.observe import (
 from diffsim.process import delta, m, time_grid
 from diffsim.sample import sample
 from diffsim.score import TrainingSet, empirical_score, posterior
+from diffsim.specs import Options, options_of
 
 if TYPE_CHECKING:
     from diffsim.nets.models import LearnedScore, ModelConfig
     from diffsim.nets.train import TrainConfig
+else:  # options_of reads the annotations at import; the nets (flax) are imported when a measurement runs
+    LearnedScore = ModelConfig = TrainConfig = Any
 
-__all__ = ["DEFINITIONS", "MemberCurves", "DenoiserMeasurement", "measure_denoiser"]
+__all__ = ["DEFINITIONS", "MemberCurves", "DenoiserMeasurement", "DenoiserOptions", "check_denoiser_options",
+           "measure_denoiser"]
 
 DEFINITIONS = {
     "tau_mem": "first training step at which the memorized fraction (1/3 criterion) of samples generated "
@@ -398,6 +402,29 @@ def _members(train: TrainingSet) -> tuple[TrainingSet, jax.Array, jax.Array]:
     return train, points, jnp.sum(train.mask, axis=(1, 2)).astype(jnp.int32)
 
 
+def check_denoiser_options(*, eval_times, t_eval_min, t_eval_max, eval_batch, n_samples, sample_steps, record_every,
+                           n_projections, mem_threshold, gen_tolerance, checkpoint_dir) -> None:
+    """Range checks of :func:`measure_denoiser`'s options (one :class:`~diffsim.ConfigError` naming
+    the first bad option and its range), for the API and for configs before any work; ``t_eval_max``
+    at most the training's ``t_max`` is checked where the training is known."""
+    _validate.integer("eval_times", eval_times, minimum=1, maximum=1000)
+    _validate.positive("t_eval_max", t_eval_max, upper=50.0)
+    _validate.positive("t_eval_min", t_eval_min, upper=t_eval_max)
+    _validate.integer("eval_batch", eval_batch, minimum=2, maximum=2**20)
+    _validate.integer("n_samples", n_samples, minimum=2, maximum=2**20)
+    _validate.integer("sample_steps", sample_steps, minimum=2, maximum=100_000)
+    _validate.integer("record_every", record_every, minimum=1, maximum=sample_steps)
+    if sample_steps % record_every:
+        raise _validate.ConfigError(
+            f"record_every={record_every} is out of range: expected a divisor of sample_steps={sample_steps}"
+        )
+    _validate.integer("n_projections", n_projections, minimum=1, maximum=100_000)
+    _validate.in_range("mem_threshold", mem_threshold, 0.0, 1.0, closed=False)
+    _validate.in_range("gen_tolerance", gen_tolerance, 0.0, 1.0, closed=False)
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, str):
+        raise _validate.ConfigError(f"checkpoint_dir={checkpoint_dir!r} is out of range: expected a folder name or none")
+
+
 def measure_denoiser(
     key,
     train: TrainingSet,
@@ -435,13 +462,19 @@ def measure_denoiser(
       networks: one ensemble per :class:`diffsim.nets.ModelConfig` (its width labels the members).
       training: the :class:`diffsim.nets.TrainConfig` of every member; its ``t_max`` and ``t_min``
         also bound the sampler's log grid.
-      eval_times, t_eval_min, t_eval_max, eval_batch: the log-spaced evaluation times and the train
-        and test queries per time.
-      n_samples, sample_steps, record_every, n_projections: generated samples per member and
-        checkpoint (and fresh reference points), backward SDE steps, how often the posterior is
-        recorded, directions of the sliced Wasserstein distance.
-      mem_threshold, gen_tolerance: the levels of ``tau_mem`` and ``tau_gen``.
-      checkpoint_dir: write the training states here at every checkpoint, a folder per width.
+      eval_times: evaluation times, log-spaced in [t_eval_min, t_eval_max].
+      t_eval_min: smallest evaluation time (OU time t).
+      t_eval_max: largest evaluation time (OU time t, at most the training's t_max).
+      eval_batch: train and test queries per evaluation time.
+      n_samples: generated samples per member and checkpoint (and fresh reference points).
+      sample_steps: backward SDE steps of the generation, log grid from the training's t_max to t_min.
+      record_every: record the trajectories' posterior every this many sampler steps (a divisor
+        of sample_steps).
+      n_projections: random directions of the sliced Wasserstein distance.
+      mem_threshold: memorized fraction of the samples that defines tau_mem.
+      gen_tolerance: fraction of the test-loss descent left that defines tau_gen.
+      checkpoint_dir: write the training states here at every checkpoint, a folder per width
+        (none: no files).
       progress: called with a line of text per training report and per checkpoint evaluation.
 
     Returns:
@@ -449,6 +482,11 @@ def measure_denoiser(
     """
     from diffsim.nets.train import train as train_ensemble
 
+    check_denoiser_options(
+        eval_times=eval_times, t_eval_min=t_eval_min, t_eval_max=t_eval_max, eval_batch=eval_batch, n_samples=n_samples,
+        sample_steps=sample_steps, record_every=record_every, n_projections=n_projections, mem_threshold=mem_threshold,
+        gen_tolerance=gen_tolerance, checkpoint_dir=checkpoint_dir)
+    _validate.positive("t_eval_max", t_eval_max, upper=training.t_max)
     start = time.time()
     train_sets, points, n_points = _members(train)
     _, _, train_key, eval_key, sample_key, ref_key = jax.random.split(key, 6)
@@ -527,3 +565,8 @@ def measure_denoiser(
             ))
     return DenoiserMeasurement(tuple(mc.width for mc in networks), tuple(dict.fromkeys(sizes)), tuple(members),
                                ref_stats, time.time() - start)
+
+
+@options_of(measure_denoiser, exclude=("data_model", "networks", "training", "progress"), check=check_denoiser_options)
+class DenoiserOptions(Options):
+    """The options of :func:`measure_denoiser` as a config part (its keyword arguments but the data model, the nets, their training and ``progress``)."""

@@ -35,28 +35,41 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Literal, Sequence, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from diffsim import _validate
 from diffsim._protocols import DataModel
-from diffsim.measure.geometry import _memorized, measure_geometry, measure_memorization, swap_windows, window_swap
+from diffsim.measure.geometry import (
+    _check_sigmas,
+    _memorized,
+    default_sigmas,
+    measure_geometry,
+    measure_memorization,
+    swap_windows,
+    window_swap,
+)
 from diffsim.metrics import sliced_wasserstein
 from diffsim.observe import Estimate
 from diffsim.process import delta, m
 from diffsim.score import EmpiricalScore, TrainingSet
 from diffsim.solvers import EulerMaruyama, Solver
+from diffsim.specs import Options, options_of
 
 if TYPE_CHECKING:
     from diffsim.nets.models import ModelConfig
     from diffsim.nets.train import TrainConfig
+else:  # options_of reads the annotations at import; the nets (flax) are imported when a measurement runs
+    ModelConfig = TrainConfig = Any
 
 __all__ = [
-    "FAMILIES", "SWAP_DIRECTIONS", "SwapOutcome", "NetSwapMeasurement", "measure_net_swap", "calm_ends",
-    "ZONES", "VARIANTS", "QUALITY", "MitigationMeasurement", "measure_mitigation",
+    "FAMILIES", "SWAP_DIRECTIONS", "SwapOutcome", "NetSwapMeasurement", "NetSwapOptions", "check_net_swap_options",
+    "measure_net_swap", "calm_ends", "ZONES", "VARIANTS", "QUALITY", "MitigationMeasurement", "MitigationOptions",
+    "check_mitigation_options", "measure_mitigation",
 ]
 
 Family = Literal["nets", "exact"]
@@ -150,6 +163,23 @@ def _train_pair(key, train: TrainingSet, n_few: int, network: ModelConfig, train
     return drifts[0], drifts[1], (float(run.losses[-1, 0]), float(run.losses[-1, 1]))
 
 
+def _check_sampled(sigmas, n_queries, n_samples) -> None:
+    _check_sigmas("sigmas", sigmas)
+    _validate.integer("n_queries", n_queries, minimum=8, maximum=2**20)
+    _validate.integer("n_samples", n_samples, minimum=8, maximum=2**20)
+
+
+def check_net_swap_options(*, sigmas, n_queries, n_samples, families, n_boot) -> None:
+    """Range checks of :func:`measure_net_swap`'s options (one :class:`~diffsim.ConfigError` naming
+    the first bad option and its range), for the API and for configs before any work."""
+    _check_sampled(sigmas, n_queries, n_samples)
+    if not families:
+        raise _validate.ConfigError("families=() is out of range: expected some of nets, exact")
+    for f in families:
+        _validate.choice("families", f, FAMILIES)
+    _validate.integer("n_boot", n_boot, minimum=2, maximum=100_000)
+
+
 def measure_net_swap(
     key,
     train: TrainingSet,
@@ -159,7 +189,7 @@ def measure_net_swap(
     held_out,
     network: ModelConfig,
     training: TrainConfig,
-    sigmas: Sequence[float],
+    sigmas: ArrayLike,
     n_queries: int = 512,
     n_samples: int = 512,
     n_steps: int = 200,
@@ -182,12 +212,17 @@ def measure_net_swap(
       held_out: ``[Q, N]`` held-out points of the coverage (:func:`measure_geometry`).
       network, training: the :class:`diffsim.nets.ModelConfig` and :class:`diffsim.nets.TrainConfig`
         of both nets (the run must end at ``training.steps``).
-      sigmas, n_queries: the VE noise levels and queries per sigma of the boundaries.
-      n_samples, n_steps, t_max, t_min, solver: the sampler (:func:`measure_memorization`).
-      families: score pairs to swap, some of ``nets``, ``exact``.
+      sigmas: increasing VE noise levels sigma (at least 3) of the few-point set's boundaries
+        sigma_cov, sigma_w that place the windows.
+      n_queries: training and held-out queries per sigma of the boundaries.
+      n_samples: generated samples per window, direction and family.
+      n_steps, t_max, t_min, solver: the sampler (:func:`measure_memorization`).
+      families: score pairs to swap: nets (memorizing / generalizing net) and/or exact (empirical /
+        true score).
       n_boot: bootstrap replicas of the boundaries and of every memorized fraction.
       progress: called with a line of text after the boundaries, the training and each family.
     """
+    check_net_swap_options(sigmas=sigmas, n_queries=n_queries, n_samples=n_samples, families=families, n_boot=n_boot)
     few = TrainingSet.from_points(train.points[:n_few])
     geo = _boundaries(jax.random.fold_in(key, 3), few, held_out, sigmas, n_queries, n_boot=n_boot)
     windows = swap_windows(geo.sigma_cov.value, geo.sigma_w.value)
@@ -224,6 +259,14 @@ def measure_net_swap(
         if progress is not None:
             progress(f"{family} swaps")
     return NetSwapMeasurement(geo.sigma_cov, geo.sigma_w, windows, outcomes, final_loss, pairs, k_run)
+
+
+@options_of(measure_net_swap, exclude=("n_few", "data_model", "held_out", "network", "training", "n_steps", "t_max",
+                                     "t_min", "solver", "progress"),
+            check=check_net_swap_options, defaults={"sigmas": default_sigmas()})
+class NetSwapOptions(Options):
+    """The options of :func:`measure_net_swap` as a config part (the boundaries, the samples per
+    window, the families and the bootstrap; the sampler is the study's ``sampling``)."""
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -302,6 +345,21 @@ def _score_error(drift, score, points, times, key, eval_batch: int) -> float:
     return float(jnp.mean(err))
 
 
+def check_mitigation_options(*, zone, sigmas, zone_weight, n_seeds, n_queries, n_samples, eval_times, t_eval_min,
+                             t_eval_max, eval_batch, n_projections) -> None:
+    """Range checks of :func:`measure_mitigation`'s options (one :class:`~diffsim.ConfigError`
+    naming the first bad option and its range), for the API and for configs before any work."""
+    _validate.choice("zone", zone, ZONES)
+    _check_sampled(sigmas, n_queries, n_samples)
+    _validate.in_range("zone_weight", zone_weight, 0.0, 1e6)
+    _validate.integer("n_seeds", n_seeds, minimum=2, maximum=1024)
+    _validate.integer("eval_times", eval_times, minimum=1, maximum=1000)
+    _validate.positive("t_eval_max", t_eval_max, upper=50.0)
+    _validate.positive("t_eval_min", t_eval_min, upper=t_eval_max)
+    _validate.integer("eval_batch", eval_batch, minimum=2, maximum=2**20)
+    _validate.integer("n_projections", n_projections, minimum=1, maximum=100_000)
+
+
 def measure_mitigation(
     key,
     train: TrainingSet,
@@ -311,7 +369,7 @@ def measure_mitigation(
     network: ModelConfig,
     training: TrainConfig,
     zone: Zone = "medium",
-    sigmas: Sequence[float],
+    sigmas: ArrayLike,
     zone_weight: float = 0.0,
     n_seeds: int = 4,
     n_queries: int = 512,
@@ -338,16 +396,28 @@ def measure_mitigation(
       network, training: the :class:`diffsim.nets.ModelConfig` and the standard
         :class:`diffsim.nets.TrainConfig` (the run must end at ``training.steps``); the mitigated
         variant multiplies the loss inside the zone by ``zone_weight``.
-      zone: the window to undertrain (:func:`swap_windows` of the measured boundaries).
-      sigmas, n_queries: the VE noise levels and queries per sigma of the boundaries.
-      n_samples, n_steps, t_max, t_min: generated samples per member and the sampler's log grid.
-      eval_times, t_eval_min, t_eval_max, eval_batch: the log-spaced times and queries of the score error.
+      zone: the sigma window to undertrain, placed from the measured boundaries sigma_cov, sigma_w:
+        small [0, sigma_cov], medium [sigma_cov, sigma_w], large [sigma_w, inf), or a control of
+        the medium window's log-width just below or above it (:func:`swap_windows`).
+      sigmas: increasing VE noise levels sigma (at least 3) of the boundaries.
+      zone_weight: loss factor inside the window in the mitigated variant (0: no training there).
+      n_seeds: paired members per variant (same initialisation, minibatches and sampler noise).
+      n_queries: training and held-out queries per sigma of the boundaries.
+      n_samples: generated samples per member (and fresh points of the sliced Wasserstein).
+      n_steps, t_max, t_min: the sampler's log grid.
+      eval_times: times of the score error, log-spaced in [t_eval_min, t_eval_max].
+      t_eval_min: smallest time of the score error (OU time t).
+      t_eval_max: largest time of the score error (OU time t, at most the sampler's t_max).
+      eval_batch: queries per time of the score error.
       n_projections: random directions of the sliced Wasserstein distance.
       progress: called with a line of text after the boundaries and after each variant.
     """
     from diffsim import nets
     from diffsim.nets.train import member
 
+    check_mitigation_options(zone=zone, sigmas=sigmas, zone_weight=zone_weight, n_seeds=n_seeds, n_queries=n_queries,
+                             n_samples=n_samples, eval_times=eval_times, t_eval_min=t_eval_min, t_eval_max=t_eval_max,
+                             eval_batch=eval_batch, n_projections=n_projections)
     geo = _boundaries(jax.random.fold_in(key, 3), train, held_out, sigmas, n_queries)
     lo, hi = geo.sigma_cov.value, geo.sigma_w.value
     window = swap_windows(lo, hi)[zone]
@@ -383,3 +453,11 @@ def measure_mitigation(
         if progress is not None:
             progress(f"{variant}: memorized {np.mean(mem):.3f}, score error {np.mean(err):.4f}, SW {np.mean(sw):.3f}")
     return MitigationMeasurement(geo.sigma_cov, geo.sigma_w, window, values, sw_floor)
+
+
+@options_of(measure_mitigation, exclude=("data_model", "held_out", "network", "training", "n_steps", "t_max", "t_min",
+                                        "progress"),
+            check=check_mitigation_options, defaults={"sigmas": default_sigmas()})
+class MitigationOptions(Options):
+    """The options of :func:`measure_mitigation` as a config part (the zone, the boundaries, the
+    members and the quality measures; the sampler is the study's ``sampling``)."""

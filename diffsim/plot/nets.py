@@ -193,10 +193,11 @@ def _exponent_legend(ax, rows_all, n_p: int) -> list:
 
 def _data_label(config) -> str:
     """``"mixture data, N = 8"`` or the Hidden Manifold Model with its parameters."""
-    if config.data == "hmm":
-        return (f"Hidden Manifold Model ({config.nonlinearity}, $\\alpha_D$ = {config.alpha_d:g}, "
-                f"D = {round(config.alpha_d * config.dim)}), N = {config.dim}")
-    return f"{config.data} data, N = {config.dim}"
+    d = config.data
+    if d.model == "hmm":
+        return (f"Hidden Manifold Model ({d.nonlinearity}, $\\alpha_D$ = {d.alpha_d:g}, "
+                f"D = {round(d.alpha_d * d.dim)}), N = {d.dim}")
+    return f"{d.model} data, N = {d.dim}"
 
 
 # ----------------------------------------------------------------------------- panels
@@ -222,8 +223,8 @@ def draw_memorization(ax, result, *, width: int | None = None) -> list:
         artists.append(ax.fill_between(x, mem - mem_err, mem + mem_err, color=color, alpha=0.2))
         if summary_p["tau_mem"] is not None:
             artists.append(ax.axvline(summary_p["tau_mem"], color=color, ls=":", lw=1.2))
-    artists.append(ax.axhline(cfg.mem_threshold, color="k", ls="--", lw=0.8,
-                              label=f"threshold {cfg.mem_threshold:g} defining $\\tau_{{mem}}$"))
+    artists.append(ax.axhline(cfg.measure.mem_threshold, color="k", ls="--", lw=0.8,
+                              label=f"threshold {cfg.measure.mem_threshold:g} defining $\\tau_{{mem}}$"))
     artists += ax.plot([], [], "k:", lw=1.2, label="$\\tau_{mem}$ (mean over seeds reaching it)")
     _log_steps_axis(ax)
     ax.set_ylim(-0.02, 1.02)
@@ -349,7 +350,7 @@ def _draw_final_memorization(ax, result, *, along: str, lines: str) -> list:
                                    capsize=2, color=color, label=f"P = {v}" if lines == "P" else f"width {v}"))
     _log_x_ticks(ax, values[along])
     ax.set_xlabel("network width (hidden units per layer)" if along == "width" else "training-set size P (points)")
-    ax.set_ylabel(f"memorized fraction after {cfg.steps} steps\n(1/3 criterion, dimensionless)")
+    ax.set_ylabel(f"memorized fraction after {cfg.train.steps} steps\n(1/3 criterion, dimensionless)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend()
     return artists
@@ -414,21 +415,21 @@ def draw_tau_mem_exponents(ax, result, *, thresholds=(0.25, 0.5, 0.75)) -> list:
 
 def draw_tau_mem_exponent_vs_lr(ax, results, *, thresholds=(0.25, 0.5, 0.75)) -> list:
     """Exponent b of tau_mem ~ P^b vs Adam's learning rate, one line per threshold; ``results`` are
-    DenoiserResults of one width that differ in ``learning_rate`` only. Markers as in
+    DenoiserResults of one width that differ in ``train.learning_rate`` only. Markers as in
     :func:`draw_tau_mem_exponents` (a threshold that some P did not reach at every seed is fitted
     over fewer P: open; a slope through two P only: open triangle)."""
-    results = sorted(results, key=lambda r: r.config.learning_rate)
+    results = sorted(results, key=lambda r: r.config.train.learning_rate)
     n_p = len(results[0].config.n_train)
     colors = colormap("viridis")(np.linspace(0.1, 0.8, len(thresholds)))
     artists, rows_all = [], []
     for level, color in zip(thresholds, colors):
         rows = [result.tau_mem_scaling((level,))[0] for result in results]
         rows_all += rows
-        artists += _draw_exponents(ax, [r.config.learning_rate for r in results], rows, n_p, color=color,
+        artists += _draw_exponents(ax, [r.config.train.learning_rate for r in results], rows, n_p, color=color,
                                    label=f"threshold {level:g}")
     artists += _exponent_legend(ax, rows_all, n_p)
     artists.append(ax.axhline(1.0, color="0.5", ls="--", lw=0.9, label="b = 1 (THEORY section 11)"))
-    _log_x_ticks(ax, sorted({r.config.learning_rate for r in results}))
+    _log_x_ticks(ax, sorted({r.config.train.learning_rate for r in results}))
     ax.set_xlabel("Adam learning rate")
     ax.set_ylabel(EXPONENT_LABEL)
     ax.legend()
@@ -504,7 +505,7 @@ def memorization_vs_capacity_figure(result, *, title: str | None = None) -> Figu
         draw_memorization_vs_n_train(ax_p, result)
         ax_p.set_title("memorization vs training-set size, one line per width")
         fig.suptitle(title if title is not None else
-                     f"Memorization vs capacity: {_data_label(cfg)}, MLP depth {cfg.depth}, {cfg.steps} training "
+                     f"Memorization vs capacity: {_data_label(cfg)}, MLP depth {cfg.net.depth}, {cfg.train.steps} training "
                      f"steps, {cfg.n_seeds} seeds")
         fig.tight_layout()
     return fig
@@ -517,7 +518,7 @@ def tau_mem_scaling_figure(result, lr_results, *, threshold: float = 0.5, thresh
     (:func:`draw_tau_mem_exponents`), and the exponent vs the learning rate per threshold over
     ``lr_results`` (:func:`draw_tau_mem_exponent_vs_lr`)."""
     cfg = result.config
-    lr_cfg = min(lr_results, key=lambda r: r.config.learning_rate).config
+    lr_cfg = min(lr_results, key=lambda r: r.config.train.learning_rate).config
     with style():
         fig, (ax_tau, ax_b, ax_lr) = subplots(1, 3, figsize=(16, 4.6))
         draw_tau_mem_by_width(ax_tau, result, threshold=threshold)
@@ -525,10 +526,10 @@ def tau_mem_scaling_figure(result, lr_results, *, threshold: float = 0.5, thresh
         draw_tau_mem_exponents(ax_b, result, thresholds=thresholds)
         ax_b.set_title("exponent vs the threshold defining $\\tau_{mem}$")
         draw_tau_mem_exponent_vs_lr(ax_lr, lr_results, thresholds=thresholds)
-        ax_lr.set_title(f"exponent vs the learning rate (width {lr_cfg.widths[0]}, {lr_cfg.steps} steps)")
+        ax_lr.set_title(f"exponent vs the learning rate (width {lr_cfg.widths[0]}, {lr_cfg.train.steps} steps)")
         fig.suptitle(title if title is not None else
-                     f"Memorization time vs P: {_data_label(cfg)}, MLP depth {cfg.depth}, {cfg.n_seeds} seeds; "
-                     f"left and middle: lr {cfg.learning_rate:g}, {cfg.steps} steps")
+                     f"Memorization time vs P: {_data_label(cfg)}, MLP depth {cfg.net.depth}, {cfg.n_seeds} seeds; "
+                     f"left and middle: lr {cfg.train.learning_rate:g}, {cfg.train.steps} steps")
         fig.tight_layout()
     return fig
 

@@ -6,9 +6,8 @@ keep the study's defaults, and their paths."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, get_args
+from typing import Any, Literal, get_args
 
 import jax
 
@@ -17,7 +16,7 @@ from diffsim.score import TrainingSet
 from diffsim.specs import DataSpec, config_json
 from diffsim.theory.spectrum import Spectrum
 
-__all__ = ["LANDSCAPE_DATA", "LandscapeData", "LandscapeResult", "validate_data", "build", "config_json", "measure_options",
+__all__ = ["LANDSCAPE_DATA", "LandscapeData", "LandscapeResult", "validate_data", "build", "config_json",
            "check_passed_on", "not_passed_on"]
 
 LandscapeData = Literal["gaussian", "hmm"]
@@ -64,12 +63,6 @@ def build(spec: DataSpec, key):
     train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), spec.n_points))
     spectrum = Spectrum.from_eigenvalues(model.covariance_spectrum())
     return model, train, spectrum, spec.load
-
-
-def measure_options(measure: Callable, config) -> dict:
-    """The keyword arguments of ``measure`` that ``config`` sets: its fields named like them."""
-    fields = {f.name for f in dataclasses.fields(config)}
-    return {name: getattr(config, name) for name in inspect.signature(measure).parameters if name in fields}
 
 
 def _part_fields(config_type: type, part: str):

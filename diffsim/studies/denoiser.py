@@ -20,128 +20,62 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from diffsim import _validate, data
-from diffsim.data import DataName, Nonlinearity
-from diffsim.measure.denoiser import DEFINITIONS, DenoiserMeasurement, MemberCurves, measure_denoiser
-from diffsim.nets.models import Architecture, Parameterisation
-from diffsim.nets.train import Optimizer, TimeLaw, Weighting
+from diffsim import _validate
+from diffsim.measure.denoiser import DEFINITIONS, DenoiserMeasurement, DenoiserOptions, MemberCurves, measure_denoiser
+from diffsim.nets.models import ModelConfig
+from diffsim.nets.train import TrainConfig
 from diffsim.observe import finite_or_none
 from diffsim.progress import Progress
 from diffsim.score import masked_training_set
-from diffsim.studies._common import config_json, measure_options
+from diffsim.specs import DataSpec, build, config_json, leaves, validate_parts
 from diffsim.theory.collapse import collapse_time
 from diffsim.theory.spectrum import Spectrum
 from diffsim.studies._registry import register_study
 
-__all__ = ["DEFINITIONS", "RENAMED_QUANTITIES", "DenoiserConfig", "MemberCurves", "DenoiserResult", "run_denoiser"]
-
-RENAMED_QUANTITIES = {"t_collapse_theory": "theory/t_collapse", "memorization": "memorized_fraction"}
-"""Old quantity name -> new, for tables written before the renames (:meth:`DenoiserResult.from_rows`)."""
+__all__ = ["DEFINITIONS", "DenoiserConfig", "MemberCurves", "DenoiserResult", "run_denoiser"]
 
 
 @dataclass(frozen=True)
 class DenoiserConfig:
     """Parameters of the denoiser study (keyword options; :meth:`validate` checks them).
 
-    Data (``data``, ``dim``, ``sigma``, ``mtilde``; ``alpha_d``, ``nonlinearity`` for the HMM), the
-    grid (``n_train`` x ``widths`` x ``n_seeds``), the model and the training (see
-    :class:`diffsim.nets.ModelConfig`, :class:`diffsim.nets.TrainConfig`), and the evaluation:
-    ``eval_times`` log-spaced t in ``[t_eval_min, t_eval_max]`` with ``eval_batch`` queries each,
-    ``n_samples`` generated points on a ``sample_steps`` log grid from ``t_max`` to ``t_min``,
-    ``mem_threshold`` and ``gen_tolerance`` of the tau definitions (module docstring). The defaults
-    (N = 8 mixture, width 128) show tau_mem growing about linearly over P = 4..32 in ~2 CPU-minutes.
+    The data, the grid (``n_train`` x ``widths`` x ``n_seeds``), the network and its training, and
+    the evaluation (:func:`~diffsim.measure.denoiser.measure_denoiser`'s options: ``eval_times``
+    log-spaced t with ``eval_batch`` queries each, ``n_samples`` generated points on a
+    ``sample_steps`` log grid from ``train.t_max`` to ``train.t_min``, ``mem_threshold`` and
+    ``gen_tolerance`` of the tau definitions). The defaults (N = 8 mixture, width 128) show tau_mem
+    growing about linearly over P = 4..32 in ~2 CPU-minutes.
 
     Attributes:
-        data: data model: gaussian (isotropic), mixture (two clusters) or hmm (hidden manifold).
-        dim: dimension N.
+        data: data model (gaussian, mixture or hmm), N and its parameters (the training-set sizes
+            are n_train, not data.alpha or data.n_train).
         n_train: training-set sizes P (increasing); all sizes of one width train together.
         widths: network widths, one ensemble each.
         n_seeds: seeds per P (training set, initialisation, minibatches), trained together.
+        net: the network (its width is each of widths, its data_variance the data model's; parameterisation
+            eps starts at s = 0, so tau_gen is measured from an uninformed start).
+        train: DSM training (t_min, t_max: also the range of the generation's log grid).
+        measure: the options of measure_denoiser (evaluation times and queries, generation, taus,
+            checkpoint files).
         seed: random seed.
-        sigma: gaussian: standard deviation; mixture: cluster standard deviation (hmm: unused).
-        mtilde: mixture: cluster separation, |v|^2 = N mtilde^2 for the centres +-v.
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        nonlinearity: hmm: activation phi of the hidden manifold.
-        architecture: network: residual MLP or transformer.
-        depth: residual blocks (mlp) or layers (transformer).
-        heads: transformer: attention heads per layer (a divisor of the width).
-        token_dim: transformer: coordinates per token (a divisor of N).
-        parameterisation: what the network predicts: eps (the noise; it starts at s = 0, so tau_gen
-            is measured from an uninformed start), x0 (the denoised point) or edm (x0 with a skip).
-        steps: training steps (a multiple of steps_per_dispatch).
-        batch_size: minibatch size.
-        learning_rate: learning rate.
-        optimizer: adam, adamw (decoupled weight decay) or sgd (with momentum).
-        weight_decay: weight decay (adamw: decoupled; adam, sgd: L2 added to the gradient; 0: none).
-        ema_decay: decay of the exponential moving average of the weights read by the evaluations
-            (0: off).
-        time_law: law of the training times: uniform in t, log_sigma (log sigma_t uniform) or beta.
-        weighting: loss weight lambda(t): noise (noise-prediction MSE), score (1) or denoised
-            (denoised-point MSE).
-        t_min: smallest training time and last sampler time (OU time t).
-        t_max: largest training time and first sampler time (OU time t).
-        steps_per_dispatch: training steps per jitted scan.
-        n_checkpoints: evaluations at up to this many log-spaced training steps (plus step 0).
-        eval_times: evaluation times, log-spaced in [t_eval_min, t_eval_max].
-        t_eval_min: smallest evaluation time (OU time t).
-        t_eval_max: largest evaluation time (OU time t, at most t_max).
-        eval_batch: train and test queries per evaluation time.
-        n_samples: generated samples per member and checkpoint (and fresh reference points).
-        sample_steps: backward SDE steps of the generation, log grid from t_max to t_min.
-        record_every: record the trajectories' posterior every this many sampler steps (a divisor
-            of sample_steps).
-        n_projections: random directions of the sliced Wasserstein distance.
-        mem_threshold: memorized fraction of the samples that defines tau_mem.
-        gen_tolerance: fraction of the test-loss descent left that defines tau_gen.
-        checkpoint_dir: write the training states here at every checkpoint, a folder per width
-            (none: no files).
     """
 
-    data: DataName = "mixture"
-    dim: int = 8
+    data: DataSpec = DataSpec(model="mixture", dim=8)
     n_train: tuple[int, ...] = (4, 8, 16, 32)
     widths: tuple[int, ...] = (128,)
     n_seeds: int = 1
+    net: ModelConfig = ModelConfig(parameterisation="eps")
+    train: TrainConfig = TrainConfig(steps=8000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=25,
+                                     n_checkpoints=16)
+    measure: DenoiserOptions = DenoiserOptions()
     seed: int = 0
-    sigma: float = 1.0
-    mtilde: float = 1.0
-    alpha_d: float = 0.5
-    nonlinearity: Nonlinearity = "linear"
-    # model
-    architecture: Architecture = "mlp"
-    depth: int = 2
-    heads: int = 4
-    token_dim: int = 1
-    parameterisation: Parameterisation = "eps"
-    # training
-    steps: int = 8000
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    optimizer: Optimizer = "adam"
-    weight_decay: float = 0.0
-    ema_decay: float = 0.0
-    time_law: TimeLaw = "uniform"
-    weighting: Weighting = "noise"
-    t_min: float = 1e-3
-    t_max: float = 5.0
-    steps_per_dispatch: int = 25
-    n_checkpoints: int = 16
-    # evaluation
-    eval_times: int = 8
-    t_eval_min: float = 0.01
-    t_eval_max: float = 2.0
-    eval_batch: int = 256
-    n_samples: int = 256
-    sample_steps: int = 100
-    record_every: int = 5
-    n_projections: int = 64
-    mem_threshold: float = 0.5
-    gen_tolerance: float = 0.1
-    checkpoint_dir: str | None = None
 
     def validate(self) -> "DenoiserConfig":
-        _validate.choice("data", self.data, data.DATA_MODELS)
-        _validate.integer("dim", self.dim, minimum=1, maximum=100_000)
+        validate_parts(self)
+        d, opts = self.data, self.measure
+        _validate.integer("data.dim", d.dim, minimum=1, maximum=100_000)
+        if d.n_train is not None:
+            raise _validate.ConfigError(f"data.n_train={d.n_train!r} is out of range: expected none (P is set by n_train)")
         if not self.n_train:
             raise _validate.ConfigError("n_train=() is out of range: expected at least one training-set size")
         for p in self.n_train:
@@ -153,57 +87,24 @@ class DenoiserConfig:
             _validate.integer("widths", w, minimum=1, maximum=65_536)
         _validate.integer("n_seeds", self.n_seeds, minimum=1, maximum=1024)
         _validate.integer("seed", self.seed, minimum=0)
-        _validate.positive("sigma", self.sigma)
-        _validate.positive("mtilde", self.mtilde)
-        if self.data == "hmm":
-            _validate.positive("alpha_d", self.alpha_d, upper=1.0)
-            _validate.choice("nonlinearity", self.nonlinearity, data.NONLINEARITIES)
         for w in self.widths:
-            self.model_config(w).validate(self.dim)
-        self.train_config().validate()
-        _validate.integer("eval_times", self.eval_times, minimum=1, maximum=1000)
-        _validate.positive("t_eval_max", self.t_eval_max, upper=self.t_max)
-        _validate.positive("t_eval_min", self.t_eval_min, upper=self.t_eval_max)
-        _validate.integer("eval_batch", self.eval_batch, minimum=2, maximum=2**20)
-        _validate.integer("n_samples", self.n_samples, minimum=2, maximum=2**20)
-        _validate.integer("sample_steps", self.sample_steps, minimum=2, maximum=100_000)
-        _validate.integer("record_every", self.record_every, minimum=1, maximum=self.sample_steps)
-        if self.sample_steps % self.record_every:
-            raise _validate.ConfigError(
-                f"record_every={self.record_every} is out of range: expected a divisor of sample_steps={self.sample_steps}"
-            )
-        _validate.integer("n_projections", self.n_projections, minimum=1, maximum=100_000)
-        _validate.in_range("mem_threshold", self.mem_threshold, 0.0, 1.0, closed=False)
-        _validate.in_range("gen_tolerance", self.gen_tolerance, 0.0, 1.0, closed=False)
+            try:
+                self.model_config(w).validate(d.dim)
+            except _validate.ConfigError as err:
+                raise _validate.ConfigError(f"net.{err}") from None
+        _validate.positive("measure.t_eval_max", opts.t_eval_max, upper=self.train.t_max)
         members = len(self.n_train) * self.n_seeds
         _validate.memory(
             "the padded training sets and evaluation batches",
-            4.0 * members * self.dim * (max(self.n_train) * 3 + 4 * self.eval_times * self.eval_batch + 4 * self.n_samples),
-            knobs={"dim": self.dim, "n_train": max(self.n_train), "n_seeds": self.n_seeds, "n_samples": self.n_samples,
-                   "eval_batch": self.eval_batch},
+            4.0 * members * d.dim * (max(self.n_train) * 3 + 4 * opts.eval_times * opts.eval_batch + 4 * opts.n_samples),
+            knobs={"data.dim": d.dim, "n_train": max(self.n_train), "n_seeds": self.n_seeds,
+                   "measure.n_samples": opts.n_samples, "measure.eval_batch": opts.eval_batch},
         )
         return self
 
-    def model_config(self, width: int):
-        """The :class:`diffsim.nets.ModelConfig` of one width."""
-        from diffsim.nets.models import ModelConfig
-
-        return ModelConfig(
-            architecture=self.architecture, width=width, depth=self.depth, heads=self.heads,
-            token_dim=self.token_dim, parameterisation=self.parameterisation,
-            data_variance=1.0,  # replaced by the data model's per-coordinate variance in run_denoiser
-        )
-
-    def train_config(self):
-        """The :class:`diffsim.nets.train.TrainConfig`."""
-        from diffsim.nets.train import TrainConfig
-
-        return TrainConfig(
-            steps=self.steps, batch_size=self.batch_size, learning_rate=self.learning_rate,
-            optimizer=self.optimizer, weight_decay=self.weight_decay, ema_decay=self.ema_decay,
-            time_law=self.time_law, weighting=self.weighting, t_min=self.t_min, t_max=self.t_max,
-            steps_per_dispatch=self.steps_per_dispatch, n_checkpoints=self.n_checkpoints,
-        )
+    def model_config(self, width: int) -> ModelConfig:
+        """The :class:`diffsim.nets.ModelConfig` of one width (``net`` at that width)."""
+        return dataclasses.replace(self.net, width=width)
 
 
 @dataclass(frozen=True)
@@ -243,17 +144,14 @@ class DenoiserResult:
         """Rebuild a result from the tidy rows of :meth:`rows`, so that the summary, the fits and the
         figures of :mod:`diffsim.plot.nets` work on a results table.
 
-        ``config`` is the :class:`DenoiserConfig` (or its dict, e.g. ``Results.cell_config(cell)``;
-        unknown keys are dropped). ``rows`` are the dicts of :meth:`rows`, or the rows of one
+        ``config`` is the :class:`DenoiserConfig` (or its dict, nested as ``Results.cell_config(cell)``
+        or by dotted paths; unknown paths are dropped). ``rows`` are the dicts of :meth:`rows`, or the rows of one
         ``(cell, seed)`` unit of a sweep table (the member's seed as ``study_seed``); rows of several
         units raise ValueError. What the rows do not hold stays empty (:meth:`DenoiserMeasurement.from_rows`;
-        ``t_collapse`` is None for a P without a ``theory/t_collapse`` row). Old quantity names are
-        read as :data:`RENAMED_QUANTITIES`.
+        ``t_collapse`` is None for a P without a ``theory/t_collapse`` row).
         """
         if isinstance(config, dict):
-            known = {f.name for f in dataclasses.fields(DenoiserConfig)}
-            config = DenoiserConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                       for k, v in config.items() if k in known})
+            config = _config_from_dict(config)
         rows = list(rows)
         units = {(r.get("cell"), r.get("seed") if "study_seed" in r else None) for r in rows}
         if len(units) > 1:
@@ -261,12 +159,12 @@ class DenoiserResult:
                              "e.g. table.where(cell=c, seed=s).rows")
         t_collapse, curves = {p: None for p in config.n_train}, []
         for r in rows:
-            name = RENAMED_QUANTITIES.get(r["quantity"], r["quantity"])
-            if name == "theory/t_collapse":
+            if r["quantity"] == "theory/t_collapse":
                 t_collapse[int(r["P"])] = r["value"]
             else:
-                curves.append({**r, "quantity": name, "seed": r["study_seed"] if "study_seed" in r else r["seed"]})
-        measurement = DenoiserMeasurement.from_rows(curves, widths=config.widths, n_train=config.n_train, dim=config.dim)
+                curves.append({**r, "seed": r["study_seed"] if "study_seed" in r else r["seed"]})
+        measurement = DenoiserMeasurement.from_rows(curves, widths=config.widths, n_train=config.n_train,
+                                                    dim=config.data.dim)
         return cls(config, measurement, {"t_collapse": t_collapse})
 
     def to_json(self) -> dict:
@@ -277,6 +175,19 @@ class DenoiserResult:
                 "theory": {"t_collapse": {str(k): v for k, v in self.theory["t_collapse"].items()}},
                 "reference": m.reference, "seconds": m.seconds, "rows": self.summary(), "fits": self.fits(),
                 "members": [r.to_json() for r in m.members]}
+
+
+def _config_from_dict(values: dict) -> DenoiserConfig:
+    """The :class:`DenoiserConfig` of a nested dict (``dataclasses.asdict``, a results cell's config)
+    or a ``{path: value}`` dict; lists as tuples, unknown paths dropped."""
+    def paths(table: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in table.items():
+            out.update(paths(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+        return out
+
+    known = {leaf.path for leaf in leaves(DenoiserConfig)}
+    return build(DenoiserConfig, {k: tuple(v) if isinstance(v, list) else v for k, v in paths(values).items() if k in known})
 
 
 @register_study("denoiser", DenoiserConfig,
@@ -296,8 +207,7 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
     report = progress if callable(progress) else (Progress("denoiser").within() if progress else None)
     key = jax.random.PRNGKey(config.seed) if key is None else key
     model_key, data_key = jax.random.split(key, 6)[:2]
-    model = data.make(config.data, config.dim, sigma=config.sigma, mtilde=config.mtilde,
-                      alpha_d=config.alpha_d, nonlinearity=config.nonlinearity, key=model_key)
+    model = config.data.make(model_key)
     pairs = [(p, s) for p in config.n_train for s in range(config.n_seeds)]  # members: P-major, then seed
     per_seed = jnp.stack([model.sample(jax.random.fold_in(data_key, s), max(config.n_train))
                           for s in range(config.n_seeds)])
@@ -305,8 +215,8 @@ def run_denoiser(config: DenoiserConfig, key=None, *, progress=None) -> Denoiser
                                           jnp.asarray([p for p, _ in pairs], jnp.int32))
     variance = float(np.mean(model.covariance_spectrum()))
     networks = [dataclasses.replace(config.model_config(w), data_variance=variance) for w in config.widths]
-    measurement = measure_denoiser(key, train, data_model=model, networks=networks, training=config.train_config(),
-                                   progress=report, **measure_options(measure_denoiser, config))
+    measurement = measure_denoiser(key, train, data_model=model, networks=networks, training=config.train,
+                                   progress=report, **config.measure.as_kwargs())
     spec = Spectrum.from_eigenvalues(np.maximum(model.covariance_spectrum(), 0.0))
-    t_collapse = {p: float(collapse_time(math.log(p) / config.dim, spec)) for p in config.n_train}
+    t_collapse = {p: float(collapse_time(math.log(p) / config.data.dim, spec)) for p in config.n_train}
     return DenoiserResult(config, measurement, {"t_collapse": t_collapse})

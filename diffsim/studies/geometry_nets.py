@@ -1,7 +1,7 @@
 """Window swaps between trained denoisers, and training that undertrains one window (THEORY.md
 section 8, "Two Calm Ends", the paper's diagnostic).
 
-One config = one point. ``run_net_swap`` draws ``n_many`` points of a data model with an exact score;
+One config = one point. ``run_net_swap`` draws ``data.n_train`` points of a data model with an exact score;
 the first ``n_few`` of them are the *few-point* set (so the few-point set is a subset of the many-point
 set, as in the paper's memorizing / generalizing pair), and measures the windows' swaps
 (:func:`diffsim.measure.geometry_nets.measure_net_swap`): the memorized fraction against the few-point
@@ -20,34 +20,33 @@ can move either baseline up or down. With P_many = 64 or 128 the generalizing ba
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import get_args
 
 import jax
 import numpy as np
 
-from diffsim import _validate, data, nets
-from diffsim.data import DataName
+from diffsim import _validate
 from diffsim.measure.geometry_nets import (
     FAMILIES,
     QUALITY,
     SWAP_DIRECTIONS,
     VARIANTS,
     ZONES,
-    Family,
     MitigationMeasurement,
+    MitigationOptions,
     NetSwapMeasurement,
-    Zone,
+    NetSwapOptions,
     calm_ends,
     measure_mitigation,
     measure_net_swap,
 )
-from diffsim.nets.models import Parameterisation
+from diffsim.nets.models import ModelConfig
+from diffsim.nets.train import TrainConfig
 from diffsim.observe import finite_or_none
 from diffsim.score import TrainingSet
 from diffsim.solvers import solver
-from diffsim.studies._common import config_json, measure_options
-from diffsim.studies.geometry import Method, default_sigmas
+from diffsim.specs import DataSpec, Sampling, config_json, validate_parts
 from diffsim.studies._registry import register_study
 
 __all__ = [
@@ -55,105 +54,73 @@ __all__ = [
     "MitigationConfig", "MitigationResult", "run_mitigation", "ZONES", "VARIANTS", "QUALITY",
 ]
 
+# Both studies: N = 8 Gaussian, width-128 eps nets, 4000 Adam steps ending at `steps` (n_checkpoints=2:
+# one checkpoint would stop at the first dispatch), 200 log-grid sampler steps.
+_NET = ModelConfig(width=128, depth=2, parameterisation="eps")
+_TRAIN = TrainConfig(steps=4000, batch_size=64, learning_rate=3e-3, steps_per_dispatch=100, n_checkpoints=2)
+_SAMPLING = Sampling(solver="sde", n_steps=200, t_max=5.0, t_min=1e-3)
+
+
+def _validate_point(config, solvers: tuple[str, ...]) -> None:
+    """The checks the two studies share: a data model with an exact score and P from ``data.n_train``,
+    the nets and their training, the sampler's log grid."""
+    validate_parts(config)
+    d, net, train, smp = config.data, config.net, config.train, config.sampling
+    _validate.integer("data.dim", d.dim, minimum=1, maximum=4096)
+    if d.n_train is None:
+        raise _validate.ConfigError("data.n_train=None is out of range: expected the number of training points")
+    if d.model == "hmm" and d.nonlinearity != "linear":
+        raise _validate.ConfigError(f"data.nonlinearity={d.nonlinearity!r} is out of range: expected linear "
+                                    "(the hmm has an exact score when linear only)")
+    try:
+        net.validate(d.dim)
+    except _validate.ConfigError as err:
+        raise _validate.ConfigError(f"net.{err}") from None
+    _validate.integer("train.steps", train.steps, minimum=train.steps_per_dispatch, maximum=10**7)
+    if train.steps % train.steps_per_dispatch:
+        raise _validate.ConfigError(f"train.steps={train.steps} is out of range: expected a multiple of "
+                                    f"steps_per_dispatch={train.steps_per_dispatch}")
+    _validate.integer("train.batch_size", train.batch_size, minimum=1, maximum=2**16)
+    _validate.positive("train.learning_rate", train.learning_rate, upper=1.0)
+    _validate.choice("sampling.solver", smp.solver, solvers)
+    _validate.choice("sampling.grid", smp.grid, ("log",))
+    _validate.integer("sampling.n_steps", smp.n_steps, minimum=10, maximum=100_000)
+    if smp.t_min >= smp.t_max:
+        raise _validate.ConfigError(f"sampling.t_min={smp.t_min} is out of range: expected t_min < t_max={smp.t_max}")
+    _validate.integer("seed", config.seed, minimum=0)
+
 
 @dataclass(frozen=True)
 class NetSwapConfig:
     """One point of the trained-net swap study (module docstring).
 
-    Data (``data`` with an exact score, ``dim``, ``alpha_d`` for the linear HMM), the two training sets
-    (``n_few`` inside ``n_many``), the nets (``width``, ``depth``, ``parameterisation``) and their
-    training (``steps``, ``batch_size``, ``learning_rate``, ``steps_per_dispatch``), the boundaries
-    (``sigmas``, ``n_queries`` training and held-out queries per sigma), the sampler (``n_samples``,
-    ``n_steps`` on a log grid from ``t_max`` to ``t_min``, ``method``), ``families`` to swap and
-    ``n_boot`` bootstrap replicas.
-
     Attributes:
-        data: data model with an exact true score: gaussian (isotropic), mixture (two clusters) or
-            hmm (linear).
-        dim: dimension N.
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        n_few: training points of the memorizing net (the first n_few of the n_many).
-        n_many: training points of the generalizing net (more than n_few).
-        width: MLP width of both nets.
-        depth: residual blocks of both nets.
-        parameterisation: what the nets predict: eps (the noise), x0 (the denoised point) or edm.
-        steps: Adam steps of both nets (a multiple of steps_per_dispatch).
-        batch_size: minibatch size.
-        learning_rate: Adam learning rate.
-        steps_per_dispatch: training steps per jitted scan.
-        sigmas: increasing VE noise levels sigma (at least 3) of the few-point set's boundaries
-            sigma_cov, sigma_w that place the windows.
-        n_queries: training and held-out queries per sigma of the boundaries.
-        n_samples: generated samples per window, direction and family.
-        n_steps: sampler steps on a log grid from t_max to t_min.
-        t_max: first sampler time (OU time t).
-        t_min: last sampler time (OU time t).
-        method: sampler: sde (backward SDE) or ode (probability-flow ODE).
-        families: score pairs to swap: nets (memorizing / generalizing net) and/or exact (empirical /
-            true score).
-        n_boot: bootstrap replicas of the boundaries and of every memorized fraction.
+        data: data model with an exact true score (gaussian, mixture or linear hmm), N, and the
+            training points of the generalizing net (n_train, more than n_few).
+        n_few: training points of the memorizing net (the first n_few of the data.n_train).
+        net: both nets (their data_variance is the data model's).
+        train: DSM training of both nets (the run must end at train.steps).
+        sampling: the sampler (sde: backward SDE, or ode: probability-flow ODE) on a log grid.
+        measure: the options of measure_net_swap (boundaries, samples, families, bootstrap).
         seed: random seed.
     """
 
-    data: DataName = "gaussian"
-    dim: int = 8
-    alpha_d: float = 0.5
+    data: DataSpec = DataSpec(model="gaussian", dim=8, n_train=32)
     n_few: int = 8
-    n_many: int = 32
-    width: int = 128
-    depth: int = 2
-    parameterisation: Parameterisation = "eps"
-    steps: int = 4000
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    steps_per_dispatch: int = 100
-    sigmas: tuple[float, ...] = default_sigmas()
-    n_queries: int = 512
-    n_samples: int = 512
-    n_steps: int = 200
-    t_max: float = 5.0
-    t_min: float = 1e-3
-    method: Method = "sde"
-    families: tuple[Family, ...] = FAMILIES
-    n_boot: int = 200
+    net: ModelConfig = _NET
+    train: TrainConfig = _TRAIN
+    sampling: Sampling = _SAMPLING
+    measure: NetSwapOptions = NetSwapOptions()
     seed: int = 0
 
     def validate(self) -> "NetSwapConfig":
-        _validate.choice("data", self.data, data.DATA_MODELS)
-        _validate.integer("dim", self.dim, minimum=1, maximum=4096)
-        if self.data == "hmm":
-            _validate.positive("alpha_d", self.alpha_d, upper=1.0)
+        _validate_point(self, ("sde", "ode"))
         _validate.integer("n_few", self.n_few, minimum=2, maximum=10**5)
-        _validate.integer("n_many", self.n_many, minimum=self.n_few + 1, maximum=10**6)
-        _validate.integer("width", self.width, minimum=1, maximum=65_536)
-        _validate.integer("depth", self.depth, minimum=0, maximum=64)
-        _validate.choice("parameterisation", self.parameterisation, nets.PARAMETERISATIONS)
-        _validate.integer("steps_per_dispatch", self.steps_per_dispatch, minimum=1)
-        _validate.integer("steps", self.steps, minimum=self.steps_per_dispatch, maximum=10**7)
-        if self.steps % self.steps_per_dispatch:
-            raise _validate.ConfigError(f"steps={self.steps} is out of range: expected a multiple of steps_per_dispatch={self.steps_per_dispatch}")
-        _validate.integer("batch_size", self.batch_size, minimum=1, maximum=2**16)
-        _validate.positive("learning_rate", self.learning_rate, upper=1.0)
-        sig = _validate.increasing("sigmas", self.sigmas)
-        if len(sig) < 3 or sig[0] <= 0:
-            raise _validate.ConfigError(f"sigmas={tuple(self.sigmas)!r} is out of range: expected >= 3 increasing positive values")
-        _validate.integer("n_queries", self.n_queries, minimum=8, maximum=2**20)
-        _validate.integer("n_samples", self.n_samples, minimum=8, maximum=2**20)
-        _validate.integer("n_steps", self.n_steps, minimum=10, maximum=100_000)
-        _validate.positive("t_max", self.t_max, upper=50.0)
-        _validate.positive("t_min", self.t_min, upper=self.t_max)
-        if self.t_min >= self.t_max:
-            raise _validate.ConfigError(f"t_min={self.t_min} is out of range: expected t_min < t_max={self.t_max}")
-        _validate.choice("method", self.method, get_args(Method))
-        if not self.families:
-            raise _validate.ConfigError("families=() is out of range: expected some of nets, exact")
-        for f in self.families:
-            _validate.choice("families", f, FAMILIES)
-        _validate.integer("n_boot", self.n_boot, minimum=2, maximum=100_000)
-        _validate.integer("seed", self.seed, minimum=0)
+        _validate.integer("data.n_train", self.data.n_train, minimum=self.n_few + 1, maximum=10**6)
+        d, opts, train = self.data, self.measure, self.train
         _validate.memory("training sets, queries and samples",
-                         4.0 * self.dim * (3 * self.n_many + 4 * self.n_queries * len(sig) + 8 * self.n_samples)
-                         + 4.0 * 64 * self.batch_size * max(self.dim, self.width))
+                         4.0 * d.dim * (3 * d.n_train + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
+                         + 4.0 * 64 * train.batch_size * max(d.dim, self.net.width))
         return self
 
 
@@ -168,7 +135,7 @@ class NetSwapResult:
         for (family, direction, window), o in m.outcomes.items():
             lo, hi = m.windows.get(window, (None, None))
             out.append({
-                "N": c.dim, "P_few": c.n_few, "P_many": c.n_many, "family": family, "direction": direction,
+                "N": c.data.dim, "P_few": c.n_few, "P_many": c.data.n_train, "family": family, "direction": direction,
                 "window": window, "sigma_lo": finite_or_none(lo), "sigma_hi": finite_or_none(hi),
                 "sigma_cov": finite_or_none(m.sigma_cov.value), "sigma_w": finite_or_none(m.sigma_w.value),
                 "quantity": "memorized_fraction_few", "value": float(o.few.value), "stderr": finite_or_none(o.few.stderr),
@@ -186,19 +153,21 @@ class NetSwapResult:
                 "final_loss_gen": finite_or_none(m.final_loss[1]), "calm": calm_ends(m), "rows": self.rows()}
 
 
-def _point(config, key, n_points: int):
+def _point(config, key):
     """The data model (``fold_in(key, 0)``), the training set (``1``), held-out points (``2``) and
-    the nets' :class:`~diffsim.nets.ModelConfig` and :class:`~diffsim.nets.TrainConfig` of a point."""
-    model = data.make(config.data, config.dim, alpha_d=config.alpha_d, key=jax.random.fold_in(key, 0))
-    train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), n_points))
-    held = model.sample(jax.random.fold_in(key, 2), config.n_queries)
+    the nets' :class:`~diffsim.nets.ModelConfig` (with the data's variance) and
+    :class:`~diffsim.nets.TrainConfig` of a point."""
+    model = config.data.make(jax.random.fold_in(key, 0))
+    train = TrainingSet.from_points(model.sample(jax.random.fold_in(key, 1), config.data.n_train))
+    held = model.sample(jax.random.fold_in(key, 2), config.measure.n_queries)
     variance = float(np.mean(np.asarray(model.covariance_spectrum(), dtype=np.float64)))
-    network = nets.ModelConfig(width=config.width, depth=config.depth, parameterisation=config.parameterisation,
-                               data_variance=variance)
-    # n_checkpoints=2: the run ends at `steps` (one checkpoint would stop at the first dispatch)
-    training = nets.TrainConfig(steps=config.steps, batch_size=config.batch_size, learning_rate=config.learning_rate,
-                                steps_per_dispatch=config.steps_per_dispatch, n_checkpoints=2)
-    return dict(data_model=model, train=train, held_out=held, network=network, training=training)
+    network = dataclasses.replace(config.net, data_variance=variance)
+    return dict(data_model=model, train=train, held_out=held, network=network, training=config.train)
+
+
+def _sampler(config) -> dict:
+    smp = config.sampling
+    return dict(n_steps=smp.n_steps, t_max=smp.t_max, t_min=smp.t_min)
 
 
 @register_study("geometry_net_swap", NetSwapConfig,
@@ -210,9 +179,9 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
     docstring); ``key`` defaults to ``PRNGKey(seed)``."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    return NetSwapResult(config, measure_net_swap(key, **_point(config, key, config.n_many), progress=progress,
-                                                  solver=solver(config.method),
-                                                  **measure_options(measure_net_swap, config)))
+    return NetSwapResult(config, measure_net_swap(key, **_point(config, key), n_few=config.n_few, progress=progress,
+                                                  solver=solver(config.sampling.solver), **_sampler(config),
+                                                  **config.measure.as_kwargs()))
 
 
 # ----------------------------------------------------------------------------- training-time mitigation
@@ -220,10 +189,11 @@ def run_net_swap(config: NetSwapConfig, key=None, *, progress=None) -> NetSwapRe
 
 @dataclass(frozen=True)
 class MitigationConfig:
-    """One point of the mitigation study: DSM training that undertrains one sigma window (``zone``, placed
-    from the training set's measured boundaries like the swap windows) by the loss factor
-    ``zone_weight`` against the standard schedule, at equal steps, same seeds, same initialisation and
-    minibatch noise (paired members); ``n_seeds`` members per variant, trained as one vmapped ensemble.
+    """One point of the mitigation study: DSM training that undertrains one sigma window
+    (``measure.zone``, placed from the training set's measured boundaries like the swap windows) by the
+    loss factor ``measure.zone_weight`` against the standard schedule, at equal steps, same seeds, same
+    initialisation and minibatch noise (paired members); ``measure.n_seeds`` members per variant,
+    trained as one vmapped ensemble.
 
     Quality: ``score_error_true`` = mean over ``eval_times`` log-spaced t in ``[t_eval_min, t_eval_max]``
     of ``Delta_t E|s_theta - s_true|^2 / N`` on queries built on fresh points (noise units per
@@ -231,81 +201,35 @@ class MitigationConfig:
     (``n_projections`` directions); ``memorized_fraction``: the 1/3 rule against the training set.
 
     Attributes:
-        data: data model with an exact true score: gaussian (isotropic), mixture (two clusters) or
-            hmm (linear).
-        dim: dimension N.
-        alpha_d: hmm: latent ratio D/N (D = round(alpha_d N)).
-        n_train: training points P.
-        width: MLP width.
-        depth: residual blocks.
-        parameterisation: what the nets predict: eps (the noise), x0 (the denoised point) or edm.
-        steps: Adam steps of every member (a multiple of steps_per_dispatch).
-        batch_size: minibatch size.
-        learning_rate: Adam learning rate.
-        steps_per_dispatch: training steps per jitted scan.
-        zone: the sigma window to undertrain, placed from the measured boundaries sigma_cov, sigma_w:
-            small [0, sigma_cov], medium [sigma_cov, sigma_w], large [sigma_w, inf), or a control of
-            the medium window's log-width just below or above it.
-        zone_weight: loss factor inside the window in the mitigated variant (0: no training there).
-        n_seeds: paired members per variant (same initialisation, minibatches and sampler noise).
-        sigmas: increasing VE noise levels sigma (at least 3) of the boundaries.
-        n_queries: training and held-out queries per sigma of the boundaries.
-        n_samples: generated samples per member (and fresh points of the sliced Wasserstein).
-        n_steps: sampler steps on a log grid from t_max to t_min.
-        t_max: first sampler time (OU time t).
-        t_min: last sampler time (OU time t).
-        eval_times: times of the score error, log-spaced in [t_eval_min, t_eval_max].
-        t_eval_min: smallest time of the score error (OU time t).
-        t_eval_max: largest time of the score error (OU time t, at most t_max).
-        eval_batch: queries per time of the score error.
-        n_projections: random directions of the sliced Wasserstein distance.
+        data: data model with an exact true score (gaussian, mixture or linear hmm), N and the
+            training points P (n_train).
+        net: the nets (their data_variance is the data model's).
+        train: the standard DSM training (without a zone; the run must end at train.steps).
+        sampling: the sampler (sde, the backward SDE) on a log grid.
+        measure: the options of measure_mitigation (zone and its weight, members, boundaries, quality).
         seed: random seed.
     """
 
-    data: DataName = "gaussian"
-    dim: int = 8
-    alpha_d: float = 0.5
-    n_train: int = 8
-    width: int = 128
-    depth: int = 2
-    parameterisation: Parameterisation = "eps"
-    steps: int = 4000
-    batch_size: int = 64
-    learning_rate: float = 3e-3
-    steps_per_dispatch: int = 100
-    zone: Zone = "medium"
-    zone_weight: float = 0.0
-    n_seeds: int = 4
-    sigmas: tuple[float, ...] = default_sigmas()
-    n_queries: int = 512
-    n_samples: int = 512
-    n_steps: int = 200
-    t_max: float = 5.0
-    t_min: float = 1e-3
-    eval_times: int = 8
-    t_eval_min: float = 0.01
-    t_eval_max: float = 2.0
-    eval_batch: int = 256
-    n_projections: int = 128
+    data: DataSpec = DataSpec(model="gaussian", dim=8, n_train=8)
+    net: ModelConfig = _NET
+    train: TrainConfig = _TRAIN
+    sampling: Sampling = _SAMPLING
+    measure: MitigationOptions = MitigationOptions()
     seed: int = 0
 
     def validate(self) -> "MitigationConfig":
-        NetSwapConfig(data=self.data, dim=self.dim, alpha_d=self.alpha_d, n_few=self.n_train, n_many=self.n_train + 1,
-                      width=self.width, depth=self.depth, parameterisation=self.parameterisation, steps=self.steps,
-                      batch_size=self.batch_size, learning_rate=self.learning_rate,
-                      steps_per_dispatch=self.steps_per_dispatch, sigmas=self.sigmas, n_queries=self.n_queries,
-                      n_samples=self.n_samples, n_steps=self.n_steps, t_max=self.t_max, t_min=self.t_min,
-                      seed=self.seed).validate()
-        _validate.choice("zone", self.zone, ZONES)
-        _validate.in_range("zone_weight", self.zone_weight, 0.0, 1e6)
-        _validate.integer("n_seeds", self.n_seeds, minimum=2, maximum=1024)
-        _validate.integer("eval_times", self.eval_times, minimum=1, maximum=1000)
-        _validate.positive("t_eval_max", self.t_eval_max, upper=self.t_max)
-        _validate.positive("t_eval_min", self.t_eval_min, upper=self.t_eval_max)
-        _validate.integer("eval_batch", self.eval_batch, minimum=2, maximum=2**20)
-        _validate.integer("n_projections", self.n_projections, minimum=1, maximum=100_000)
+        _validate_point(self, ("sde",))
+        d, opts, train = self.data, self.measure, self.train
+        _validate.integer("data.n_train", d.n_train, minimum=2, maximum=10**5)
+        if (train.zone_sigma_lo, train.zone_sigma_hi, train.zone_weight) != (0.0, 0.0, 1.0):
+            raise _validate.ConfigError(f"train.zone_weight={train.zone_weight!r} is out of range: expected the standard "
+                                        "training without a zone (measure.zone and measure.zone_weight set the mitigated one)")
+        _validate.positive("measure.t_eval_max", opts.t_eval_max, upper=self.sampling.t_max)
+        _validate.memory("training sets, queries and samples",
+                         4.0 * d.dim * (3 * (d.n_train + 1) + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
+                         + 4.0 * 64 * train.batch_size * max(d.dim, self.net.width))
         _validate.memory("the ensemble's evaluation batches",
-                         4.0 * self.n_seeds * self.dim * (self.eval_times * self.eval_batch * 4 + 4 * self.n_samples))
+                         4.0 * opts.n_seeds * d.dim * (opts.eval_times * opts.eval_batch * 4 + 4 * opts.n_samples))
         return self
 
 
@@ -318,7 +242,7 @@ class MitigationResult:
         """Summary rows (``member`` None; ``variant`` standard / mitigated / difference, with the 95%
         interval mean +- 1.96 stderr) and one row per member and variant."""
         c, m = self.config, self.measurement
-        base = {"N": c.dim, "P": c.n_train, "zone": c.zone, "zone_weight": c.zone_weight,
+        base = {"N": c.data.dim, "P": c.data.n_train, "zone": c.measure.zone, "zone_weight": c.measure.zone_weight,
                 "zone_lo": finite_or_none(m.zone[0]), "zone_hi": finite_or_none(m.zone[1]),
                 "sigma_cov": finite_or_none(m.sigma_cov.value), "sigma_w": finite_or_none(m.sigma_w.value)}
         out = []
@@ -347,5 +271,5 @@ def run_mitigation(config: MitigationConfig, key=None, *, progress=None) -> Miti
     """Standard vs zone-undertrained DSM at equal steps (:class:`MitigationConfig`)."""
     config.validate()
     key = jax.random.PRNGKey(config.seed) if key is None else key
-    return MitigationResult(config, measure_mitigation(key, **_point(config, key, config.n_train), progress=progress,
-                                                       **measure_options(measure_mitigation, config)))
+    return MitigationResult(config, measure_mitigation(key, **_point(config, key), progress=progress, **_sampler(config),
+                                                       **config.measure.as_kwargs()))
