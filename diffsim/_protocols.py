@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import jax
 import numpy as np
 
-__all__ = ["DataModel", "Drift", "StudyConfig", "StudyResult", "StudyRun"]
+__all__ = ["DataModel", "ExactDataModel", "Drift", "StudyConfig", "StudyResult", "StudyRun"]
 
 
 @runtime_checkable
@@ -20,6 +20,13 @@ class DataModel(Protocol):
     def sample(self, key: jax.Array, n: int) -> jax.Array: ...
 
     def covariance_spectrum(self) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ExactDataModel(DataModel, Protocol):
+    """A data law whose noised law has a closed-form score ``score(x [B, N], t) -> [B, N]``."""
+
+    def score(self, x: jax.Array, t: Any) -> jax.Array: ...
 
 
 @runtime_checkable

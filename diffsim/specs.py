@@ -210,6 +210,16 @@ class Options:
 O = typing.TypeVar("O", bound=Options)
 
 
+def _annotation(fn: Callable, p: inspect.Parameter) -> Any:
+    """The evaluated annotation of one parameter of ``fn`` (only the kept ones are evaluated, so an
+    excluded parameter may name a type imported for the type checker alone)."""
+    if p.annotation is inspect.Parameter.empty:
+        return Any
+    if isinstance(p.annotation, str):  # ``from __future__ import annotations``
+        return eval(p.annotation, fn.__globals__)  # noqa: S307 - the module's own annotation text
+    return p.annotation
+
+
 def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[..., None] | None = None,
                defaults: dict | None = None) -> Callable[[type[O]], type[O]]:
     """Class decorator: the decorated :class:`Options` subclass becomes a frozen dataclass whose
@@ -223,7 +233,6 @@ def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[.
             \"\"\"The options of measure_collapse.\"\"\"
     """
     sig = inspect.signature(fn)
-    hints = typing.get_type_hints(fn)
     docs = doc_entries(fn.__doc__, "Args")
     defaults = defaults or {}
     fields, lines = [], []
@@ -233,7 +242,7 @@ def options_of(fn: Callable, *, exclude: tuple[str, ...] = (), check: Callable[.
         default = defaults.get(p.name, p.default)
         if default is inspect.Parameter.empty:
             raise TypeError(f"{fn.__name__}: keyword {p.name!r} has no default: it cannot be an option")
-        hint = hints.get(p.name, Any)
+        hint = _annotation(fn, p)
         if hint == ArrayLike:  # an array of numbers option (times, sigmas) is a tuple of floats field
             hint = tuple[float, ...]
             default = tuple(float(v) for v in default)

@@ -64,8 +64,6 @@ from diffsim.specs import Options, options_of
 if TYPE_CHECKING:
     from diffsim.nets.models import LearnedScore, ModelConfig
     from diffsim.nets.train import TrainConfig
-else:  # options_of reads the annotations at import; the nets (flax) are imported when a measurement runs
-    LearnedScore = ModelConfig = TrainConfig = Any
 
 __all__ = ["DEFINITIONS", "MemberCurves", "DenoiserMeasurement", "DenoiserOptions", "check_denoiser_options",
            "measure_denoiser"]
@@ -293,7 +291,7 @@ class DenoiserMeasurement:
         for width in self.widths:
             for p in self.n_train:
                 ms = self._of(width, p)
-                row = {"width": width, "P": p, "n_seeds": len(ms)}
+                row: dict[str, Any] = {"width": width, "P": p, "n_seeds": len(ms)}
                 for key, values in (
                     ("memorized_fraction", [r.final("memorized_fraction") for r in ms]),
                     ("score_error_true", [r.noise_units("err_true_test") for r in ms]),
@@ -358,8 +356,8 @@ class DenoiserMeasurement:
                     lower[p] = float(np.nanmean(taus)) if 0 < reached[p] < taus.size else None
                     errs[p] = float(taus.std(ddof=1) / math.sqrt(taus.size)) if complete and taus.size > 1 else None
                 fitted = [p for p in self.n_train if means[p] is not None]
-                b, b_err, c = fit_power_law(fitted, [means[p] for p in fitted],
-                                            [np.nan if errs[p] is None else errs[p] for p in fitted])
+                b, b_err, c = fit_power_law(fitted, np.array([means[p] for p in fitted], dtype=float),
+                                            np.array([np.nan if errs[p] is None else errs[p] for p in fitted], dtype=float))
                 out.append({"width": width, "threshold": level, "exponent": finite_or_none(b),
                             "exponent_stderr": finite_or_none(b_err), "prefactor": finite_or_none(c),
                             "fitted_P": fitted, "tau_mem": means, "tau_mem_stderr": errs, "reached": reached,

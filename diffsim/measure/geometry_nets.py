@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence, get_args
+from typing import TYPE_CHECKING, Callable, Literal, Sequence, get_args
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from diffsim import _validate
-from diffsim._protocols import DataModel
+from diffsim._protocols import ExactDataModel
 from diffsim.measure.geometry import (
     _check_sigmas,
     _memorized,
@@ -63,8 +63,6 @@ from diffsim.specs import Options, options_of
 if TYPE_CHECKING:
     from diffsim.nets.models import ModelConfig
     from diffsim.nets.train import TrainConfig
-else:  # options_of reads the annotations at import; the nets (flax) are imported when a measurement runs
-    ModelConfig = TrainConfig = Any
 
 __all__ = [
     "FAMILIES", "SWAP_DIRECTIONS", "SwapOutcome", "NetSwapMeasurement", "NetSwapOptions", "check_net_swap_options",
@@ -146,7 +144,7 @@ def _outcome(key, flags_few, flags_own, n_boot: int) -> SwapOutcome:
     idx = np.asarray(jax.random.randint(key, (n_boot, b), 0, b))
     reps = f[:, idx].mean(-1)  # [2, n_boot]
     est = [Estimate(float(f[i].mean()), float(reps[i].std(ddof=1))) for i in range(2)]
-    ci = [tuple(float(q) for q in np.quantile(reps[i], [0.025, 0.975])) for i in range(2)]
+    ci = [(float(np.quantile(reps[i], 0.025)), float(np.quantile(reps[i], 0.975))) for i in range(2)]
     return SwapOutcome(est[0], ci[0], est[1], ci[1])
 
 
@@ -185,7 +183,7 @@ def measure_net_swap(
     train: TrainingSet,
     *,
     n_few: int,
-    data_model: DataModel,
+    data_model: ExactDataModel,
     held_out,
     network: ModelConfig,
     training: TrainConfig,
@@ -364,7 +362,7 @@ def measure_mitigation(
     key,
     train: TrainingSet,
     *,
-    data_model: DataModel,
+    data_model: ExactDataModel,
     held_out,
     network: ModelConfig,
     training: TrainConfig,

@@ -61,7 +61,7 @@ def save_checkpoint(path, tree, metadata: dict | None = None) -> Path:
 
     with atomic_file(path) as tmp:  # the umask's file mode, like every results file
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # the stub types **kwds as allow_pickle
     return path
 
 

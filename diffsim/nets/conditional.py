@@ -249,7 +249,7 @@ def train_conditional(key, data, model_config: ModelConfig | None = None,
     tx = optimizer("adam", train_config.learning_rate) if tx is None else tx
     k_init, k_train = jax.random.split(key)
     model = ConditionalMLP(data.train.dim, data.n_classes, model_config, rngs=nnx.Rngs(params=k_init))
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # two filters: three parts
     state = TrainState.start(params, rest, tx.init(params), k_train)
     report = None if progress is None else (lambda step, loss: progress(step, float(loss)))
     result = fit(graphdef, state, ConditionalDSM.from_data(data, train_config), tx, steps=train_config.steps,

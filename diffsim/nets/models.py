@@ -126,6 +126,11 @@ class _Denoiser(nnx.Module):
     """Shared read-out of the network output (module docstring); subclasses define ``network`` and
     set ``parameterisation``, ``data_variance``, ``embed_dim`` and ``max_frequency``."""
 
+    parameterisation: str
+    data_variance: float
+    embed_dim: int
+    max_frequency: float
+
     def network(self, x_in, temb):  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -257,7 +257,7 @@ def dsm_loss(model, a, t, xi, weighting: str = "noise"):
 @partial(jax.jit, static_argnames=("model_config", "tx", "dim"))
 def _init_member(key, *, model_config: ModelConfig, tx: optax.GradientTransformation, dim: int) -> TrainState:
     init_key, noise_key = jax.random.split(key)
-    _, params, rest = nnx.split(build_model(model_config, dim, init_key), nnx.Param, ...)
+    _, params, rest = nnx.split(build_model(model_config, dim, init_key), nnx.Param, ...)  # type: ignore[misc]
     return TrainState(jnp.zeros((), jnp.int32), params, rest, tx.init(params), params, noise_key)
 
 

@@ -181,7 +181,7 @@ def _config_from_dict(values: dict) -> DenoiserConfig:
     """The :class:`DenoiserConfig` of a nested dict (``dataclasses.asdict``, a results cell's config)
     or a ``{path: value}`` dict; lists as tuples, unknown paths dropped."""
     def paths(table: dict, prefix: str = "") -> dict:
-        out = {}
+        out: dict = {}
         for key, value in table.items():
             out.update(paths(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
         return out

@@ -119,7 +119,7 @@ class NetSwapConfig:
         _validate.integer("data.n_train", self.data.n_train, minimum=self.n_few + 1, maximum=10**6)
         d, opts, train = self.data, self.measure, self.train
         _validate.memory("training sets, queries and samples",
-                         4.0 * d.dim * (3 * d.n_train + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
+                         4.0 * d.dim * (3 * d.n_points + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
                          + 4.0 * 64 * train.batch_size * max(d.dim, self.net.width))
         return self
 
@@ -226,7 +226,7 @@ class MitigationConfig:
                                         "training without a zone (measure.zone and measure.zone_weight set the mitigated one)")
         _validate.positive("measure.t_eval_max", opts.t_eval_max, upper=self.sampling.t_max)
         _validate.memory("training sets, queries and samples",
-                         4.0 * d.dim * (3 * (d.n_train + 1) + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
+                         4.0 * d.dim * (3 * (d.n_points + 1) + 4 * opts.n_queries * len(opts.sigmas) + 8 * opts.n_samples)
                          + 4.0 * 64 * train.batch_size * max(d.dim, self.net.width))
         _validate.memory("the ensemble's evaluation batches",
                          4.0 * opts.n_seeds * d.dim * (opts.eval_times * opts.eval_batch * 4 + 4 * opts.n_samples))
