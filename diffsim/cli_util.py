@@ -43,6 +43,11 @@ def _finite(value):
     return value
 
 
+def shown(value, spec: str = ".4g") -> str:
+    """A number of a human table formatted by ``spec``, ``-`` where it is missing."""
+    return "-" if value is None else format(value, spec)
+
+
 def emit(payload: dict, table: str, as_json: bool) -> None:
     """Print ``payload`` as one strict JSON object (NaN/inf as null), or ``table`` for humans."""
     print(strict_json(payload) if as_json else table)

@@ -38,7 +38,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from diffsim.process import _rows, delta, denoised, m, noise_prediction
+from diffsim.process import delta, denoised, m, noise_prediction, time_column
 from diffsim.sample import as_drift
 
 __all__ = ["Guided", "guided", "noise_prediction", "denoised"]
@@ -71,7 +71,7 @@ class Guided:
     def __call__(self, x, t):
         x0_u, x0_c = self.branches(x, t)
         x0_g = x0_u + self.guidance * (x0_c - x0_u)
-        tt = _rows(x, t)
+        tt = time_column(x, t)
         mt, dt = m(tt), delta(tt)
         eps_diff = -(mt / jnp.sqrt(dt)) * (x0_c - x0_u)
         return (mt * x0_g - x) / dt, {"denoised": x0_g, "eps_difference": eps_diff}

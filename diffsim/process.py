@@ -38,6 +38,7 @@ __all__ = [
     "log_sigma_times",
     "time_grid",
     "GRID_KINDS",
+    "time_column",
     "GridKind",
 ]
 
@@ -86,20 +87,20 @@ def t_from_separations_time(s: _Time) -> _Time:
     return 0.5 * s
 
 
-def _rows(x, t):
-    """``t`` (scalar or ``[B]``) as a ``[B, 1]`` column of x's dtype."""
+def time_column(x, t):
+    """``t`` (scalar or ``[B]``) as a ``[B, 1]`` column of x's dtype (to scale states ``x [B, N]``)."""
     return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
 
 
 def noise_prediction(x, t, score):
     """``eps_hat = -sqrt(Delta_t) s`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``), ``[B, N]``."""
-    return -jnp.sqrt(delta(_rows(x, t))) * score
+    return -jnp.sqrt(delta(time_column(x, t))) * score
 
 
 def denoised(x, t, score):
     """Tweedie ``x0_hat = (x + Delta_t s) / m_t`` of states ``x [B, N]`` at times ``t`` (scalar or ``[B]``),
     ``[B, N]``."""
-    tt = _rows(x, t)
+    tt = time_column(x, t)
     return (x + delta(tt) * score) / m(tt)
 
 

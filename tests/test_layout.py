@@ -65,7 +65,7 @@ def test_one_definition_per_concept():
             if isinstance(d, ast.FunctionDef) and d.col_offset == 0 and not d.name.startswith("_"):
                 names.setdefault(d.name, []).append(_relative(p))
     for name in ("sliced_wasserstein", "crossing_step", "fit_power_law", "noised_training_queries", "bootstrap",
-                 "points_at_load", "clone_protocol", "has_exact_score", "log_sigma_times", "noise_prediction", "denoised",
+                 "points_at_load", "clone_protocol", "has_exact_score", "log_sigma_times", "noise_prediction", "denoised", "time_column",
                  "solver"):
         assert len(names.get(name, [])) == 1, (name, names.get(name))
 

@@ -4,7 +4,7 @@ the true score (THEORY.md sections 10-12; :mod:`diffsim.studies.denoiser`)."""
 from __future__ import annotations
 
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
-from diffsim.cli_util import add_output_flags, check_output_path, emit
+from diffsim.cli_util import add_output_flags, check_output_path, emit, shown
 from diffsim.studies.denoiser import DenoiserConfig, run_denoiser
 
 
@@ -41,10 +41,6 @@ def _denoiser(args) -> int:
     return 0
 
 
-def _fmt(v, spec=".4g"):
-    return "-" if v is None else format(v, spec)
-
-
 def denoiser_table(result, figures=None) -> str:
     """Human-readable summary: one line per (width, P), the tau fits and the definitions."""
     cfg = result.config
@@ -59,16 +55,16 @@ def denoiser_table(result, figures=None) -> str:
     ]
     for r in result.summary():
         lines.append(
-            f"{r['width']:>6} {r['P']:>7} {_fmt(r['memorized_fraction'], '.3f'):>10} "
-            f"{_fmt(r['score_error_true']):>9} {_fmt(r['score_error_empirical']):>9} "
-            f"{_fmt(r['sliced_wasserstein'], '.3f'):>7} {_fmt(r['tau_gen'], '.0f'):>9} {_fmt(r['tau_mem'], '.0f'):>9} "
-            f"{_fmt(r['t_condensation'], '.3f'):>7} {_fmt(r['theory/t_collapse'], '.3f'):>7}"
+            f"{r['width']:>6} {r['P']:>7} {shown(r['memorized_fraction'], '.3f'):>10} "
+            f"{shown(r['score_error_true']):>9} {shown(r['score_error_empirical']):>9} "
+            f"{shown(r['sliced_wasserstein'], '.3f'):>7} {shown(r['tau_gen'], '.0f'):>9} {shown(r['tau_mem'], '.0f'):>9} "
+            f"{shown(r['t_condensation'], '.3f'):>7} {shown(r['theory/t_collapse'], '.3f'):>7}"
         )
     for width, fit in result.fits().items():
         lines.append(
-            f"width {width}: tau_mem ~ P^{_fmt(fit['tau_mem']['exponent'], '.2f')} "
-            f"(± {_fmt(fit['tau_mem']['exponent_stderr'], '.2f')}, {fit['tau_mem']['n_points']} P), "
-            f"tau_gen ~ P^{_fmt(fit['tau_gen']['exponent'], '.2f')} (± {_fmt(fit['tau_gen']['exponent_stderr'], '.2f')})"
+            f"width {width}: tau_mem ~ P^{shown(fit['tau_mem']['exponent'], '.2f')} "
+            f"(± {shown(fit['tau_mem']['exponent_stderr'], '.2f')}, {fit['tau_mem']['n_points']} P), "
+            f"tau_gen ~ P^{shown(fit['tau_gen']['exponent'], '.2f')} (± {shown(fit['tau_gen']['exponent_stderr'], '.2f')})"
         )
     ref = result.measurement.reference
     lines.append(f"reference: SW between two true samples {ref['sliced_wasserstein_true_vs_true']:.3f}, "

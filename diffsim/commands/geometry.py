@@ -6,7 +6,7 @@ mitigation (THEORY.md section 8; :mod:`diffsim.studies.geometry`, :mod:`diffsim.
 from __future__ import annotations
 
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
-from diffsim.cli_util import add_output_flags, emit
+from diffsim.cli_util import add_output_flags, emit, shown
 from diffsim.studies.geometry import GeometryConfig, SwapConfig, run_geometry, run_swap, zone_trend
 from diffsim.studies.geometry_nets import MitigationConfig, NetSwapConfig, calm_ends, run_mitigation, run_net_swap
 
@@ -40,19 +40,15 @@ def _geometry(args) -> int:
     return 0
 
 
-def _fmt(v, spec=".3f"):
-    return "-" if v is None else format(v, spec)
-
-
 def geometry_table(results) -> str:
     lines = ["    N        P   sigma_cov (theory)        sigma_w (sigma_C)         log-width        sigma_lin"]
     for r in results:
         s = r.summary()
         lines.append(
-            f"{s['N']:5d} {s['P']:8d}   {_fmt(s['sigma_cov'])}±{_fmt(s['sigma_cov_stderr'])} ({_fmt(s['theory/sigma_cov'])})"
-            f"   {_fmt(s['sigma_w'])}±{_fmt(s['sigma_w_stderr'])} ({_fmt(s['theory/sigma_c'])})"
-            f"   {_fmt(s['log_width'])}±{_fmt(s['log_width_stderr'])}"
-            f"   {_fmt(s['sigma_lin'])}±{_fmt(s['sigma_lin_stderr'])}"
+            f"{s['N']:5d} {s['P']:8d}   {shown(s['sigma_cov'], '.3f')}±{shown(s['sigma_cov_stderr'], '.3f')} ({shown(s['theory/sigma_cov'], '.3f')})"
+            f"   {shown(s['sigma_w'], '.3f')}±{shown(s['sigma_w_stderr'], '.3f')} ({shown(s['theory/sigma_c'], '.3f')})"
+            f"   {shown(s['log_width'], '.3f')}±{shown(s['log_width_stderr'], '.3f')}"
+            f"   {shown(s['sigma_lin'], '.3f')}±{shown(s['sigma_lin_stderr'], '.3f')}"
         )
     lines.append("sigma_cov: C = 1/2 (held-out queries in some training point's shell); sigma_w: W = 1/2 (max posterior weight);")
     lines.append(f"sigma_lin: above it the empirical denoiser is within {results[0].config.linearity.tolerance:g} (relative rms) of the "
@@ -66,8 +62,8 @@ def _swap(args) -> int:
     lines = [f"N={result.config.data.dim}  sigma_cov={result.sigma_cov:.3f}  sigma_w={result.sigma_w:.3f}",
              "direction            window          sigma_lo  sigma_hi   memorized"]
     for r in result.rows():
-        lines.append(f"{r['direction']:20s} {str(r['window']):14s} {_fmt(r['sigma_lo'])}    {_fmt(r['sigma_hi'])}    "
-                     f"{r['value']:.3f}±{_fmt(r['stderr'])}")
+        lines.append(f"{r['direction']:20s} {str(r['window']):14s} {shown(r['sigma_lo'], '.3f')}    {shown(r['sigma_hi'], '.3f')}    "
+                     f"{r['value']:.3f}±{shown(r['stderr'], '.3f')}")
     emit(result.to_json(), "\n".join(lines), args.json)
     return 0
 
@@ -86,9 +82,9 @@ def net_swap_table(result) -> str:
              f"  sigma_w={m.sigma_w.value:.3f}  final loss mem {m.final_loss[0]:.3f} gen {m.final_loss[1]:.3f}",
              "family direction  window         sigma_lo sigma_hi  memorized (few) [95% CI]       own (many)"]
     for r in result.rows():
-        lines.append(f"{r['family']:6s} {r['direction']:10s} {str(r['window']):14s} {_fmt(r['sigma_lo']):>8} {_fmt(r['sigma_hi']):>8}"
-                     f"  {r['value']:.3f}±{_fmt(r['stderr'])} [{r['ci_lo']:.3f},{r['ci_hi']:.3f}]"
-                     f"  {r['memorized_fraction_own']:.3f}±{_fmt(r['memorized_fraction_own_stderr'])}")
+        lines.append(f"{r['family']:6s} {r['direction']:10s} {str(r['window']):14s} {shown(r['sigma_lo'], '.3f'):>8} {shown(r['sigma_hi'], '.3f'):>8}"
+                     f"  {r['value']:.3f}±{shown(r['stderr'], '.3f')} [{r['ci_lo']:.3f},{r['ci_hi']:.3f}]"
+                     f"  {r['memorized_fraction_own']:.3f}±{shown(r['memorized_fraction_own_stderr'], '.3f')}")
     for family, ends in calm_ends(m).items():
         lines.append(f"{family}: " + "; ".join(f"{w} raise {v['raise']:+.3f} drop {v['drop']:+.3f} {'calm' if v['calm'] else 'NOT calm'}"
                                              for w, v in ends.items()))

@@ -4,7 +4,7 @@ trained conditional network (THEORY.md section 9; :mod:`diffsim.studies.guidance
 from __future__ import annotations
 
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
-from diffsim.cli_util import add_output_flags, emit
+from diffsim.cli_util import add_output_flags, emit, shown
 from diffsim.studies.guidance import GuidanceConfig, run_guidance
 
 
@@ -34,10 +34,6 @@ def _guidance(args) -> int:
     return 0
 
 
-def _fmt(v, spec=".3g"):
-    return "-" if v is None else format(v, spec)
-
-
 def guidance_table(results, figures=None) -> str:
     """One block per score: a line per (condition, g), then the per-g summaries."""
     lines = []
@@ -50,21 +46,21 @@ def guidance_table(results, figures=None) -> str:
         lines += [head, "-" * len(head)]
         for r in res.cell_rows():
             lines.append(
-                f"{r['condition']:>4} {r['n_class_points']:>4} {r['guidance']:>5.3g} {_fmt(r['overestimation']):>8} "
-                f"{_fmt(r['D1']):>8} {_fmt(r['D2']):>8} {_fmt(r['alignment']):>7} {_fmt(r['guidance_magnitude']):>8} "
-                f"{_fmt(r['memorized_fraction'], '.2f'):>6} {_fmt(r['t_collapse']):>7} {_fmt(r['distance']):>6} "
-                f"{_fmt(r['dsm_loss']):>7}"
+                f"{r['condition']:>4} {r['n_class_points']:>4} {r['guidance']:>5.3g} {shown(r['overestimation'], '.3g'):>8} "
+                f"{shown(r['D1'], '.3g'):>8} {shown(r['D2'], '.3g'):>8} {shown(r['alignment'], '.3g'):>7} {shown(r['guidance_magnitude'], '.3g'):>8} "
+                f"{shown(r['memorized_fraction'], '.2f'):>6} {shown(r['t_collapse'], '.3g'):>7} {shown(r['distance'], '.3g'):>6} "
+                f"{shown(r['dsm_loss'], '.3g'):>7}"
             )
         for r in res.summary:
             q = r["quantity"]
             if q.startswith("corr"):
-                lines.append(f"g = {r['guidance']:<4g} {q} vs {r['severity']}: Pearson {_fmt(r['pearson'])}, "
-                             f"Spearman {_fmt(r['spearman'])} over {r['n_conditions']} conditions")
+                lines.append(f"g = {r['guidance']:<4g} {q} vs {r['severity']}: Pearson {shown(r['pearson'], '.3g')}, "
+                             f"Spearman {shown(r['spearman'], '.3g')} over {r['n_conditions']} conditions")
             elif q.startswith("auc"):
-                lines.append(f"g = {r['guidance']:<4g} {q} (guidance magnitude): {_fmt(r['value'])} "
-                             f"[{_fmt(r['low'])}, {_fmt(r['high'])}] ({r['n_positive']} positive, {r['n_negative']} negative)")
+                lines.append(f"g = {r['guidance']:<4g} {q} (guidance magnitude): {shown(r['value'], '.3g')} "
+                             f"[{shown(r['low'], '.3g')}, {shown(r['high'], '.3g')}] ({r['n_positive']} positive, {r['n_negative']} negative)")
             else:
-                lines.append(f"g = {r['guidance']:<4g} {q}: {_fmt(r['value'])} ± {_fmt(r['stderr'], '.2g')} "
+                lines.append(f"g = {r['guidance']:<4g} {q}: {shown(r['value'], '.3g')} ± {shown(r['stderr'], '.2g')} "
                              f"({r['n_conditions']} conditions)")
         lines.append("")
     for f in figures or ():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from diffsim.cli_config import StudyCommand, add_study_parser, run_points
-from diffsim.cli_util import add_output_flags, emit
+from diffsim.cli_util import add_output_flags, emit, shown
 from diffsim.studies.separation import LossGapConfig, gap_decay, run_loss_gap
 from diffsim.studies.separation_pruning import PASSED_ON as PRUNE_PASSED_ON
 from diffsim.studies.separation_pruning import PruneConfig, prune_table, run_prune
@@ -46,10 +46,6 @@ PRUNE = StudyCommand("prune", PruneConfig, "prune a trained transformer's heads 
                      hidden=not_passed_on(PruneConfig, PRUNE_PASSED_ON))
 
 
-def _fmt(v, spec=".4g"):
-    return "-" if v is None else format(v, spec)
-
-
 def _loss_gap(args) -> int:
     results = run_points(args, run_loss_gap)
     first = results[0].config
@@ -70,15 +66,15 @@ def _loss_gap(args) -> int:
             d = -math.expm1(-2.0 * row["t"]) / row["N"]
             dilute = row["theory/loss_gap_dilute"] if row["theory/t_dilute"] is not None and row["t"] >= row["theory/t_dilute"] else None
             lines.append(
-                f"{row['P']:>7} {row['t']:>6.3g} {row['t_paper']:>7.3g} {_fmt(row['loss_gap']):>10} "
-                f"{_fmt(row['loss_gap_stderr'], '.2g'):>8} {_fmt(row['fisher']):>10} {_fmt(row['fisher_stderr'], '.2g'):>8} "
-                f"{_fmt(row['scaled_gap'], '.3f'):>8} {cond[i] * d:>8.3f} {_fmt(dilute, '.3g'):>9} "
+                f"{row['P']:>7} {row['t']:>6.3g} {row['t_paper']:>7.3g} {shown(row['loss_gap']):>10} "
+                f"{shown(row['loss_gap_stderr'], '.2g'):>8} {shown(row['fisher']):>10} {shown(row['fisher_stderr'], '.2g'):>8} "
+                f"{shown(row['scaled_gap'], '.3f'):>8} {cond[i] * d:>8.3f} {shown(dilute, '.3g'):>9} "
                 f"{row['theory/t_collapse']:>6.3f}"
             )
     lines.append(notes)
     for d in decay:
         if d["exponent"] is not None:  # a fit over at least three P
-            lines.append(f"t = {d['t']:g}: gap ~ P^{_fmt(d['exponent'], '.2f')} ± {_fmt(d['exponent_stderr'], '.2f')} "
+            lines.append(f"t = {d['t']:g}: gap ~ P^{shown(d['exponent'], '.2f')} ± {shown(d['exponent_stderr'], '.2f')} "
                          f"over {d['n_sizes']} P above t_C (paper rate -1/N = {d['paper_rate']:.3f}, dilute law -1)")
     emit(payload, "\n".join(lines), args.json)
     return 0

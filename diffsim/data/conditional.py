@@ -36,6 +36,7 @@ from diffsim.data.hmm import NONLINEARITIES, HiddenManifold, activation
 from diffsim.data.mixture import GaussianMixture
 from diffsim.process import delta, m
 from diffsim.score import TrainingSet, posterior
+from diffsim.process import time_column
 
 __all__ = [
     "CONDITIONAL_DATA",
@@ -124,10 +125,6 @@ class ClassConditionalSet:
         return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
 
-def _times(x, t):
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
-
-
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True, eq=False)
 class ClassMixture:
@@ -154,7 +151,7 @@ class ClassMixture:
 
     def _component_denoisers(self, x, t):
         """``[K, B, N]`` posterior means ``(sigma_k^2 m_t x + Delta_t mu_k) / Gamma_k`` of each class."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         mt, dt = m(tt), delta(tt)
         s2 = self.mixture.sigmas[:, None, None] ** 2
         return (s2 * mt * x[None] + dt * self.mixture.means[:, None, :]) / (dt + s2 * mt**2)
@@ -170,7 +167,7 @@ class ClassMixture:
 
     def conditional_score(self, x, t, label):
         """Exact score of class ``label`` (-1: unconditional), ``(m_t x0_hat - x) / Delta_t``, ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
 
@@ -213,7 +210,7 @@ class ClassManifold:
         """``[K, B, N]`` posterior means ``b_c + U [m_t lambda / (m_t^2 lambda + Delta_t)] U^T (x - m_t b_c)``
         and ``[K, B]`` log densities of each class (linear phi only)."""
         gauss = self._exact()
-        tt = _times(x, t)
+        tt = time_column(x, t)
         mt, dt = m(tt), delta(tt)
         gain = mt * gauss.spikes[None, :] / (mt**2 * gauss.spikes[None, :] + dt)  # [B, D]
 
@@ -233,7 +230,7 @@ class ClassManifold:
 
     def conditional_score(self, x, t, label):
         """Exact score of class ``label`` (linear phi only; -1: unconditional), ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
     def score(self, x, t):

@@ -10,13 +10,9 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.process import delta, m
+from diffsim.process import time_column
 
 __all__ = ["IsotropicGaussian", "GaussianSpectrum"]
-
-
-def _times(x, t):
-    """Broadcast ``t`` (scalar or ``[B]``) to ``[B, 1]``."""
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
 
 
 @jax.tree_util.register_dataclass
@@ -45,11 +41,11 @@ class IsotropicGaussian:
 
     def score(self, x, t):
         """Exact score ``-x / (Delta_t + sigma^2 m_t^2)``; x ``[B, N]``, t scalar or ``[B]``."""
-        return -x / self.variance_at(_times(x, t))
+        return -x / self.variance_at(time_column(x, t))
 
     def log_density(self, x, t):
         """Exact ``log p_t(x)``, ``[B]``."""
-        v = self.variance_at(_times(x, t))[:, 0]
+        v = self.variance_at(time_column(x, t))[:, 0]
         return -0.5 * jnp.sum(x * x, axis=-1) / v - 0.5 * self.dim * jnp.log(2 * jnp.pi * v)
 
 
@@ -88,7 +84,7 @@ class GaussianSpectrum:
         return np.sort(np.asarray(self.eigenvalues))[::-1]
 
     def _variances(self, x, t):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         return m(tt) ** 2 * self.eigenvalues[None, :] + delta(tt)
 
     def score(self, x, t):

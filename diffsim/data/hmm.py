@@ -34,6 +34,7 @@ from diffsim.theory.hmm import (
     gaussian_equivalent_spectrum,
 )
 from diffsim.theory.spectrum import Spectrum
+from diffsim.process import time_column
 
 __all__ = [
     "NONLINEARITIES",
@@ -67,11 +68,6 @@ def activation(nonlinearity: str, h):
 # --------------------------------------------------------------------------- low-rank Gaussian
 
 
-def _times(x, t):
-    """Broadcast ``t`` (scalar or ``[B]``) to ``[B, 1]``."""
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
-
-
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True, eq=False)
 class SpikedGaussian:
@@ -95,7 +91,7 @@ class SpikedGaussian:
         return self.basis.shape[0]
 
     def _variances(self, x, t):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         m2, d = m(tt) ** 2, delta(tt)
         return m2 * self.floor + d, m2 * (self.floor + self.spikes[None, :]) + d  # [B,1], [B,D]
 

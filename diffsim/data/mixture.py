@@ -10,12 +10,9 @@ import numpy as np
 
 from diffsim import _validate
 from diffsim.process import delta, m
+from diffsim.process import time_column
 
 __all__ = ["TwoClusterMixture", "GaussianMixture"]
-
-
-def _times(x, t):
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
 
 
 @jax.tree_util.register_dataclass
@@ -64,13 +61,13 @@ class TwoClusterMixture:
         return delta(t) + self.sigma**2 * m(t) ** 2
 
     def score(self, x, t):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         g, mt = self.gamma(tt), m(tt)
         proj = (x @ self.v)[:, None]
         return (jnp.tanh(mt * proj / g) * mt * self.v[None, :] - x) / g
 
     def log_density(self, x, t):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         g, mt = self.gamma(tt)[:, 0], m(tt)[:, 0]
         proj = x @ self.v
         vv = jnp.sum(self.v**2)
@@ -125,7 +122,7 @@ class GaussianMixture:
         return np.sort(np.linalg.eigvalsh(cov))[::-1]
 
     def _component_logits(self, x, t):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         mt = m(tt)
         g = delta(tt) + self.sigmas[None, :] ** 2 * mt**2  # [B, K]
         sq = jnp.sum((x[:, None, :] - mt[:, :, None] * self.means[None]) ** 2, axis=-1)

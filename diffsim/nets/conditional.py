@@ -26,6 +26,7 @@ from diffsim.nets.loop import TrainState, fit
 from diffsim.nets.models import ModelConfig, time_embedding
 from diffsim.nets.train import optimizer
 from diffsim.process import delta, m
+from diffsim.process import time_column
 
 __all__ = [
     "ConditionalMLP",
@@ -35,10 +36,6 @@ __all__ = [
     "ConditionalDSM",
     "train_conditional",
 ]
-
-
-def _times(x, t):
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
 
 
 class _Block(nnx.Module):
@@ -75,7 +72,7 @@ class ConditionalMLP(nnx.Module):
         self.out = nnx.Linear(w, dim, kernel_init=nnx.initializers.zeros_init(), rngs=rngs)
 
     def __call__(self, x, t, label):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         label = jnp.broadcast_to(jnp.asarray(label, jnp.int32), x.shape[:1])
         c_in = jax.lax.rsqrt(m(tt) ** 2 * self.data_variance + delta(tt))
         cond = nnx.silu(self.embed(time_embedding(tt, self.embed_dim, self.max_frequency)) + self.classes(label))
@@ -86,7 +83,7 @@ class ConditionalMLP(nnx.Module):
 
     def denoise(self, x, t, label):
         """``x0_hat(x, t, label)``, ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         out = self(x, t, label)
         mt, dt = m(tt), delta(tt)
         if self.parameterisation == "eps":
@@ -99,7 +96,7 @@ class ConditionalMLP(nnx.Module):
 
     def predict_noise(self, x, t, label):
         """``eps_hat = (x - m_t x0_hat) / sqrt(Delta_t)``, ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         if self.parameterisation == "eps":
             return self(x, t, label)
         return (x - m(tt) * self.denoise(x, t, label)) / jnp.sqrt(delta(tt))
@@ -127,7 +124,7 @@ class ConditionalLearnedScore:
         return model.denoise(x, t, self._label(model, label))
 
     def score(self, x, t, label):
-        tt = _times(x, t)
+        tt = time_column(x, t)
         return (m(tt) * self.denoiser(x, t, label) - x) / delta(tt)
 
     __call__ = denoiser

@@ -30,6 +30,7 @@ from flax import nnx
 
 from diffsim import _validate
 from diffsim.process import delta, m
+from diffsim.process import time_column
 
 __all__ = [
     "PARAMETERISATIONS",
@@ -106,11 +107,6 @@ class ModelConfig:
         return self
 
 
-def _times(x, t):
-    """``t`` (scalar or ``[B]``) broadcast to ``[B, 1]``."""
-    return jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])[:, None]
-
-
 def time_embedding(t, embed_dim: int, max_frequency: float):
     """Sinusoidal embedding of ``u = log sigma_t`` (``sigma_t^2 = exp(2t) - 1``), ``[B, 1] -> [B, E]``:
     ``[sin(f_k u), cos(f_k u)]`` with ``E/2`` frequencies ``f_k`` geometric in ``[1/max_frequency,
@@ -136,13 +132,13 @@ class _Denoiser(nnx.Module):
 
     def __call__(self, x, t):
         """Raw network output ``F [B, N]`` for ``x [B, N]`` at ``t`` (scalar or ``[B]``)."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         c_in = jax.lax.rsqrt(m(tt) ** 2 * self.data_variance + delta(tt))
         return self.network(c_in * x, time_embedding(tt, self.embed_dim, self.max_frequency))
 
     def denoise(self, x, t):
         """Denoised estimate ``x0_hat(x, t)``, ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         out = self(x, t)
         mt, dt = m(tt), delta(tt)
         if self.parameterisation == "eps":
@@ -159,12 +155,12 @@ class _Denoiser(nnx.Module):
         """Noise prediction ``eps_hat = (x - m_t x0_hat) / sqrt(Delta_t) = -sqrt(Delta_t) s``, ``[B, N]``."""
         if self.parameterisation == "eps":
             return self(x, t)
-        tt = _times(x, t)
+        tt = time_column(x, t)
         return (x - m(tt) * self.denoise(x, t)) / jnp.sqrt(delta(tt))
 
     def score(self, x, t):
         """Learned score ``s = -eps_hat / sqrt(Delta_t) = (m_t x0_hat - x) / Delta_t``, ``[B, N]``."""
-        tt = _times(x, t)
+        tt = time_column(x, t)
         if self.parameterisation == "eps":
             return -self(x, t) / jnp.sqrt(delta(tt))
         return (m(tt) * self.denoise(x, t) - x) / delta(tt)
